@@ -1,0 +1,252 @@
+/*
+ * fs.c - atomic writes, bounded reads, directories (see fs.h).
+ * Calls only libc, base/buf, base/err.
+ */
+#include "base/fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int sw_dirname(const char *path, char *out, size_t size)
+{
+	char tmp[PATH_MAX];
+
+	if (sw_strlcpy(tmp, path, sizeof(tmp)) < 0)
+		return -1;
+	return sw_strlcpy(out, dirname(tmp), size);
+}
+
+int sw_fs_sync_dir(const char *dir, struct sw_err *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return sw_err_set(err, SW_EIO, "cannot open directory '%s': %s", dir, strerror(errno));
+	if (fsync(fd) < 0 && errno != EINVAL) {
+		int e = errno;
+		close(fd);
+		return sw_err_set(err, SW_EIO, "cannot sync directory '%s': %s", dir, strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+int sw_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct sw_err *err)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	const unsigned char *p = data;
+	int fd;
+
+	if (sw_snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) < 0 ||
+	    sw_dirname(path, dir, sizeof(dir)) < 0)
+		return sw_err_set(err, SW_EINPUT, "path too long: '%s'", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return sw_err_set(err, SW_EIO, "cannot create '%s': %s", tmp, strerror(errno));
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			sw_err_set(err, SW_EIO, "cannot write '%s': %s", path, n < 0 ? strerror(errno) : "short write");
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+		sw_err_set(err, SW_EIO, "cannot sync '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		sw_err_set(err, SW_EIO, "cannot write '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		sw_err_set(err, SW_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+		goto fail;
+	}
+	return sw_fs_sync_dir(dir, err);
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+int sw_fs_read_file(const char *path, size_t max, struct sw_buf *out, struct sw_err *err)
+{
+	char chunk[65536];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return sw_err_set(err, errno == ENOENT ? SW_ENOTFOUND : SW_EIO,
+				  "cannot open '%s': %s", path, strerror(errno));
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			return sw_err_set(err, SW_EIO, "cannot read '%s': %s", path, strerror(e));
+		}
+		if (n == 0)
+			break;
+		if (out->len + (size_t)n > max || sw_buf_append(out, chunk, (size_t)n) < 0) {
+			close(fd);
+			return sw_err_set(err, SW_EINPUT, "'%s' is larger than %zu bytes", path, max);
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+int sw_fs_mkdirs(const char *path, mode_t mode, struct sw_err *err)
+{
+	char tmp[PATH_MAX];
+	size_t i, n;
+
+	if (sw_strlcpy(tmp, path, sizeof(tmp)) < 0)
+		return sw_err_set(err, SW_EINPUT, "path too long: '%s'", path);
+	n = strlen(tmp);
+	for (i = 1; i <= n; i++) {
+		if (tmp[i] != '/' && tmp[i] != '\0')
+			continue;
+		tmp[i] = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return sw_err_set(err, SW_EIO, "cannot create directory '%s': %s", tmp, strerror(errno));
+		if (i < n)
+			tmp[i] = '/';
+	}
+	if (!sw_fs_is_dir(path))
+		return sw_err_set(err, SW_EIO, "'%s' exists and is not a directory", path);
+	return 0;
+}
+
+static int sw_remove_at(int parent, const char *name, struct sw_err *err, int depth)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int fd, rc = 0;
+
+	if (depth > 256)
+		return sw_err_set(err, SW_EIO, "directory tree too deep at '%s'", name);
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : sw_err_set(err, SW_EIO, "cannot stat '%s': %s", name, strerror(errno));
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(parent, name, 0) < 0 && errno != ENOENT)
+			return sw_err_set(err, SW_EIO, "cannot remove '%s': %s", name, strerror(errno));
+		return 0;
+	}
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return sw_err_set(err, SW_EIO, "cannot open '%s': %s", name, strerror(errno));
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return sw_err_set(err, SW_EIO, "cannot read '%s': %s", name, strerror(errno));
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (sw_remove_at(dirfd(d), de->d_name, err, depth + 1) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	closedir(d);
+	if (rc == 0 && unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return sw_err_set(err, SW_EIO, "cannot remove '%s': %s", name, strerror(errno));
+	return rc;
+}
+
+int sw_fs_remove_tree(const char *path, struct sw_err *err)
+{
+	return sw_remove_at(AT_FDCWD, path, err, 0);
+}
+
+int sw_fs_copy_file(const char *src, const char *dst, struct sw_err *err)
+{
+	struct sw_buf b = SW_BUF_INIT(SW_BUF_UNLIMITED);
+	struct stat st;
+	int rc;
+
+	if (stat(src, &st) < 0)
+		return sw_err_set(err, SW_EIO, "cannot stat '%s': %s", src, strerror(errno));
+	if (sw_fs_read_file(src, SW_BUF_UNLIMITED, &b, err) < 0) {
+		sw_buf_release(&b);
+		return -1;
+	}
+	rc = sw_fs_write_atomic(dst, b.data ? b.data : "", b.len, st.st_mode & 07777, err);
+	sw_buf_release(&b);
+	return rc;
+}
+
+int sw_fs_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+int sw_fs_is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int sw_path_join(char *out, size_t size, const char *a, const char *b)
+{
+	size_t la = strlen(a);
+
+	if (la && a[la - 1] == '/')
+		return sw_snprintf(out, size, "%s%s", a, b) < 0 ? -1 : 0;
+	return sw_snprintf(out, size, "%s/%s", a, b) < 0 ? -1 : 0;
+}
+
+int sw_home_dir(char *out, size_t size, struct sw_err *err)
+{
+	const char *h = getenv("SLIPWAY_HOME");
+
+	if (h && *h) {
+		if (sw_strlcpy(out, h, size) < 0)
+			return sw_err_set(err, SW_EINPUT, "SLIPWAY_HOME is too long");
+		return 0;
+	}
+	h = getenv("HOME");
+	if (!h || !*h)
+		return sw_err_set(err, SW_EINPUT, "neither SLIPWAY_HOME nor HOME is set");
+	if (sw_path_join(out, size, h, ".slipway") < 0)
+		return sw_err_set(err, SW_EINPUT, "HOME is too long");
+	return 0;
+}
+
+int sw_home_subdir(char *out, size_t size, const char *sub, struct sw_err *err)
+{
+	char home[PATH_MAX];
+
+	if (sw_home_dir(home, sizeof(home), err) < 0)
+		return -1;
+	if (sub && *sub) {
+		if (sw_path_join(out, size, home, sub) < 0)
+			return sw_err_set(err, SW_EINPUT, "path too long under '%s'", home);
+	} else if (sw_strlcpy(out, home, size) < 0) {
+		return sw_err_set(err, SW_EINPUT, "path too long: '%s'", home);
+	}
+	return sw_fs_mkdirs(out, 0700, err);
+}

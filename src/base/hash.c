@@ -1,0 +1,104 @@
+/*
+ * hash.c - SHA-256 helpers over libsodium (see hash.h).
+ */
+#include "base/hash.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <string.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(struct sw_sha256) >= sizeof(crypto_hash_sha256_state), "sha256 state too small");
+
+int sw_hash_global_init(void)
+{
+	return sodium_init() < 0 ? -1 : 0;
+}
+
+void sw_sha256_init(struct sw_sha256 *h)
+{
+	crypto_hash_sha256_init((crypto_hash_sha256_state *)h->state);
+}
+
+void sw_sha256_update(struct sw_sha256 *h, const void *p, size_t n)
+{
+	crypto_hash_sha256_update((crypto_hash_sha256_state *)h->state, p, n);
+}
+
+void sw_sha256_final(struct sw_sha256 *h, unsigned char out[SW_SHA256_LEN])
+{
+	crypto_hash_sha256_final((crypto_hash_sha256_state *)h->state, out);
+}
+
+void sw_hex_encode(const unsigned char *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void sw_sha256_final_hex(struct sw_sha256 *h, char hex[SW_SHA256_HEX])
+{
+	unsigned char d[SW_SHA256_LEN];
+
+	sw_sha256_final(h, d);
+	sw_hex_encode(d, sizeof(d), hex);
+}
+
+void sw_sha256_hex(const void *p, size_t n, char hex[SW_SHA256_HEX])
+{
+	struct sw_sha256 h;
+
+	sw_sha256_init(&h);
+	sw_sha256_update(&h, p, n);
+	sw_sha256_final_hex(&h, hex);
+}
+
+int sw_sha256_file_hex(const char *path, char hex[SW_SHA256_HEX], uint64_t *size, struct sw_err *err)
+{
+	unsigned char chunk[65536];
+	struct sw_sha256 h;
+	uint64_t total = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return sw_err_set(err, errno == ENOENT ? SW_ENOTFOUND : SW_EIO, "cannot open '%s': %s", path,
+				  strerror(errno));
+	sw_sha256_init(&h);
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			return sw_err_set(err, SW_EIO, "cannot read '%s': %s", path, strerror(e));
+		}
+		if (n == 0)
+			break;
+		sw_sha256_update(&h, chunk, (size_t)n);
+		total += (uint64_t)n;
+	}
+	close(fd);
+	sw_sha256_final_hex(&h, hex);
+	if (size)
+		*size = total;
+	return 0;
+}
+
+int sw_is_sha256_hex(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[64] == '\0';
+}

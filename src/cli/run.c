@@ -1,0 +1,11 @@
+/* cli/run.c - placeholder until its module lands. */
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include <stdio.h>
+int sw_cmd_run(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fputs("slipway run: not built yet\n", stderr);
+	return 1;
+}

@@ -1,0 +1,88 @@
+/*
+ * main.c - command dispatch only: finds the command group and runs it.
+ * Calls cli/ and base/ (one-time library init).
+ */
+#include "base/hash.h"
+#include "base/log.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifndef SW_VERSION
+#define SW_VERSION "0.1.0-dev"
+#endif
+
+static int sw_cmd_help(int argc, char **argv);
+static int sw_cmd_version(int argc, char **argv);
+
+const struct sw_cli_cmd sw_cli_commands[] = {
+	{ "init", sw_cmd_init, "write a commented slipway.yml for the current repository" },
+	{ "check", sw_cmd_check, "validate slipway.yml and print file:line:col errors" },
+	{ "run", sw_cmd_run, "run the build pipeline locally (jobs as a DAG)" },
+	{ "keygen", sw_cmd_keygen, "create an ed25519 signing key pair in minisign format" },
+	{ "release", sw_cmd_release, "bundle outputs, write manifest, SBOM, provenance and sign" },
+	{ "verify", sw_cmd_verify, "check a release bundle's digest, signatures and manifest" },
+	{ "audit", sw_cmd_audit, "inspect the event log (audit verify, audit log)" },
+	{ "version", sw_cmd_version, "print the version" },
+	{ "help", sw_cmd_help, "list commands" },
+};
+const unsigned sw_cli_command_count = sizeof(sw_cli_commands) / sizeof(sw_cli_commands[0]);
+
+static void sw_usage(FILE *f)
+{
+	unsigned i;
+
+	fprintf(f, "usage: slipway <command> [options]\n\n"
+		   "Slipway builds, signs and ships services to Linux hosts.\n\ncommands:\n");
+	for (i = 0; i < sw_cli_command_count; i++)
+		fprintf(f, "  %-9s %s\n", sw_cli_commands[i].name, sw_cli_commands[i].summary);
+	fprintf(f, "\nRun 'slipway <command> --help' for a command's options.\n"
+		   "Not built yet: server, agent, deploy, status, rollback (see docs/architecture.md).\n");
+}
+
+static int sw_cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	sw_usage(stdout);
+	return 0;
+}
+
+static int sw_cmd_version(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "--output") && argc > 2 && !strcmp(argv[2], "json")) {
+		printf("{\"version\": \"%s\"}\n", SW_VERSION);
+		return 0;
+	}
+	printf("slipway %s\n", SW_VERSION);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned i;
+
+	signal(SIGPIPE, SIG_IGN);
+	sw_log_setup(SW_LOG_WARN);
+	if (sw_hash_global_init() < 0) {
+		fputs("slipway: cannot initialise libsodium\n", stderr);
+		return 1;
+	}
+	if (argc < 2) {
+		sw_usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return sw_cmd_help(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "--version"))
+		return sw_cmd_version(argc - 1, argv + 1);
+	for (i = 0; i < sw_cli_command_count; i++)
+		if (!strcmp(argv[1], sw_cli_commands[i].name))
+			return sw_cli_commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "slipway: unknown command '%s'\n", argv[1]);
+	sw_usage(stderr);
+	return 2;
+}
