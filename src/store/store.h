@@ -19,9 +19,21 @@
  *   hash       SHA-256 hex over the fields above (eventlog.h)
  * Appends happen inside a transaction; several appends between
  * sw_store_begin() and sw_store_commit() land together or not at all.
+ * Transactions do not nest. If an append inside the caller's transaction
+ * fails, the transaction stays open and the caller rolls it back.
  *
- * Ownership: struct sw_event passed to a callback is borrowed for the call.
- * Calls base/ and the database client libraries.
+ * Errors (struct sw_err, the same for every backend):
+ *   SW_EBUSY     "database '<path>' is locked" (busy timeout passed; nothing written)
+ *   SW_EIO       "cannot write to database '<path>': read-only" (file, directory or
+ *                file system not writable; reads still work)
+ *   SW_EINPUT    "file '<path>' is not a Slipway database", "database schema
+ *                version N is newer than this slipway supports (M)" (where = path),
+ *                "PostgreSQL store is not built yet", a bad URL or bad event field
+ *   SW_ENOTFOUND sw_store_open_readonly() of a missing database, an unknown release
+ *
+ * Ownership: struct sw_event passed to a callback is borrowed for the call;
+ * a store from sw_store_open*() is freed by sw_store_close().
+ * Calls base/ and store/sqlite (the only file that speaks SQL).
  */
 #ifndef SW_STORE_H
 #define SW_STORE_H
@@ -57,7 +69,11 @@ struct sw_store_ops {
 	/* Reads the last (seq, hash) and inserts the given row; called inside a transaction. */
 	int (*last_event)(struct sw_store *st, int64_t *seq, char hash[65], struct sw_err *err);
 	int (*insert_event)(struct sw_store *st, const struct sw_event *ev, struct sw_err *err);
-	/* Events with seq > after, in seq order, at most limit (0: all); cb returning non-zero stops. */
+	/*
+	 * Events with seq > after, in seq order, at most limit (0: all); after ==
+	 * INT64_MIN means every row, even forged ones with seq <= 0 (verification).
+	 * cb returning non-zero stops the scan early; that is not an error (0).
+	 */
 	int (*scan_events)(struct sw_store *st, int64_t after, size_t limit, sw_event_cb cb, void *ctx,
 			   struct sw_err *err);
 	/* Releases: digest -> manifest JSON (canonical) and where the bundle lives. */
@@ -72,11 +88,21 @@ struct sw_store {
 	const struct sw_store_ops *ops;
 	char url[512];
 	int in_tx;
+	int readonly; /* opened read-only (asked for, or the file/directory is not writable) */
 };
 
+/*
+ * Open (creating and migrating if needed) the store at url. A database whose
+ * file or directory is not writable opens read-only: reads work, writes fail
+ * with "cannot write to database '...': read-only".
+ */
 int sw_store_open(const char *url, struct sw_store **out, struct sw_err *err);
 /* $SLIPWAY_HOME/slipway.db, directory created if needed. */
 int sw_store_open_default(struct sw_store **out, struct sw_err *err);
+/* Open an existing store for reading only: never creates, migrates or writes. */
+int sw_store_open_readonly(const char *url, struct sw_store **out, struct sw_err *err);
+/* The default store URL ($SLIPWAY_HOME/slipway.db) into out; creates nothing. */
+int sw_store_default_url(char *out, size_t size, struct sw_err *err);
 void sw_store_close(struct sw_store *st);
 
 int sw_store_begin(struct sw_store *st, struct sw_err *err);
@@ -90,9 +116,24 @@ void sw_store_rollback(struct sw_store *st);
  */
 int sw_store_append(struct sw_store *st, const char *actor, const char *kind, const char *subject,
 		    const json_t *payload, int64_t *seq, struct sw_err *err);
+/*
+ * Field rules checked by sw_store_append (SW_EINPUT otherwise): actor 1..256
+ * bytes, kind 1..64 bytes of [a-z0-9._-], subject 0..1024 bytes, none with
+ * control characters; payload NULL or a JSON object of at most
+ * SW_EVENT_PAYLOAD_MAX canonical bytes.
+ */
+#define SW_EVENT_ACTOR_MAX 256
+#define SW_EVENT_KIND_MAX 64
+#define SW_EVENT_SUBJECT_MAX 1024
+#define SW_EVENT_PAYLOAD_MAX ((size_t)1 << 20)
 int sw_store_scan(struct sw_store *st, int64_t after, size_t limit, sw_event_cb cb, void *ctx,
 		  struct sw_err *err);
 
+/*
+ * Record a release. Idempotent: the same digest with the same manifest again
+ * is fine (the first bundle_path stays); the same digest with another
+ * manifest is SW_EINTEGRITY.
+ */
 int sw_store_put_release(struct sw_store *st, const char *digest, const char *service, const char *version,
 			 const char *manifest_json, const char *bundle_path, struct sw_err *err);
 int sw_store_get_release(struct sw_store *st, const char *digest, char **manifest_json, char **bundle_path,
