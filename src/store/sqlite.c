@@ -6,6 +6,7 @@
  * The struct sw_store it returns is freed by its close op.
  */
 #include "store/sqlite.h"
+#include "store/sqlite_int.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/fs.h"
@@ -75,22 +76,74 @@ static const struct sw_sq_migration sw_sq_migrations[] = {
 	     "  created TEXT NOT NULL\n"
 	     ") STRICT;\n"
 	     "PRAGMA application_id = 1397512025;\n" },
+	/* 2: the control plane: API tokens, join tokens, hosts, deployments, desired state. */
+	{ 2, "CREATE TABLE tokens (\n"
+	     "  id TEXT PRIMARY KEY,\n"
+	     "  name TEXT NOT NULL,\n"
+	     "  role TEXT NOT NULL CHECK (role IN ('admin', 'deployer', 'viewer')),\n"
+	     "  hash TEXT NOT NULL UNIQUE,\n"
+	     "  created TEXT NOT NULL,\n"
+	     "  revoked INTEGER NOT NULL DEFAULT 0\n"
+	     ") STRICT;\n"
+	     "CREATE TABLE join_tokens (\n"
+	     "  hash TEXT PRIMARY KEY,\n"
+	     "  labels TEXT NOT NULL,\n"
+	     "  created TEXT NOT NULL,\n"
+	     "  expires_ms INTEGER NOT NULL,\n"
+	     "  used_at TEXT,\n"
+	     "  host_id TEXT\n"
+	     ") STRICT;\n"
+	     "CREATE TABLE hosts (\n"
+	     "  id TEXT PRIMARY KEY,\n"
+	     "  name TEXT NOT NULL UNIQUE,\n"
+	     "  labels TEXT NOT NULL,\n"
+	     "  token_hash TEXT NOT NULL UNIQUE,\n"
+	     "  ports TEXT NOT NULL,\n"
+	     "  enrolled TEXT NOT NULL,\n"
+	     "  last_seen_ms INTEGER NOT NULL DEFAULT 0,\n"
+	     "  revoked INTEGER NOT NULL DEFAULT 0,\n"
+	     "  status TEXT NOT NULL DEFAULT '{}',\n"
+	     "  generation_applied INTEGER NOT NULL DEFAULT 0\n"
+	     ") STRICT;\n"
+	     "CREATE TABLE deployments (\n"
+	     "  id TEXT PRIMARY KEY,\n"
+	     "  service TEXT NOT NULL,\n"
+	     "  env TEXT NOT NULL,\n"
+	     "  digest TEXT NOT NULL,\n"
+	     "  prev_digest TEXT,\n"
+	     "  state TEXT NOT NULL,\n"
+	     "  reason TEXT NOT NULL DEFAULT '',\n"
+	     "  actor TEXT NOT NULL,\n"
+	     "  spec TEXT NOT NULL,\n"
+	     "  plan TEXT NOT NULL,\n"
+	     "  created TEXT NOT NULL,\n"
+	     "  updated TEXT NOT NULL,\n"
+	     "  deadline_ms INTEGER NOT NULL\n"
+	     ") STRICT;\n"
+	     "CREATE INDEX deployments_by_target ON deployments (service, env, created);\n"
+	     "CREATE TABLE desired (\n"
+	     "  host_id TEXT NOT NULL REFERENCES hosts (id),\n"
+	     "  service TEXT NOT NULL,\n"
+	     "  slot TEXT NOT NULL CHECK (slot IN ('a', 'b')),\n"
+	     "  digest TEXT NOT NULL,\n"
+	     "  port INTEGER NOT NULL,\n"
+	     "  active INTEGER NOT NULL,\n"
+	     "  run TEXT NOT NULL,\n"
+	     "  PRIMARY KEY (host_id, service, slot)\n"
+	     ") STRICT;\n"
+	     "CREATE TABLE host_generation (\n"
+	     "  host_id TEXT PRIMARY KEY REFERENCES hosts (id),\n"
+	     "  generation INTEGER NOT NULL\n"
+	     ") STRICT;\n" },
 };
 
 _Static_assert(1397512025 == SW_SQLITE_APPLICATION_ID, "application_id in migration 1");
+_Static_assert(SQ_COUNT <= SW_SQ_CORE_STMTS, "room for the cached statements");
 _Static_assert(sizeof(sw_sq_migrations) / sizeof(sw_sq_migrations[0]) == SW_SQLITE_SCHEMA_VERSION,
 	       "one migration per schema version");
 
-struct sw_sqlite {
-	struct sw_store base; /* first: a struct sw_store * is a struct sw_sqlite * */
-	sqlite3 *db;
-	char path[PATH_MAX];
-	sqlite3_stmt *stmt[SQ_COUNT];
-	int scanning; /* nesting depth of scans using stmt[SQ_SCAN] */
-	int last_rc;  /* extended result code of the last failure */
-};
 
-static struct sw_sqlite *sw_sq(struct sw_store *st)
+struct sw_sqlite *sw_sq(struct sw_store *st)
 {
 	return (struct sw_sqlite *)st;
 }
@@ -133,7 +186,7 @@ static void sw_sq_seterr(struct sw_sqlite *s, int rc, const char *what, struct s
 }
 
 /* Set err from rc and return -1. */
-static int sw_sq_fail(struct sw_sqlite *s, int rc, const char *what, struct sw_err *err)
+int sw_sq_fail(struct sw_sqlite *s, int rc, const char *what, struct sw_err *err)
 {
 	sw_sq_seterr(s, rc, what, err);
 	return -1;
@@ -205,7 +258,7 @@ static int sw_sq_query_int(struct sw_sqlite *s, const char *sql, int64_t *out, s
 	return rc == SQLITE_OK ? 0 : sw_sq_fail(s, rc, "read schema", err);
 }
 
-static const char *sw_sq_text(sqlite3_stmt *stmt, int col)
+const char *sw_sq_text(sqlite3_stmt *stmt, int col)
 {
 	const unsigned char *t = sqlite3_column_text(stmt, col);
 
@@ -426,6 +479,23 @@ static const struct sw_store_ops sw_sqlite_ops = {
 	.scan_events = sw_sq_scan_events,
 	.put_release = sw_sq_put_release,
 	.get_release = sw_sq_get_release,
+	.token_create = sw_sq_token_create,
+	.token_lookup = sw_sq_token_lookup,
+	.token_list = sw_sq_token_list,
+	.token_revoke = sw_sq_token_revoke,
+	.join_create = sw_sq_join_create,
+	.join_consume = sw_sq_join_consume,
+	.host_create = sw_sq_host_create,
+	.host_lookup_token = sw_sq_host_lookup_token,
+	.host_get = sw_sq_host_get,
+	.host_list = sw_sq_host_list,
+	.host_report = sw_sq_host_report,
+	.host_revoke = sw_sq_host_revoke,
+	.deployment_save = sw_sq_deployment_save,
+	.deployment_get = sw_sq_deployment_get,
+	.deployment_list = sw_sq_deployment_list,
+	.desired_set = sw_sq_desired_set,
+	.desired_get = sw_sq_desired_get,
 };
 
 /* ---- opening ------------------------------------------------------------ */

@@ -23,6 +23,16 @@
  *             UPDATE and DELETE (append-only; a tamperer must drop them)
  *      releases(digest TEXT PRIMARY KEY, service, version, manifest,
  *             bundle_path, created)  STRICT, all TEXT NOT NULL
+ *   2: the control plane (store.h "Fleet and deployments"):
+ *      tokens(id, name, role, hash UNIQUE, created, revoked)
+ *      join_tokens(hash, labels, created, expires_ms, used_at, host_id)
+ *      hosts(id, name UNIQUE, labels, token_hash UNIQUE, ports, enrolled,
+ *            last_seen_ms, revoked, status, generation_applied)
+ *      deployments(id, service, env, digest, prev_digest, state, reason, actor,
+ *            spec, plan, created, updated, deadline_ms)
+ *      desired(host_id, service, slot, digest, port, active, run)
+ *      host_generation(host_id, generation)
+ *   JSON columns (labels, ports, status, spec, plan, run) hold canonical JSON.
  *
  * Files: a new database is created 0600 (SQLite gives its -wal and -shm files
  * the same mode); a missing parent directory is created 0700.
@@ -39,7 +49,7 @@
 #include "base/err.h"
 #include "store/store.h"
 
-#define SW_SQLITE_SCHEMA_VERSION 1
+#define SW_SQLITE_SCHEMA_VERSION 2
 #define SW_SQLITE_APPLICATION_ID 0x534c5759
 #define SW_SQLITE_BUSY_TIMEOUT_MS 5000
 #define SW_SQLITE_BUSY_TIMEOUT_ENV "SLIPWAY_DB_BUSY_TIMEOUT_MS"

@@ -257,3 +257,104 @@ const char *sw_store_actor(char *out, size_t size)
 		sw_strlcpy(out, user, size);
 	return out;
 }
+
+/* ---- fleet and deployments: thin dispatch to the backend ---------------- */
+
+#define SW_STORE_OP(op, ...)                                                                \
+	do {                                                                                \
+		if (!st->ops->op)                                                           \
+			return sw_err_set(err, SW_EINTERNAL, "the %s store has no " #op,    \
+					  st->ops->name);                                   \
+		return st->ops->op(st, __VA_ARGS__);                                        \
+	} while (0)
+
+int sw_store_token_create(struct sw_store *st, const json_t *tok, struct sw_err *err)
+{
+	SW_STORE_OP(token_create, tok, err);
+}
+
+int sw_store_token_lookup(struct sw_store *st, const char *hash, json_t **tok, struct sw_err *err)
+{
+	SW_STORE_OP(token_lookup, hash, tok, err);
+}
+
+int sw_store_token_list(struct sw_store *st, json_t **arr, struct sw_err *err)
+{
+	SW_STORE_OP(token_list, arr, err);
+}
+
+int sw_store_token_revoke(struct sw_store *st, const char *id, struct sw_err *err)
+{
+	SW_STORE_OP(token_revoke, id, err);
+}
+
+int sw_store_join_create(struct sw_store *st, const char *hash, const json_t *labels, int64_t expires_ms,
+			 struct sw_err *err)
+{
+	SW_STORE_OP(join_create, hash, labels, expires_ms, err);
+}
+
+int sw_store_join_consume(struct sw_store *st, const char *hash, const char *host_id, int64_t now_ms,
+			  json_t **labels, struct sw_err *err)
+{
+	SW_STORE_OP(join_consume, hash, host_id, now_ms, labels, err);
+}
+
+int sw_store_host_create(struct sw_store *st, const json_t *host, struct sw_err *err)
+{
+	SW_STORE_OP(host_create, host, err);
+}
+
+int sw_store_host_lookup_token(struct sw_store *st, const char *token_hash, json_t **host, struct sw_err *err)
+{
+	SW_STORE_OP(host_lookup_token, token_hash, host, err);
+}
+
+int sw_store_host_get(struct sw_store *st, const char *id, json_t **host, struct sw_err *err)
+{
+	SW_STORE_OP(host_get, id, host, err);
+}
+
+int sw_store_host_list(struct sw_store *st, json_t **arr, struct sw_err *err)
+{
+	SW_STORE_OP(host_list, arr, err);
+}
+
+int sw_store_host_report(struct sw_store *st, const char *id, int64_t now_ms, const json_t *status,
+			 int64_t generation_applied, struct sw_err *err)
+{
+	SW_STORE_OP(host_report, id, now_ms, status, generation_applied, err);
+}
+
+int sw_store_host_revoke(struct sw_store *st, const char *id, struct sw_err *err)
+{
+	SW_STORE_OP(host_revoke, id, err);
+}
+
+int sw_store_deployment_save(struct sw_store *st, const json_t *dep, struct sw_err *err)
+{
+	SW_STORE_OP(deployment_save, dep, err);
+}
+
+int sw_store_deployment_get(struct sw_store *st, const char *id, json_t **dep, struct sw_err *err)
+{
+	SW_STORE_OP(deployment_get, id, dep, err);
+}
+
+int sw_store_deployment_list(struct sw_store *st, const char *service, const char *env, int active_only,
+			     size_t limit, json_t **arr, struct sw_err *err)
+{
+	SW_STORE_OP(deployment_list, service, env, active_only, limit, arr, err);
+}
+
+int sw_store_desired_set(struct sw_store *st, const char *host_id, const char *service, const char *slot,
+			 const json_t *want, struct sw_err *err)
+{
+	SW_STORE_OP(desired_set, host_id, service, slot, want, err);
+}
+
+int sw_store_desired_get(struct sw_store *st, const char *host_id, int64_t *generation, json_t **rows,
+			 struct sw_err *err)
+{
+	SW_STORE_OP(desired_get, host_id, generation, rows, err);
+}

@@ -82,6 +82,31 @@ struct sw_store_ops {
 	/* *manifest_json and *bundle_path are heap strings the caller frees; SW_ENOTFOUND if absent. */
 	int (*get_release)(struct sw_store *st, const char *digest, char **manifest_json, char **bundle_path,
 			   struct sw_err *err);
+	/* Fleet (store/sqlite_fleet.c): API tokens, join tokens, hosts. Records are JSON objects. */
+	int (*token_create)(struct sw_store *st, const json_t *tok, struct sw_err *err);
+	int (*token_lookup)(struct sw_store *st, const char *hash, json_t **tok, struct sw_err *err);
+	int (*token_list)(struct sw_store *st, json_t **arr, struct sw_err *err);
+	int (*token_revoke)(struct sw_store *st, const char *id, struct sw_err *err);
+	int (*join_create)(struct sw_store *st, const char *hash, const json_t *labels, int64_t expires_ms,
+			   struct sw_err *err);
+	int (*join_consume)(struct sw_store *st, const char *hash, const char *host_id, int64_t now_ms,
+			    json_t **labels, struct sw_err *err);
+	int (*host_create)(struct sw_store *st, const json_t *host, struct sw_err *err);
+	int (*host_lookup_token)(struct sw_store *st, const char *token_hash, json_t **host, struct sw_err *err);
+	int (*host_get)(struct sw_store *st, const char *id, json_t **host, struct sw_err *err);
+	int (*host_list)(struct sw_store *st, json_t **arr, struct sw_err *err);
+	int (*host_report)(struct sw_store *st, const char *id, int64_t now_ms, const json_t *status,
+			   int64_t generation_applied, struct sw_err *err);
+	int (*host_revoke)(struct sw_store *st, const char *id, struct sw_err *err);
+	/* Deployments (store/sqlite_deploy.c): deployment rows and each host's desired state. */
+	int (*deployment_save)(struct sw_store *st, const json_t *dep, struct sw_err *err);
+	int (*deployment_get)(struct sw_store *st, const char *id, json_t **dep, struct sw_err *err);
+	int (*deployment_list)(struct sw_store *st, const char *service, const char *env, int active_only,
+			       size_t limit, json_t **arr, struct sw_err *err);
+	int (*desired_set)(struct sw_store *st, const char *host_id, const char *service, const char *slot,
+			   const json_t *want, struct sw_err *err);
+	int (*desired_get)(struct sw_store *st, const char *host_id, int64_t *generation, json_t **rows,
+			   struct sw_err *err);
 };
 
 struct sw_store {
@@ -137,6 +162,55 @@ int sw_store_scan(struct sw_store *st, int64_t after, size_t limit, sw_event_cb 
 int sw_store_put_release(struct sw_store *st, const char *digest, const char *service, const char *version,
 			 const char *manifest_json, const char *bundle_path, struct sw_err *err);
 int sw_store_get_release(struct sw_store *st, const char *digest, char **manifest_json, char **bundle_path,
+			 struct sw_err *err);
+
+/*
+ * ---- Fleet and deployments (control plane) -------------------------------
+ *
+ * The store is NOT thread-safe: a process that uses one store from several
+ * threads (the server) serialises every call, transactions included, with
+ * its own lock. Records cross this interface as JSON objects (new
+ * references the caller decrefs), so that every backend maps rows the same
+ * way. Times are UTC strings, *_ms fields are ms since the epoch. Unknown
+ * ids are SW_ENOTFOUND.
+ *
+ * token   {id, name, role: "admin"|"deployer"|"viewer", hash: sha256 hex of the
+ *          secret, created, revoked: bool}         (the secret itself is never stored)
+ * join    one-time enrollment token: hash, labels {}, expires_ms, used_at, host_id.
+ *         consume marks it used atomically; SW_EAUTH "unknown join token",
+ *         "join token already used" or "join token expired".
+ * host    {id, name (unique), labels {}, token_hash, ports [a, b], enrolled,
+ *          last_seen_ms, revoked: bool, status {last report}, generation_applied}
+ * deployment {id, service, env, digest, prev_digest|null, state, reason, actor,
+ *          spec {...}, plan {...}, created, updated, deadline_ms}   (save = upsert by id)
+ * desired one row per (host, service, slot "a"|"b"): want = {digest, port,
+ *          active: bool, run {...}}, NULL want removes the row. Every set bumps the
+ *          host's generation; get returns it with the rows
+ *          [{service, slot, digest, port, active, run}].
+ */
+int sw_store_token_create(struct sw_store *st, const json_t *tok, struct sw_err *err);
+int sw_store_token_lookup(struct sw_store *st, const char *hash, json_t **tok, struct sw_err *err);
+int sw_store_token_list(struct sw_store *st, json_t **arr, struct sw_err *err);
+int sw_store_token_revoke(struct sw_store *st, const char *id, struct sw_err *err);
+int sw_store_join_create(struct sw_store *st, const char *hash, const json_t *labels, int64_t expires_ms,
+			 struct sw_err *err);
+int sw_store_join_consume(struct sw_store *st, const char *hash, const char *host_id, int64_t now_ms,
+			  json_t **labels, struct sw_err *err);
+int sw_store_host_create(struct sw_store *st, const json_t *host, struct sw_err *err);
+int sw_store_host_lookup_token(struct sw_store *st, const char *token_hash, json_t **host, struct sw_err *err);
+int sw_store_host_get(struct sw_store *st, const char *id, json_t **host, struct sw_err *err);
+int sw_store_host_list(struct sw_store *st, json_t **arr, struct sw_err *err);
+int sw_store_host_report(struct sw_store *st, const char *id, int64_t now_ms, const json_t *status,
+			 int64_t generation_applied, struct sw_err *err);
+int sw_store_host_revoke(struct sw_store *st, const char *id, struct sw_err *err);
+int sw_store_deployment_save(struct sw_store *st, const json_t *dep, struct sw_err *err);
+int sw_store_deployment_get(struct sw_store *st, const char *id, json_t **dep, struct sw_err *err);
+/* Newest first; service/env NULL = any; active_only: state pending|gated|progressing|paused. */
+int sw_store_deployment_list(struct sw_store *st, const char *service, const char *env, int active_only,
+			     size_t limit, json_t **arr, struct sw_err *err);
+int sw_store_desired_set(struct sw_store *st, const char *host_id, const char *service, const char *slot,
+			 const json_t *want, struct sw_err *err);
+int sw_store_desired_get(struct sw_store *st, const char *host_id, int64_t *generation, json_t **rows,
 			 struct sw_err *err);
 
 /* Who is acting: $SLIPWAY_ACTOR, else $USER@hostname. Written into out. */

@@ -1,0 +1,152 @@
+/*
+ * httpc.c - blocking HTTP client over libcurl (see httpc.h).
+ */
+#include "base/httpc.h"
+#include "base/fs.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int sw_httpc_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+struct sw_httpc_sink {
+	struct sw_buf *buf; /* in memory, or */
+	FILE *file;         /* to a temporary file */
+	int too_big;
+};
+
+static size_t sw_httpc_write(char *p, size_t size, size_t n, void *ctx)
+{
+	struct sw_httpc_sink *sink = ctx;
+	size_t len = size * n;
+
+	if (sink->file)
+		return fwrite(p, 1, len, sink->file);
+	if (sw_buf_append(sink->buf, p, len) < 0) {
+		sink->too_big = 1;
+		return 0;
+	}
+	return len;
+}
+
+int sw_httpc_do(const struct sw_httpc_req *req, long *status, struct sw_buf *resp, struct sw_err *err)
+{
+	struct sw_httpc_sink sink = { .buf = resp };
+	struct curl_slist *headers = NULL;
+	char hdr[1024], tmp[PATH_MAX] = "", errbuf[CURL_ERROR_SIZE] = "";
+	FILE *up = NULL;
+	CURL *c;
+	CURLcode rc;
+	int ret = -1;
+
+	*status = 0;
+	c = curl_easy_init();
+	if (!c)
+		return sw_err_set(err, SW_EINTERNAL, "cannot create an HTTP client");
+	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(req->timeout_ms ? req->timeout_ms : 30000));
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sw_httpc_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	if (req->token) {
+		snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", req->token);
+		headers = curl_slist_append(headers, hdr);
+	}
+	if (req->body || req->upload_path) {
+		snprintf(hdr, sizeof(hdr), "Content-Type: %s",
+			 req->content_type ? req->content_type
+					   : (req->upload_path ? "application/octet-stream" : "application/json"));
+		headers = curl_slist_append(headers, hdr);
+		headers = curl_slist_append(headers, "Expect:");
+	}
+	if (req->upload_path) {
+		struct stat st;
+
+		up = fopen(req->upload_path, "rb");
+		if (!up || fstat(fileno(up), &st) < 0) {
+			sw_err_set(err, SW_EIO, "cannot open '%s': %s", req->upload_path, strerror(errno));
+			goto out;
+		}
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_READDATA, up);
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
+	} else if (req->body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+	} else if (!strcmp(req->method, "POST") || !strcmp(req->method, "PUT")) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	if (req->download_path) {
+		int fd;
+
+		if (sw_snprintf(tmp, sizeof(tmp), "%s.part.%ld", req->download_path, (long)getpid()) < 0) {
+			sw_err_set(err, SW_EINPUT, "path too long: '%s'", req->download_path);
+			goto out;
+		}
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0 || !(sink.file = fdopen(fd, "wb"))) {
+			sw_err_set(err, SW_EIO, "cannot create '%s': %s", tmp, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			tmp[0] = '\0';
+			goto out;
+		}
+	}
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	if (sink.too_big) {
+		sw_err_set(err, SW_EIO, "response from '%s' is larger than %zu bytes", req->url, resp->max);
+		goto out;
+	}
+	if (rc == CURLE_OPERATION_TIMEDOUT) {
+		sw_err_set(err, SW_ETIMEOUT, "request to '%s' timed out", req->url);
+		goto out;
+	}
+	if (rc != CURLE_OK) {
+		sw_err_set(err, SW_EIO, "cannot reach '%s': %s", req->url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		goto out;
+	}
+	if (sink.file) {
+		int bad = fflush(sink.file) != 0 || fsync(fileno(sink.file)) != 0;
+
+		bad |= fclose(sink.file) != 0;
+		sink.file = NULL;
+		if (bad) {
+			sw_err_set(err, SW_EIO, "cannot write '%s': %s", tmp, strerror(errno));
+			goto out;
+		}
+		if (*status >= 200 && *status < 300) {
+			if (rename(tmp, req->download_path) < 0) {
+				sw_err_set(err, SW_EIO, "cannot rename '%s': %s", tmp, strerror(errno));
+				goto out;
+			}
+			tmp[0] = '\0';
+		}
+	}
+	ret = 0;
+out:
+	if (sink.file)
+		fclose(sink.file);
+	if (tmp[0])
+		unlink(tmp);
+	if (up)
+		fclose(up);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(c);
+	return ret;
+}
