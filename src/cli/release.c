@@ -226,6 +226,7 @@ static int sw_release_run(const struct sw_release_cli *o)
 	const char **jobs = NULL;
 	char home[PATH_MAX], runs[PATH_MAX], out_dir[PATH_MAX], keyp[PATH_MAX], version[256];
 	char spec_sha[SW_SHA256_HEX];
+	struct sw_buf spec_text = SW_BUF_INIT(SW_SPEC_MAX_BYTES);
 	const char *spec_name, *sum_spec;
 	size_t i, j, nouts = 0;
 	int64_t mtime;
@@ -248,6 +249,8 @@ static int sw_release_run(const struct sw_release_cli *o)
 	if (sw_release_load_run(runs, spec->service, &summary, &err) < 0)
 		goto fail;
 	if (sw_sha256_file_hex(spec->path, spec_sha, NULL, &err) < 0)
+		goto fail;
+	if (sw_fs_read_file(spec->path, SW_SPEC_MAX_BYTES, &spec_text, &err) < 0)
 		goto fail;
 	sum_spec = sw_json_str(summary, "spec_digest");
 	if (sum_spec && strcmp(sum_spec, spec_sha) && strcmp(sum_spec + (strncmp(sum_spec, "sha256:", 7) ? 0 : 7), spec_sha))
@@ -299,6 +302,7 @@ static int sw_release_run(const struct sw_release_cli *o)
 			.base_dir = spec->dir,
 			.spec_name = spec_name,
 			.spec_sha256 = spec_sha,
+			.spec_text = sw_buf_str(&spec_text),
 			.outputs = outs,
 			.noutputs = nouts,
 			.jobs = jobs,
@@ -333,6 +337,7 @@ out:
 	free(jobs);
 	json_decref(summary);
 	sw_spec_free(spec);
+	sw_buf_release(&spec_text);
 	return rc;
 }
 

@@ -27,7 +27,9 @@ json_t *sw_manifest_build(const struct sw_manifest_input *in)
 
 	sw_clock_format_utc(in->created_ms, created, sizeof(created));
 	snprintf(digest, sizeof(digest), "sha256:%s", in->digest_hex);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:{s:s, s:s, s:I, s:I}, s:{s:I, s:I, s:I, s:I}, "
+	json_t *m;
+
+	m = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:{s:s, s:s, s:I, s:I}, s:{s:I, s:I, s:I, s:I}, "
 			 "s:I, s:{s:s, s:s}, s:{s:s, s:s}, s:s}",
 			 "schema", SW_MANIFEST_SCHEMA, "service", in->service, "version", in->version, "digest", digest,
 			 "bundle", in->bundle_name, "size", (json_int_t)in->size, "created", created, "git",
@@ -39,6 +41,9 @@ json_t *sw_manifest_build(const struct sw_manifest_input *in)
 			 (json_int_t)sw_json_int(tests, "errors", 0), "files", (json_int_t)in->nfiles, "sbom", "file",
 			 in->sbom_file, "sha256", in->sbom_sha256, "provenance", "file", in->provenance_file, "sha256",
 			 in->provenance_sha256, "key_id", in->key_id);
+	if (m && in->spec_text)
+		json_object_set_new(m, "spec", json_string(in->spec_text));
+	return m;
 }
 
 static int sw_need_str(const json_t *obj, const char *key, const char *what, const char *field, const char **out,

@@ -17,6 +17,8 @@
  *   | sbom             | object      | {file "<hex>.sbom.cdx.json", sha256}             |
  *   | provenance       | object      | {file "<hex>.provenance.intoto.json", sha256}    |
  *   | key_id           | string      | minisign key id of the signing key               |
+ *   | spec             | string      | the slipway.yml text the release was built from  |
+ *   |                  |             | (run: and environments: for the server)          |
  * Written pretty (sorted keys, 2 spaces, final newline); the signature
  * covers the file's bytes. Returned json_t values are new references.
  * Calls jansson, libc, base/ and release/gitinfo.
@@ -46,6 +48,7 @@ struct sw_manifest_input {
 	const char *sbom_file, *sbom_sha256;
 	const char *provenance_file, *provenance_sha256;
 	const char *key_id;
+	const char *spec_text; /* slipway.yml's text, or NULL */
 };
 
 json_t *sw_manifest_build(const struct sw_manifest_input *in);

@@ -363,6 +363,7 @@ int sw_release_create(const struct sw_release_params *p, struct sw_release_resul
 			.provenance_file = names[SW_RELEASE_PROVENANCE],
 			.provenance_sha256 = prov_sha,
 			.key_id = res->key_id,
+			.spec_text = p->spec_text,
 		};
 		char msha[SW_SHA256_HEX];
 

@@ -58,6 +58,7 @@ struct sw_release_params {
 	const char *base_dir;  /* the spec's directory */
 	const char *spec_name; /* "slipway.yml" (recorded in the provenance) */
 	const char *spec_sha256;
+	const char *spec_text; /* slipway.yml's text, embedded in release.json for the server; NULL = none */
 	const struct sw_release_output *outputs;
 	size_t noutputs;
 	const char *const *jobs; /* job names, for the provenance */

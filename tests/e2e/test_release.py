@@ -147,6 +147,8 @@ def test_run_release_verify(keyed):
     assert manifest["pipeline"]["run_id"] == (sw.home / "runs" / "demo" / "latest").read_text().strip()
     assert set(manifest["tests"]) == {"passed", "failed", "skipped", "errors"}
     assert manifest["key_id"] == rel["key_id"]
+    # The spec travels signed with the release, for the server's run: and environments:.
+    assert manifest["spec"] == (sw.cwd / "slipway.yml").read_text()
     sbom_path = outdir / manifest["sbom"]["file"]
     assert hashlib.sha256(sbom_path.read_bytes()).hexdigest() == manifest["sbom"]["sha256"]
     sbom = json.loads(sbom_path.read_text())
