@@ -3,7 +3,7 @@
 # fuzz corpus replay, e2e scenarios). SANITIZE=address,undefined builds the
 # whole tree with sanitizers into build/san.
 
-PKGS := yaml-0.1 jansson libsodium sqlite3 libarchive lua5.4 libgit2 libcurl libmicrohttpd libpq
+PKGS := yaml-0.1 jansson libsodium sqlite3 libarchive lua5.4 libgit2 libcurl libmicrohttpd libpq expat
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
@@ -69,7 +69,7 @@ unit-san:
 
 # libFuzzer targets: clang, ASan+UBSan, the library compiled again with them.
 FUZZ_B ?= build/fuzz
-FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -O1 -g
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -O1 -g -Wno-unknown-warning-option -Wno-format-nonliteral
 FUZZ_OBJ := $(patsubst src/%.c,$(FUZZ_B)/obj/%.o,$(LIB_SRC))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ_B)/%,$(FUZZ_SRC))
 
@@ -106,7 +106,7 @@ test: all
 	$(MAKE) e2e
 
 bench: $(B)/slipway
-	bash bench/pipeline/run.sh
+	SLIPWAY_BIN=$(abspath $(B)/slipway) bash bench/pipeline/run.sh
 
 clean:
 	rm -rf build
