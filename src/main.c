@@ -53,11 +53,28 @@ static int sw_cmd_help(int argc, char **argv)
 
 static int sw_cmd_version(int argc, char **argv)
 {
-	if (argc > 1 && !strcmp(argv[1], "--output") && argc > 2 && !strcmp(argv[2], "json")) {
-		printf("{\"version\": \"%s\"}\n", SW_VERSION);
-		return 0;
+	enum sw_output out = SW_OUTPUT_TEXT;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: slipway version [--output text|json]\n\nPrint the version of this binary.\n");
+			return 0;
+		}
+		if (!strcmp(argv[i], "--output") && i + 1 < argc) {
+			if (sw_cli_parse_output("version", argv[++i], &out) < 0)
+				return 2;
+		} else if (!strncmp(argv[i], "--output=", 9)) {
+			if (sw_cli_parse_output("version", argv[i] + 9, &out) < 0)
+				return 2;
+		} else {
+			return sw_cli_usage_error("version", "unexpected argument '%s'", argv[i]);
+		}
 	}
-	printf("slipway %s\n", SW_VERSION);
+	if (out == SW_OUTPUT_JSON)
+		sw_cli_print_json(json_pack("{s:s}", "version", SW_VERSION));
+	else
+		printf("slipway %s\n", SW_VERSION);
 	return 0;
 }
 

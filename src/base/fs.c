@@ -39,10 +39,43 @@ int sw_fs_sync_dir(const char *dir, struct sw_err *err)
 	return 0;
 }
 
+int sw_fs_write_all(int fd, const void *data, size_t len, const char *path, struct sw_err *err)
+{
+	const unsigned char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return sw_err_set(err, SW_EIO, "cannot write '%s': %s", path,
+					  n < 0 ? strerror(errno) : "short write");
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int sw_fs_close_synced(int fd, const char *path, struct sw_err *err)
+{
+	if (fsync(fd) < 0) {
+		sw_err_set(err, SW_EIO, "cannot sync '%s': %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	if (close(fd) < 0) {
+		sw_err_set(err, SW_EIO, "cannot write '%s': %s", path, strerror(errno));
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
 int sw_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct sw_err *err)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
-	const unsigned char *p = data;
 	int fd;
 
 	if (sw_snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) < 0 ||
@@ -51,48 +84,31 @@ int sw_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mo
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return sw_err_set(err, SW_EIO, "cannot create '%s': %s", tmp, strerror(errno));
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			sw_err_set(err, SW_EIO, "cannot write '%s': %s", path, n < 0 ? strerror(errno) : "short write");
-			goto fail;
-		}
-		p += n;
-		len -= (size_t)n;
+	if (sw_fs_write_all(fd, data, len, path, err) < 0 || fchmod(fd, mode) < 0) {
+		if (err && err->code == SW_OK)
+			sw_err_set(err, SW_EIO, "cannot chmod '%s': %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
 	}
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
-		sw_err_set(err, SW_EIO, "cannot sync '%s': %s", path, strerror(errno));
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		sw_err_set(err, SW_EIO, "cannot write '%s': %s", path, strerror(errno));
-		goto fail;
-	}
-	fd = -1;
+	if (sw_fs_close_synced(fd, tmp, err) < 0)
+		return -1;
 	if (rename(tmp, path) < 0) {
 		sw_err_set(err, SW_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-		goto fail;
+		unlink(tmp);
+		return -1;
 	}
 	return sw_fs_sync_dir(dir, err);
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return -1;
 }
 
-int sw_fs_read_file(const char *path, size_t max, struct sw_buf *out, struct sw_err *err)
+int sw_fs_read_chunks(const char *path, sw_fs_chunk_cb cb, void *ctx, struct sw_err *err)
 {
-	char chunk[65536];
+	unsigned char chunk[65536];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return sw_err_set(err, errno == ENOENT ? SW_ENOTFOUND : SW_EIO,
-				  "cannot open '%s': %s", path, strerror(errno));
+		return sw_err_set(err, errno == ENOENT ? SW_ENOTFOUND : SW_EIO, "cannot open '%s': %s", path,
+				  strerror(errno));
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 
@@ -100,18 +116,42 @@ int sw_fs_read_file(const char *path, size_t max, struct sw_buf *out, struct sw_
 			continue;
 		if (n < 0) {
 			int e = errno;
+
 			close(fd);
 			return sw_err_set(err, SW_EIO, "cannot read '%s': %s", path, strerror(e));
 		}
 		if (n == 0)
 			break;
-		if (out->len + (size_t)n > max || sw_buf_append(out, chunk, (size_t)n) < 0) {
+		if (cb(chunk, (size_t)n, ctx) < 0) {
 			close(fd);
-			return sw_err_set(err, SW_EINPUT, "'%s' is larger than %zu bytes", path, max);
+			return -1;
 		}
 	}
 	close(fd);
 	return 0;
+}
+
+struct sw_fs_read_ctx {
+	struct sw_buf *out;
+	size_t max;
+	const char *path;
+	struct sw_err *err;
+};
+
+static int sw_fs_read_into(const void *chunk, size_t n, void *ctx)
+{
+	struct sw_fs_read_ctx *c = ctx;
+
+	if (c->out->len + n > c->max || sw_buf_append(c->out, chunk, n) < 0)
+		return sw_err_set(c->err, SW_EINPUT, "'%s' is larger than %zu bytes", c->path, c->max);
+	return 0;
+}
+
+int sw_fs_read_file(const char *path, size_t max, struct sw_buf *out, struct sw_err *err)
+{
+	struct sw_fs_read_ctx c = { .out = out, .max = max, .path = path, .err = err };
+
+	return sw_fs_read_chunks(path, sw_fs_read_into, &c, err);
 }
 
 int sw_fs_mkdirs(const char *path, mode_t mode, struct sw_err *err)

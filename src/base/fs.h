@@ -19,6 +19,19 @@
 int sw_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct sw_err *err);
 /* Read a whole file, failing (SW_EINPUT) if it is larger than max bytes. */
 int sw_fs_read_file(const char *path, size_t max, struct sw_buf *out, struct sw_err *err);
+/*
+ * Read path in chunks of up to 64 KiB, calling cb(chunk, n, ctx) for each;
+ * a negative return from cb stops the read and is returned (err is cb's to set).
+ */
+typedef int (*sw_fs_chunk_cb)(const void *chunk, size_t n, void *ctx);
+int sw_fs_read_chunks(const char *path, sw_fs_chunk_cb cb, void *ctx, struct sw_err *err);
+/* write(2) all of data to fd (retrying on EINTR); path is for messages. */
+int sw_fs_write_all(int fd, const void *data, size_t len, const char *path, struct sw_err *err);
+/*
+ * Finish a file created for writing: fsync and close fd. On failure fd is
+ * closed and path unlinked, so no partial file stays behind.
+ */
+int sw_fs_close_synced(int fd, const char *path, struct sw_err *err);
 /* mkdir -p; existing directories are fine. */
 int sw_fs_mkdirs(const char *path, mode_t mode, struct sw_err *err);
 /* rm -rf without following symlinks; a missing path is fine. */

@@ -2,6 +2,7 @@
  * hash.c - SHA-256 helpers over libsodium (see hash.h).
  */
 #include "base/hash.h"
+#include "base/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,36 +61,30 @@ void sw_sha256_hex(const void *p, size_t n, char hex[SW_SHA256_HEX])
 	sw_sha256_final_hex(&h, hex);
 }
 
+struct sw_sha256_file_ctx {
+	struct sw_sha256 h;
+	uint64_t total;
+};
+
+static int sw_sha256_chunk(const void *p, size_t n, void *ctx)
+{
+	struct sw_sha256_file_ctx *c = ctx;
+
+	sw_sha256_update(&c->h, p, n);
+	c->total += n;
+	return 0;
+}
+
 int sw_sha256_file_hex(const char *path, char hex[SW_SHA256_HEX], uint64_t *size, struct sw_err *err)
 {
-	unsigned char chunk[65536];
-	struct sw_sha256 h;
-	uint64_t total = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct sw_sha256_file_ctx c = { .total = 0 };
 
-	if (fd < 0)
-		return sw_err_set(err, errno == ENOENT ? SW_ENOTFOUND : SW_EIO, "cannot open '%s': %s", path,
-				  strerror(errno));
-	sw_sha256_init(&h);
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			return sw_err_set(err, SW_EIO, "cannot read '%s': %s", path, strerror(e));
-		}
-		if (n == 0)
-			break;
-		sw_sha256_update(&h, chunk, (size_t)n);
-		total += (uint64_t)n;
-	}
-	close(fd);
-	sw_sha256_final_hex(&h, hex);
+	sw_sha256_init(&c.h);
+	if (sw_fs_read_chunks(path, sw_sha256_chunk, &c, err) < 0)
+		return -1;
+	sw_sha256_final_hex(&c.h, hex);
 	if (size)
-		*size = total;
+		*size = c.total;
 	return 0;
 }
 

@@ -3,7 +3,7 @@
  *
  * Backed by libsodium's crypto_hash_sha256 (the one crypto library of
  * Slipway); sw_hash_global_init() must run once before use (main does it).
- * Calls libsodium, libc, base/err.
+ * Calls libsodium, libc, base/err, base/fs (chunked file reads).
  */
 #ifndef SW_HASH_H
 #define SW_HASH_H

@@ -526,23 +526,12 @@ int sw_bundle_write(struct sw_bundle_list *l, const char *path, int64_t mtime, s
 
 	if (fd < 0)
 		return sw_err_set(err, SW_EIO, "cannot create '%s': %s", path, strerror(errno));
-	if (sw_bundle_write_fd(l, fd, path, mtime, res, err) < 0)
-		goto fail;
-	if (fsync(fd) < 0) {
-		sw_err_set(err, SW_EIO, "cannot write '%s': %s", path, strerror(errno));
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		sw_err_set(err, SW_EIO, "cannot write '%s': %s", path, strerror(errno));
-		goto fail;
-	}
-	return 0;
-fail:
-	if (fd >= 0)
+	if (sw_bundle_write_fd(l, fd, path, mtime, res, err) < 0) {
 		close(fd);
-	unlink(path);
-	return -1;
+		unlink(path);
+		return -1;
+	}
+	return sw_fs_close_synced(fd, path, err);
 }
 
 /* ---- reader: a small set of the paths seen so far ---- */

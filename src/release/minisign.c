@@ -390,31 +390,19 @@ int sw_minisign_sig_load(const char *path, struct sw_minisign_sig *sig, struct s
 
 /* ---- hashing ---- */
 
+static int sw_ms_prehash_chunk(const void *p, size_t n, void *ctx)
+{
+	crypto_generichash_update(ctx, p, (unsigned long long)n);
+	return 0;
+}
+
 static int sw_ms_prehash_file(const char *path, unsigned char out[64], struct sw_err *err)
 {
 	crypto_generichash_state st;
-	unsigned char chunk[65536];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
-		return sw_err_set(err, errno == ENOENT ? SW_ENOTFOUND : SW_EIO, "cannot open '%s': %s", path,
-				  strerror(errno));
 	crypto_generichash_init(&st, NULL, 0, 64);
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			return sw_err_set(err, SW_EIO, "cannot read '%s': %s", path, strerror(e));
-		}
-		if (n == 0)
-			break;
-		crypto_generichash_update(&st, chunk, (unsigned long long)n);
-	}
-	close(fd);
+	if (sw_fs_read_chunks(path, sw_ms_prehash_chunk, &st, err) < 0)
+		return -1;
 	crypto_generichash_final(&st, out, 64);
 	return 0;
 }

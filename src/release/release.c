@@ -149,38 +149,16 @@ const char *sw_release_version(const char *flag, const char *spec_version, const
 
 static int sw_write_new(const char *path, const void *data, size_t len, struct sw_err *err)
 {
-	const char *p = data;
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 
 	if (fd < 0)
 		return sw_err_set(err, SW_EIO, "cannot create '%s': %s", path, strerror(errno));
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			sw_err_set(err, SW_EIO, "cannot write '%s': %s", path, n < 0 ? strerror(errno) : "short write");
-			goto fail;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (fsync(fd) < 0) {
-		sw_err_set(err, SW_EIO, "cannot write '%s': %s", path, strerror(errno));
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		sw_err_set(err, SW_EIO, "cannot write '%s': %s", path, strerror(errno));
-		goto fail;
-	}
-	return 0;
-fail:
-	if (fd >= 0)
+	if (sw_fs_write_all(fd, data, len, path, err) < 0) {
 		close(fd);
-	unlink(path);
-	return -1;
+		unlink(path);
+		return -1;
+	}
+	return sw_fs_close_synced(fd, path, err);
 }
 
 struct sw_rel_files {
