@@ -1242,11 +1242,17 @@ static int get_traffic(struct ctx *c, const struct node *n, struct sw_spec_traff
 	return ONE_OF(c, n, traffic_fields, t) < 0 ? -1 : 0;
 }
 
+static int rolling_traffic(struct ctx *c, const struct node *n, void *obj)
+{
+	return get_traffic(c, n, &((struct sw_spec_rolling *)obj)->traffic);
+}
+
 static const struct field rolling_fields[] = {
 	{ "batch", F_AMOUNT, AT(sw_spec_rolling, batch), .min = 1, .max = 100000 },
 	{ "max_unavailable", F_AMOUNT, AT(sw_spec_rolling, max_unavailable), .max = 100000 },
 	{ "min_healthy", F_AMOUNT, AT(sw_spec_rolling, min_healthy), .max = 100000 },
 	{ "health_timeout", F_DURATION, AT(sw_spec_rolling, health_timeout_ms), .min = 1 },
+	{ "traffic", F_FN, .fn = rolling_traffic },
 };
 
 static int strategy_rolling(struct ctx *c, const struct node *n, void *obj)

@@ -138,6 +138,7 @@ struct sw_spec_rolling {
 	struct sw_spec_amount max_unavailable; /* default 1 */
 	struct sw_spec_amount min_healthy;     /* default 0 (no extra floor) */
 	uint64_t health_timeout_ms;            /* per batch; default 5m */
+	struct sw_spec_traffic traffic;        /* optional: drain each host in the balancer while it is replaced */
 };
 
 struct sw_spec_blue_green {

@@ -231,6 +231,8 @@ static void test_full_spec(void **state)
 	assert_int_equal(e->rolling.max_unavailable.value, 1);
 	assert_int_equal(e->rolling.min_healthy.value, 50);
 	assert_int_equal(e->rolling.health_timeout_ms, 120000);
+	assert_string_equal(e->rolling.traffic.haproxy_socket, "/run/haproxy/staging.sock");
+	assert_string_equal(e->rolling.traffic.haproxy_backend, "checkout");
 	assert_int_equal(e->progress_deadline_ms, 600000);
 	assert_int_equal(e->approvals, 0);
 
@@ -293,7 +295,7 @@ static void test_full_spec(void **state)
 	assert_string_equal(a->success, "error_rate < 0.01 and p95_ms < 300");
 	assert_string_equal(a->failure, "error_rate > 0.05");
 	assert_int_equal(a->failure_limit, 2);
-	assert_int_equal(a->success_loc.line, 94);
+	assert_int_equal(a->success_loc.line, 95);
 	assert_int_equal(a->success_loc.col, 5);
 	a = &s->analyses[1];
 	assert_int_equal(a->provider, SW_PROVIDER_PROMETHEUS);
