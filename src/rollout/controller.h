@@ -1,0 +1,81 @@
+/*
+ * controller.h - the rollout controller: turns deployments into desired
+ * state for hosts, step by step, and decides success or rollback.
+ *
+ * It runs as one thread inside `slipway server`. All rollout state lives in
+ * the store (deployment rows with their plan, desired rows, events), so a
+ * server killed at any instant resumes every unfinished deployment from the
+ * store when it starts again. The store is not thread-safe: every store call
+ * here and in the API handlers happens with cfg->store_lock held.
+ *
+ * API handlers call sw_rollout_create / _abort / _rollback with the lock
+ * held, then sw_controller_kick() after releasing it. Agents' status reports
+ * (sw_store_host_report) are followed by a kick too.
+ *
+ * Calls store/, spec/, traffic/, base/.
+ */
+#ifndef SW_ROLLOUT_CONTROLLER_H
+#define SW_ROLLOUT_CONTROLLER_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "store/store.h"
+
+struct sw_controller_config {
+	struct sw_store *store;
+	pthread_mutex_t *store_lock;   /* held around every store call */
+	const char *data_dir;          /* the server's --data */
+	uint64_t tick_ms;              /* re-evaluate at least this often; default 200 */
+	uint64_t heartbeat_timeout_ms; /* host offline after this long unseen; default 3000 */
+	/*
+	 * Addition (optional, NULL: none): called from the controller thread,
+	 * without the store lock, after it committed events (a deployment
+	 * changed state), so that the server can wake its event long-polls.
+	 */
+	void (*on_events)(void *ctx);
+	void *on_events_ctx;
+};
+
+struct sw_controller;
+
+/* Starts the thread; resumes unfinished deployments first. */
+struct sw_controller *sw_controller_start(const struct sw_controller_config *cfg, struct sw_err *err);
+/* Something changed (new deployment, a host reported): evaluate now. Thread-safe. */
+void sw_controller_kick(struct sw_controller *c);
+/* Stops the thread (deployments stay in the store, to resume later) and frees c. */
+void sw_controller_stop(struct sw_controller *c);
+
+/*
+ * Validate and record a new deployment of the release `digest` (already
+ * uploaded and committed) into environment `env`: state pending, event
+ * deployment.created. SW_ENOTFOUND unknown release, SW_EINPUT unknown env in
+ * the release's spec or no matching hosts, SW_EBUSY one is already active for
+ * (service, env). *dep: new reference to the deployment record.
+ */
+int sw_rollout_create(struct sw_store *st, const char *service, const char *env, const char *digest,
+		      const char *actor, json_t **dep, struct sw_err *err);
+/* Abort an active deployment: hosts go back to the previous release. Idempotent on ended ones? No: SW_EINPUT. */
+int sw_rollout_abort(struct sw_store *st, const char *id, const char *actor, const char *reason,
+		     struct sw_err *err);
+/* New deployment of the previous successful release of (service, env). */
+int sw_rollout_rollback(struct sw_store *st, const char *service, const char *env, const char *actor,
+			json_t **dep, struct sw_err *err);
+
+/* ---- additions (rollout helper) ------------------------------------------ */
+
+/*
+ * The progress view of one deployment for `GET /api/v1/deployments/{id}`
+ * and `slipway status`: the record (store.h) without its spec and plan,
+ * plus {version, strategy, step, duration_ms, hosts: [{id, name, slot,
+ * port, phase, message, since_ms, online, reported: {digest, state,
+ * message} | null}]}. Call with the store lock held. *out: new reference.
+ */
+int sw_rollout_progress(struct sw_store *st, const char *id, uint64_t heartbeat_timeout_ms, json_t **out,
+			struct sw_err *err);
+/* Same, from a record already read (dep is not changed). */
+json_t *sw_rollout_view(struct sw_store *st, const json_t *dep, uint64_t heartbeat_timeout_ms);
+
+#endif

@@ -1,0 +1,462 @@
+/*
+ * deployment.c - the deployment state machine (see deployment.h): states,
+ * the common start / deadline / abort / rollback logic, and the helpers
+ * the strategies share. The strategies' own steps live in rolling.c and
+ * bluegreen.c.
+ * Calls jansson, base/, rollout/rolling, rollout/bluegreen.
+ * out->desired belongs to struct sw_step.
+ */
+#include "rollout/deployment.h"
+#include "base/buf.h"
+#include "base/json.h"
+#include "base/num.h"
+#include "rollout/bluegreen.h"
+#include "rollout/rolling.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const sw_dep_names[SW_DEP_NSTATES] = {
+	[SW_DEP_PENDING] = "pending",	  [SW_DEP_PROGRESSING] = "progressing", [SW_DEP_SUCCEEDED] = "succeeded",
+	[SW_DEP_ROLLED_BACK] = "rolled_back", [SW_DEP_FAILED] = "failed",	[SW_DEP_ABORTED] = "aborted",
+};
+
+const char *sw_dep_state_name(enum sw_dep_state s)
+{
+	return (unsigned)s < SW_DEP_NSTATES ? sw_dep_names[s] : "unknown";
+}
+
+int sw_dep_state_parse(const char *s, enum sw_dep_state *out)
+{
+	unsigned i;
+
+	for (i = 0; s && i < SW_DEP_NSTATES; i++)
+		if (!strcmp(s, sw_dep_names[i])) {
+			*out = (enum sw_dep_state)i;
+			return 0;
+		}
+	return -1;
+}
+
+bool sw_dep_state_final(enum sw_dep_state s)
+{
+	return s == SW_DEP_SUCCEEDED || s == SW_DEP_ROLLED_BACK || s == SW_DEP_FAILED || s == SW_DEP_ABORTED;
+}
+
+bool sw_dep_transition_ok(enum sw_dep_state from, enum sw_dep_state to)
+{
+	switch (from) {
+	case SW_DEP_PENDING:
+		/* failed: a record the controller cannot run; aborted: before it started. */
+		return to == SW_DEP_PROGRESSING || to == SW_DEP_ABORTED || to == SW_DEP_FAILED;
+	case SW_DEP_PROGRESSING:
+		return to == SW_DEP_SUCCEEDED || to == SW_DEP_ROLLED_BACK || to == SW_DEP_FAILED || to == SW_DEP_ABORTED;
+	default:
+		return false;
+	}
+}
+
+void sw_step_init(struct sw_step *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->desired = json_array();
+}
+
+void sw_step_release(struct sw_step *s)
+{
+	json_decref(s->desired);
+	s->desired = NULL;
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+json_t *sw_dep_plan(const json_t *dep)
+{
+	return json_object_get(dep, "plan");
+}
+
+const json_t *sw_dep_env(const json_t *dep)
+{
+	return json_object_get(json_object_get(dep, "spec"), "env");
+}
+
+const json_t *sw_dep_run(const json_t *dep)
+{
+	return json_object_get(json_object_get(dep, "spec"), "run");
+}
+
+int64_t sw_dep_int(const json_t *obj, const char *key)
+{
+	return (int64_t)sw_json_int(obj, key, 0);
+}
+
+const struct sw_obs_host *sw_dep_obs_host(const struct sw_obs *obs, const char *id)
+{
+	size_t i;
+
+	for (i = 0; id && i < obs->nhosts; i++)
+		if (obs->hosts[i].id && !strcmp(obs->hosts[i].id, id))
+			return &obs->hosts[i];
+	return NULL;
+}
+
+int sw_dep_slot_index(const char *slot)
+{
+	if (slot && !strcmp(slot, "a"))
+		return 0;
+	if (slot && !strcmp(slot, "b"))
+		return 1;
+	return -1;
+}
+
+bool sw_dep_offline(const struct sw_obs *obs, const struct sw_obs_host *oh)
+{
+	if (!oh || !oh->exists || oh->last_seen_ms <= 0)
+		return true;
+	return obs->now_ms - oh->last_seen_ms > (int64_t)obs->heartbeat_timeout_ms;
+}
+
+/* "web-1 went offline (not seen for 3.2s)" style age text. */
+static const char *sw_dep_age(const struct sw_obs *obs, const struct sw_obs_host *oh, char *out, size_t size)
+{
+	char d[32];
+
+	if (!oh || !oh->exists)
+		snprintf(out, size, "is no longer enrolled");
+	else if (oh->last_seen_ms <= 0)
+		snprintf(out, size, "has never reported");
+	else
+		snprintf(out, size, "not seen for %s",
+			 sw_format_duration_ms((uint64_t)(obs->now_ms - oh->last_seen_ms), d, sizeof(d)));
+	return out;
+}
+
+enum sw_dep_health sw_dep_health(const struct sw_obs *obs, const json_t *ph, int slot, const char *digest,
+				 char *msg, size_t msgsize)
+{
+	const struct sw_obs_host *oh = sw_dep_obs_host(obs, sw_json_str(ph, "id"));
+	const struct sw_obs_slot *s;
+	const char *state;
+
+	if (msgsize)
+		msg[0] = '\0';
+	if (sw_dep_offline(obs, oh)) {
+		sw_dep_age(obs, oh, msg, msgsize);
+		return SW_DH_OFFLINE;
+	}
+	if (slot < 0 || slot > 1 || !digest)
+		return SW_DH_WAIT;
+	/* Only a report about our latest change counts. */
+	if (oh->generation_applied < sw_dep_int(ph, "gen")) {
+		snprintf(msg, msgsize, "waiting for the host to pick up the change");
+		return SW_DH_WAIT;
+	}
+	s = &oh->slot[slot];
+	if (!s->digest || strcmp(s->digest, digest)) {
+		snprintf(msg, msgsize, "waiting for the host to report the release");
+		return SW_DH_WAIT;
+	}
+	state = s->state ? s->state : "";
+	if (s->message && *s->message)
+		snprintf(msg, msgsize, "%s: %s", state, s->message);
+	else
+		snprintf(msg, msgsize, "%s", state);
+	if (!strcmp(state, "healthy"))
+		return SW_DH_HEALTHY;
+	if (!strcmp(state, "failed") || !strcmp(state, "refused"))
+		return SW_DH_FAILED;
+	if (!strcmp(state, "unhealthy"))
+		return SW_DH_UNHEALTHY;
+	return SW_DH_WAIT;
+}
+
+void sw_dep_snapshot(json_t *ph, const struct sw_obs_host *oh)
+{
+	static const char *const slots[2] = { "a", "b" };
+	json_t *before, *row;
+	int i;
+
+	if (json_is_true(json_object_get(ph, "touched")))
+		return; /* the first snapshot is the one to go back to */
+	before = json_array();
+	for (i = 0; oh && i < 2; i++) {
+		if (!oh->want[i])
+			continue;
+		row = json_deep_copy(oh->want[i]);
+		json_object_del(row, "service");
+		json_object_set_new(row, "slot", json_string(slots[i]));
+		json_array_append_new(before, row);
+	}
+	json_object_set_new(ph, "before", before);
+	json_object_set_new(ph, "touched", json_true());
+}
+
+void sw_dep_push_desired(struct sw_step *out, const char *host, const char *slot, const json_t *want)
+{
+	json_array_append_new(out->desired, json_pack("{s:s, s:s, s:O}", "host", host, "slot", slot, "want",
+						      want ? (json_t *)want : json_null()));
+}
+
+json_t *sw_dep_row(const char *digest, json_int_t port, bool active, const json_t *run)
+{
+	return json_pack("{s:s, s:I, s:b, s:O}", "digest", digest, "port", port, "active", active, "run",
+			 run ? (json_t *)run : json_object());
+}
+
+void sw_dep_host_phase(json_t *ph, const char *phase, const char *message, int64_t now_ms)
+{
+	const char *old = sw_json_str(ph, "phase");
+
+	if (!old || strcmp(old, phase))
+		json_object_set_new(ph, "since_ms", json_integer(now_ms));
+	json_object_set_new(ph, "phase", json_string(phase));
+	json_object_set_new(ph, "message", json_string(message ? message : ""));
+}
+
+void sw_dep_set_step(json_t *dep, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	json_object_set_new(sw_dep_plan(dep), "step", json_string(line));
+}
+
+void sw_dep_progressed(json_t *dep, const struct sw_obs *obs)
+{
+	int64_t pd = sw_dep_int(sw_dep_env(dep), "progress_deadline_ms");
+
+	json_object_set_new(dep, "deadline_ms", json_integer(obs->now_ms + (pd > 0 ? pd : 600000)));
+}
+
+void sw_dep_fail(json_t *dep, const struct sw_obs *obs, const char *reason)
+{
+	json_t *plan = sw_dep_plan(dep);
+	const char *final;
+
+	if (!strcmp(sw_json_str(plan, "phase") ? sw_json_str(plan, "phase") : "", "rollback"))
+		return;
+	if (json_object_get(plan, "abort"))
+		final = "aborted";
+	else if (json_is_string(json_object_get(dep, "prev_digest")))
+		final = "rolled_back";
+	else
+		final = "failed";
+	json_object_set_new(plan, "phase", json_string("rollback"));
+	json_object_set_new(plan, "final", json_string(final));
+	json_object_set_new(plan, "failed_ms", json_integer(obs->now_ms));
+	json_object_set_new(plan, "restoring", json_false());
+	json_object_set_new(dep, "reason", json_string(reason));
+	sw_dep_set_step(dep, "rolling back: %s", reason);
+}
+
+void sw_deployment_finish(json_t *dep, enum sw_dep_state state, const char *reason, struct sw_step *out)
+{
+	json_t *plan = sw_dep_plan(dep);
+
+	json_object_set_new(dep, "state", json_string(sw_dep_state_name(state)));
+	if (reason)
+		json_object_set_new(dep, "reason", json_string(reason));
+	if (json_is_object(plan)) {
+		json_object_set_new(plan, "phase", json_string("done"));
+		sw_dep_set_step(dep, "%s", sw_dep_state_name(state));
+	}
+	out->transition = true;
+	out->state = state;
+}
+
+/* ---- rollback ----------------------------------------------------------- */
+
+static int64_t sw_dep_health_timeout(const json_t *dep)
+{
+	int64_t t = sw_dep_int(sw_dep_env(dep), "health_timeout_ms");
+
+	return t > 0 ? t : 300000;
+}
+
+/* Give every touched host its desired rows as they were before. */
+static void sw_dep_restore(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
+{
+	static const char *const slots[2] = { "a", "b" };
+	json_t *hosts = json_object_get(sw_dep_plan(dep), "hosts"), *ph, *before, *row, *found;
+	size_t i, j;
+	int s;
+
+	json_array_foreach(hosts, i, ph) {
+		if (!json_is_true(json_object_get(ph, "touched")))
+			continue;
+		before = json_object_get(ph, "before");
+		for (s = 0; s < 2; s++) {
+			found = NULL;
+			json_array_foreach(before, j, row)
+				if (sw_dep_slot_index(sw_json_str(row, "slot")) == s)
+					found = row;
+			if (found) {
+				row = json_deep_copy(found);
+				json_object_del(row, "slot");
+				sw_dep_push_desired(out, sw_json_str(ph, "id"), slots[s], row);
+				json_decref(row);
+			} else {
+				sw_dep_push_desired(out, sw_json_str(ph, "id"), slots[s], NULL);
+			}
+		}
+		sw_dep_host_phase(ph, "restoring", "", obs->now_ms);
+	}
+}
+
+/*
+ * Is host ph back where it was: every row that was active before reports
+ * healthy (offline hosts are not waited for: they get the restored rows
+ * when they return)? *why gets what is missing.
+ */
+static bool sw_dep_restored(const struct sw_obs *obs, json_t *ph, char *why, size_t size)
+{
+	json_t *before = json_object_get(ph, "before"), *row;
+	char msg[600];
+	size_t j;
+
+	why[0] = '\0';
+	json_array_foreach(before, j, row) {
+		if (!json_is_true(json_object_get(row, "active")))
+			continue;
+		switch (sw_dep_health(obs, ph, sw_dep_slot_index(sw_json_str(row, "slot")), sw_json_str(row, "digest"),
+				      msg, sizeof(msg))) {
+		case SW_DH_HEALTHY:
+			continue;
+		case SW_DH_OFFLINE:
+			sw_dep_host_phase(ph, "offline", msg, obs->now_ms);
+			continue;
+		default:
+			snprintf(why, size, "%s", msg);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void sw_dep_rollback_step(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
+{
+	json_t *plan = sw_dep_plan(dep), *hosts = json_object_get(plan, "hosts"), *ph;
+	const char *final = sw_json_str(plan, "final"), *reason = sw_json_str(dep, "reason");
+	int64_t failed = sw_dep_int(plan, "failed_ms"), restore = sw_dep_int(plan, "restore_ms");
+	int64_t timeout = sw_dep_health_timeout(dep);
+	enum sw_dep_state st = SW_DEP_FAILED;
+	char why[600], d[32], msg[SW_ERR_MSG_MAX];
+	struct sw_err err = SW_ERR_INIT;
+	const char *waiting = NULL;
+	size_t i;
+
+	if (!reason)
+		reason = "";
+	if (!json_is_true(json_object_get(plan, "restoring"))) {
+		/* Blue/green: traffic goes back to the old colour before anything is removed. */
+		if (!strcmp(sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : "", "blue_green") &&
+		    sw_bluegreen_unswitch(dep, obs, &err) < 0 && json_is_true(json_object_get(plan, "switch_started"))) {
+			if (obs->now_ms - failed > timeout) {
+				snprintf(msg, sizeof(msg), "%s; traffic could not be switched back: %s", reason, err.msg);
+				sw_deployment_finish(dep, SW_DEP_FAILED, msg, out);
+				return;
+			}
+			sw_dep_set_step(dep, "rolling back: switching traffic back: %s", err.msg);
+			return;
+		}
+		sw_dep_restore(dep, obs, out);
+		json_object_set_new(plan, "restoring", json_true());
+		json_object_set_new(plan, "restore_ms", json_integer(obs->now_ms));
+		sw_dep_set_step(dep, "rolling back: %s", reason);
+		return;
+	}
+	json_array_foreach(hosts, i, ph) {
+		const char *phase = sw_json_str(ph, "phase");
+
+		if (!phase || strcmp(phase, "restoring"))
+			continue;
+		if (sw_dep_restored(obs, ph, why, sizeof(why))) {
+			if (!strcmp(sw_json_str(ph, "phase"), "restoring"))
+				sw_dep_host_phase(ph, "restored", "", obs->now_ms);
+		} else {
+			json_object_set_new(ph, "message", json_string(why));
+			if (!waiting)
+				waiting = sw_json_str(ph, "name");
+		}
+	}
+	if (!waiting) {
+		if (final)
+			sw_dep_state_parse(final, &st);
+		sw_deployment_finish(dep, st, reason, out);
+		return;
+	}
+	if (obs->now_ms - restore > timeout) {
+		snprintf(msg, sizeof(msg), "%s; rollback incomplete: host '%s' not healthy after %s", reason, waiting,
+			 sw_format_duration_ms((uint64_t)timeout, d, sizeof(d)));
+		sw_deployment_finish(dep, SW_DEP_FAILED, msg, out);
+		return;
+	}
+	sw_dep_set_step(dep, "rolling back: waiting for host '%s' to run the previous release", waiting);
+}
+
+/* ---- the step ----------------------------------------------------------- */
+
+int sw_deployment_step(json_t *dep, const struct sw_obs *obs, struct sw_step *out, struct sw_err *err)
+{
+	json_t *plan = sw_dep_plan(dep), *abort_req;
+	const char *strategy, *phase;
+	enum sw_dep_state st;
+	char reason[SW_ERR_MSG_MAX], d[32];
+
+	if (sw_dep_state_parse(sw_json_str(dep, "state"), &st) < 0)
+		return sw_err_set(err, SW_EINPUT, "deployment '%s': unknown state '%s'",
+				  sw_json_str(dep, "id") ? sw_json_str(dep, "id") : "",
+				  sw_json_str(dep, "state") ? sw_json_str(dep, "state") : "");
+	if (sw_dep_state_final(st))
+		return 0;
+	strategy = sw_json_str(plan, "strategy");
+	phase = sw_json_str(plan, "phase");
+	if (!json_is_object(plan) || !strategy || !phase || !json_is_array(json_object_get(plan, "hosts")) ||
+	    !json_is_object(sw_dep_env(dep)) || !json_is_object(sw_dep_run(dep)) || !sw_json_str(dep, "digest"))
+		return sw_err_set(err, SW_EINPUT, "deployment '%s': its plan or spec is malformed",
+				  sw_json_str(dep, "id") ? sw_json_str(dep, "id") : "");
+	abort_req = json_object_get(plan, "abort");
+	if (abort_req)
+		snprintf(reason, sizeof(reason), "aborted by %s%s%s",
+			 sw_json_str(abort_req, "actor") ? sw_json_str(abort_req, "actor") : "someone",
+			 sw_json_str(abort_req, "reason") && *sw_json_str(abort_req, "reason") ? ": " : "",
+			 sw_json_str(abort_req, "reason") ? sw_json_str(abort_req, "reason") : "");
+	if (st == SW_DEP_PENDING) {
+		if (abort_req) {
+			sw_deployment_finish(dep, SW_DEP_ABORTED, reason, out);
+			return 0;
+		}
+		json_object_set_new(dep, "state", json_string("progressing"));
+		json_object_set_new(plan, "started_ms", json_integer(obs->now_ms));
+		sw_dep_progressed(dep, obs);
+		sw_dep_set_step(dep, "starting");
+		out->transition = true;
+		out->state = SW_DEP_PROGRESSING;
+		out->again = true;
+		return 0;
+	}
+	if (!strcmp(phase, "rollout")) {
+		if (abort_req) {
+			sw_dep_fail(dep, obs, reason);
+		} else if (obs->now_ms > sw_dep_int(dep, "deadline_ms")) {
+			snprintf(reason, sizeof(reason), "progress deadline exceeded (%s)",
+				 sw_format_duration_ms((uint64_t)sw_dep_int(sw_dep_env(dep), "progress_deadline_ms"), d,
+						       sizeof(d)));
+			sw_dep_fail(dep, obs, reason);
+		} else if (!strcmp(strategy, "blue_green")) {
+			sw_bluegreen_step(dep, obs, out);
+		} else {
+			sw_rolling_step(dep, obs, out);
+		}
+		if (out->transition)
+			return 0;
+		phase = sw_json_str(plan, "phase");
+	}
+	if (phase && !strcmp(phase, "rollback"))
+		sw_dep_rollback_step(dep, obs, out);
+	return 0;
+}

@@ -1,0 +1,164 @@
+/*
+ * deployment.h - the deployment state machine, as pure transitions: given
+ * a deployment record (store.h) with its plan (plan.h) and what the hosts
+ * report now (struct sw_obs), move the plan on and say what to do: desired
+ * rows to write, a state to enter, a smoke test to start. The controller
+ * (controller.c) gathers the observations, calls sw_deployment_step() and
+ * commits the result (rows + record + event) in one store transaction; a
+ * server killed at any point repeats the step from the stored plan, and
+ * every action is idempotent (desired rows are set, not toggled; traffic
+ * states are set, not flipped).
+ *
+ * States and transitions (each one an event "deployment.<state>" with
+ * {id, service, env, digest, prev_digest, reason}):
+ *
+ *   pending ──> progressing ──> succeeded
+ *                   │
+ *                   └─(a host failed, went offline, stayed unhealthy past
+ *                      health_timeout; progress deadline; smoke failed;
+ *                      traffic switch failed; abort)── plan.phase "rollback":
+ *                      hosts already told are given back their desired rows
+ *                      as they were before (plan.hosts[].before), traffic is
+ *                      switched back (blue/green), and once they report
+ *                      healthy again (bounded by health_timeout):
+ *                          rolled_back   (a previous release runs again)
+ *                          failed        (first deployment: hosts stopped,
+ *                                         or the restore did not get healthy)
+ *                          aborted       (asked for: plan.abort)
+ *
+ * A host's report counts only when it is fresh: its generation_applied has
+ * reached the generation written with our last change to it (plan host
+ * "gen"), so a state left from an earlier attempt is never mistaken for the
+ * answer. A host is offline when unseen for heartbeat_timeout_ms.
+ *
+ * Slot reports: host status {services: [{service, slot, digest, state,
+ * message}]}, agent states installing, installed, starting, healthy,
+ * unhealthy, stopped, failed, refused. "failed" and "refused" fail the
+ * deployment at once; "unhealthy" only when health_timeout passes.
+ *
+ * Progress deadline: deadline_ms = now + progress_deadline when the
+ * deployment starts and again each time a batch (or the blue/green
+ * switch) completes; past it the rollout rolls back with "progress deadline
+ * exceeded (10m)".
+ *
+ * Ownership: the step borrows obs; out->desired is owned by struct
+ * sw_step (sw_step_release). Calls jansson, base/, traffic/ (through
+ * obs->traffic only), rollout/rolling, rollout/bluegreen.
+ */
+#ifndef SW_ROLLOUT_DEPLOYMENT_H
+#define SW_ROLLOUT_DEPLOYMENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "traffic/traffic.h"
+
+enum sw_dep_state {
+	SW_DEP_PENDING,
+	SW_DEP_PROGRESSING,
+	SW_DEP_SUCCEEDED,
+	SW_DEP_ROLLED_BACK,
+	SW_DEP_FAILED,
+	SW_DEP_ABORTED,
+	SW_DEP_NSTATES
+};
+
+const char *sw_dep_state_name(enum sw_dep_state s);
+/* -1 for an unknown name. */
+int sw_dep_state_parse(const char *s, enum sw_dep_state *out);
+bool sw_dep_state_final(enum sw_dep_state s);
+/* Is from -> to one of the arrows above? */
+bool sw_dep_transition_ok(enum sw_dep_state from, enum sw_dep_state to);
+
+/* What a host reports for one slot of the deployment's service. */
+struct sw_obs_slot {
+	const char *digest; /* NULL: nothing reported for the slot */
+	const char *state;
+	const char *message;
+};
+
+struct sw_obs_host {
+	const char *id;
+	bool exists;                /* enrolled and not revoked */
+	int64_t last_seen_ms;       /* wall ms of the last report; 0 never */
+	int64_t generation_applied; /* the host's last reported generation */
+	struct sw_obs_slot slot[2]; /* "a", "b" */
+	const json_t *want[2];      /* desired rows of the service for "a", "b" (NULL: none) */
+};
+
+enum sw_smoke { SW_SMOKE_IDLE, SW_SMOKE_RUNNING, SW_SMOKE_PASSED, SW_SMOKE_FAILED };
+
+struct sw_obs {
+	int64_t now_ms;                 /* wall clock */
+	uint64_t heartbeat_timeout_ms;
+	const struct sw_obs_host *hosts;
+	size_t nhosts;
+	struct sw_traffic *traffic;     /* the env's load balancer, NULL: none */
+	enum sw_smoke smoke;            /* of this deployment's smoke command */
+	const char *smoke_message;
+};
+
+struct sw_step {
+	json_t *desired;            /* [{host, slot, want: row|null}] to write, in order */
+	bool transition;            /* the record entered `state` */
+	enum sw_dep_state state;
+	bool smoke_start;           /* start the smoke command (SLIPWAY_TARGETS in plan.smoke.targets) */
+	bool again;                 /* step again at once (more to do without waiting) */
+};
+
+void sw_step_init(struct sw_step *s);
+void sw_step_release(struct sw_step *s);
+
+/*
+ * Advance dep (a deployment record: state, plan, spec, digest, ...; changed
+ * in place) by one step. Returns 0, or -1 (err) for a record this code
+ * cannot read (then nothing in it changed that matters: the controller
+ * fails the deployment with the message).
+ */
+int sw_deployment_step(json_t *dep, const struct sw_obs *obs, struct sw_step *out, struct sw_err *err);
+
+/*
+ * End the deployment now without touching hosts (a record that cannot be
+ * read, a pending deployment aborted before it started): state, reason and
+ * plan phase "done".
+ */
+void sw_deployment_finish(json_t *dep, enum sw_dep_state state, const char *reason, struct sw_step *out);
+
+/* ---- shared by the strategies (rolling.c, bluegreen.c) ---------------- */
+
+/* The observation for host id, or NULL. */
+const struct sw_obs_host *sw_dep_obs_host(const struct sw_obs *obs, const char *id);
+/* 0 for "a", 1 for "b", -1 otherwise. */
+int sw_dep_slot_index(const char *slot);
+bool sw_dep_offline(const struct sw_obs *obs, const struct sw_obs_host *oh);
+
+enum sw_dep_health { SW_DH_WAIT, SW_DH_HEALTHY, SW_DH_UNHEALTHY, SW_DH_FAILED, SW_DH_OFFLINE };
+/*
+ * How host ph (a plan host) does with `digest` in `slot`, from a fresh
+ * report; *msg gets the report's state and message for the reason.
+ */
+enum sw_dep_health sw_dep_health(const struct sw_obs *obs, const json_t *ph, int slot, const char *digest,
+				 char *msg, size_t msgsize);
+/* Record the host's current desired rows in ph.before (once: the first time it is touched). */
+void sw_dep_snapshot(json_t *ph, const struct sw_obs_host *oh);
+/* Queue a desired write. want may be NULL (remove); it is not stolen. */
+void sw_dep_push_desired(struct sw_step *out, const char *host, const char *slot, const json_t *want);
+/* A desired row {digest, port, active, run} (new reference). */
+json_t *sw_dep_row(const char *digest, json_int_t port, bool active, const json_t *run);
+void sw_dep_host_phase(json_t *ph, const char *phase, const char *message, int64_t now_ms);
+/* Start the rollback with this reason (the first reason wins). */
+void sw_dep_fail(json_t *dep, const struct sw_obs *obs, const char *reason);
+/* Set plan.step to a line for people. */
+void sw_dep_set_step(json_t *dep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Push the progress deadline out: now + progress_deadline. */
+void sw_dep_progressed(json_t *dep, const struct sw_obs *obs);
+/* Accessors over the record. */
+json_t *sw_dep_plan(const json_t *dep);
+const json_t *sw_dep_env(const json_t *dep);
+const json_t *sw_dep_run(const json_t *dep);
+int64_t sw_dep_int(const json_t *obj, const char *key);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * runjson.c - slipway.yml's run and environment sections as the JSON a
+ * deployment stores (see runjson.h for both shapes).
+ * Calls jansson, spec/. Returned values are new references.
+ */
+#include "rollout/runjson.h"
+
+#include <stdio.h>
+
+static const char *sw_runjson_health_kind(enum sw_health_kind k)
+{
+	switch (k) {
+	case SW_HEALTH_HTTP:
+		return "http";
+	case SW_HEALTH_TCP:
+		return "tcp";
+	case SW_HEALTH_COMMAND:
+		return "command";
+	case SW_HEALTH_NONE:
+		break;
+	}
+	return "none";
+}
+
+const char *sw_runjson_strategy_name(enum sw_strategy s)
+{
+	switch (s) {
+	case SW_STRATEGY_ROLLING:
+		return "rolling";
+	case SW_STRATEGY_BLUE_GREEN:
+		return "blue_green";
+	case SW_STRATEGY_CANARY:
+		return "canary";
+	case SW_STRATEGY_RINGS:
+		return "rings";
+	}
+	return "rolling";
+}
+
+static void sw_runjson_set_str(json_t *obj, const char *key, const char *v)
+{
+	if (v)
+		json_object_set_new(obj, key, json_string(v));
+}
+
+json_t *sw_runjson_run(const struct sw_spec_run *run)
+{
+	json_t *o = json_object(), *env = json_object(), *hooks, *h;
+	size_t i;
+
+	json_object_set_new(o, "command", json_string(run->command ? run->command : ""));
+	for (i = 0; i < run->nenv; i++)
+		json_object_set_new(env, run->env[i].key, json_string(run->env[i].value ? run->env[i].value : ""));
+	json_object_set_new(o, "env", env);
+	if (run->health.kind != SW_HEALTH_NONE) {
+		h = json_pack("{s:s, s:I, s:I, s:I, s:I}", "kind", sw_runjson_health_kind(run->health.kind),
+			      "interval_ms", (json_int_t)run->health.interval_ms, "timeout_ms",
+			      (json_int_t)run->health.timeout_ms, "retries", (json_int_t)run->health.retries,
+			      "start_period_ms", (json_int_t)run->health.start_period_ms);
+		json_object_set_new(h, "target", run->health.target ? json_string(run->health.target) : json_null());
+		json_object_set_new(o, "health", h);
+	}
+	json_object_set_new(o, "stop",
+			    json_pack("{s:s, s:I}", "signal", run->stop_signal_name ? run->stop_signal_name : "TERM",
+				      "grace_ms", (json_int_t)run->stop_grace_ms));
+	hooks = json_pack("{s:I}", "timeout_ms", (json_int_t)run->hooks.timeout_ms);
+	sw_runjson_set_str(hooks, "before_install", run->hooks.before_install);
+	sw_runjson_set_str(hooks, "after_install", run->hooks.after_install);
+	sw_runjson_set_str(hooks, "before_start", run->hooks.before_start);
+	sw_runjson_set_str(hooks, "validate", run->hooks.validate);
+	json_object_set_new(o, "hooks", hooks);
+	json_object_set_new(o, "keep_releases", json_integer(run->keep_releases));
+	return o;
+}
+
+json_t *sw_runjson_amount(const struct sw_spec_amount *a)
+{
+	char pct[16];
+
+	if (!a->percent)
+		return json_integer(a->value);
+	snprintf(pct, sizeof(pct), "%u%%", a->value);
+	return json_string(pct);
+}
+
+static json_t *sw_runjson_traffic(const struct sw_spec_traffic *t)
+{
+	if (!t->haproxy_socket)
+		return json_null();
+	return json_pack("{s:{s:s, s:s}}", "haproxy", "socket", t->haproxy_socket, "backend",
+			 t->haproxy_backend ? t->haproxy_backend : "");
+}
+
+json_t *sw_runjson_env(const struct sw_spec_env *env)
+{
+	json_t *o = json_object(), *sel = json_object(), *traffic;
+	size_t i;
+
+	json_object_set_new(o, "name", json_string(env->name));
+	for (i = 0; i < env->nhosts; i++)
+		json_object_set_new(sel, env->hosts[i].key, json_string(env->hosts[i].value ? env->hosts[i].value : ""));
+	json_object_set_new(o, "selector", sel);
+	json_object_set_new(o, "strategy", json_string(sw_runjson_strategy_name(env->strategy)));
+	json_object_set_new(o, "progress_deadline_ms", json_integer((json_int_t)env->progress_deadline_ms));
+	json_object_set_new(o, "health_timeout_ms",
+			    json_integer((json_int_t)(env->rolling.health_timeout_ms ? env->rolling.health_timeout_ms
+										     : 5 * 60000)));
+	json_object_set_new(o, "rolling",
+			    json_pack("{s:o, s:o, s:o}", "batch", sw_runjson_amount(&env->rolling.batch),
+				      "max_unavailable", sw_runjson_amount(&env->rolling.max_unavailable),
+				      "min_healthy", sw_runjson_amount(&env->rolling.min_healthy)));
+	json_object_set_new(o, "blue_green",
+			    json_pack("{s:o, s:I}", "smoke",
+				      env->blue_green.smoke ? json_string(env->blue_green.smoke) : json_null(),
+				      "keep_old_ms", (json_int_t)env->blue_green.keep_old_ms));
+	switch (env->strategy) {
+	case SW_STRATEGY_BLUE_GREEN:
+		traffic = sw_runjson_traffic(&env->blue_green.traffic);
+		break;
+	case SW_STRATEGY_CANARY:
+		traffic = sw_runjson_traffic(&env->canary.traffic);
+		break;
+	default:
+		traffic = json_null();
+		break;
+	}
+	json_object_set_new(o, "traffic", traffic);
+	return o;
+}
