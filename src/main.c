@@ -26,6 +26,15 @@ const struct sw_cli_cmd sw_cli_commands[] = {
 	{ "release", sw_cmd_release, "bundle outputs, write manifest, SBOM, provenance and sign" },
 	{ "verify", sw_cmd_verify, "check a release bundle's digest, signatures and manifest" },
 	{ "audit", sw_cmd_audit, "inspect the event log (audit verify, audit log)" },
+	{ "server", sw_cmd_server, "run the control plane: HTTP API and rollout controller" },
+	{ "token", sw_cmd_token, "manage API tokens (create, list, revoke)" },
+	{ "join-token", sw_cmd_join_token, "create a one-time token for enrolling an agent" },
+	{ "hosts", sw_cmd_hosts, "list enrolled hosts, their health and releases" },
+	{ "agent", sw_cmd_agent, "run the host agent: enroll, pull desired state, run and report" },
+	{ "deploy", sw_cmd_deploy, "upload a release (if needed) and roll it out to an environment" },
+	{ "status", sw_cmd_status, "deployments in progress, or one deployment's per-host progress" },
+	{ "rollback", sw_cmd_rollback, "deploy the previous good release of a service again" },
+	{ "history", sw_cmd_history, "the deployments of a service to an environment, newest first" },
 	{ "version", sw_cmd_version, "print the version" },
 	{ "help", sw_cmd_help, "list commands" },
 };
@@ -38,9 +47,9 @@ static void sw_usage(FILE *f)
 	fprintf(f, "usage: slipway <command> [options]\n\n"
 		   "Slipway builds, signs and ships services to Linux hosts.\n\ncommands:\n");
 	for (i = 0; i < sw_cli_command_count; i++)
-		fprintf(f, "  %-9s %s\n", sw_cli_commands[i].name, sw_cli_commands[i].summary);
+		fprintf(f, "  %-11s %s\n", sw_cli_commands[i].name, sw_cli_commands[i].summary);
 	fprintf(f, "\nRun 'slipway <command> --help' for a command's options.\n"
-		   "Not built yet: server, agent, deploy, status, rollback (see docs/architecture.md).\n");
+		   "Not built yet: canary analysis, rings, promote/pause/abort verbs (see docs/architecture.md).\n");
 }
 
 static int sw_cmd_help(int argc, char **argv)

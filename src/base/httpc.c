@@ -22,6 +22,7 @@ struct sw_httpc_sink {
 	struct sw_buf *buf; /* in memory, or */
 	FILE *file;         /* to a temporary file */
 	int too_big;
+	int write_errno;    /* a failed write to file (ENOSPC), reported as such */
 };
 
 static size_t sw_httpc_write(char *p, size_t size, size_t n, void *ctx)
@@ -29,8 +30,13 @@ static size_t sw_httpc_write(char *p, size_t size, size_t n, void *ctx)
 	struct sw_httpc_sink *sink = ctx;
 	size_t len = size * n;
 
-	if (sink->file)
-		return fwrite(p, 1, len, sink->file);
+	if (sink->file) {
+		size_t w = fwrite(p, 1, len, sink->file);
+
+		if (w < len)
+			sink->write_errno = errno ? errno : EIO;
+		return w;
+	}
 	if (sw_buf_append(sink->buf, p, len) < 0) {
 		sink->too_big = 1;
 		return 0;
@@ -111,6 +117,10 @@ int sw_httpc_do(const struct sw_httpc_req *req, long *status, struct sw_buf *res
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	if (sink.too_big) {
 		sw_err_set(err, SW_EIO, "response from '%s' is larger than %zu bytes", req->url, resp->max);
+		goto out;
+	}
+	if (sink.write_errno) {
+		sw_err_set(err, SW_EIO, "cannot write '%s': %s", tmp, strerror(sink.write_errno));
 		goto out;
 	}
 	if (rc == CURLE_OPERATION_TIMEDOUT) {

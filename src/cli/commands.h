@@ -12,5 +12,14 @@ int sw_cmd_keygen(int argc, char **argv);  /* cli/release.c */
 int sw_cmd_release(int argc, char **argv); /* cli/release.c */
 int sw_cmd_verify(int argc, char **argv);  /* cli/release.c */
 int sw_cmd_audit(int argc, char **argv);   /* cli/audit.c */
+int sw_cmd_server(int argc, char **argv);  /* cli/server.c */
+int sw_cmd_token(int argc, char **argv);   /* cli/tokens.c */
+int sw_cmd_join_token(int argc, char **argv); /* cli/tokens.c */
+int sw_cmd_hosts(int argc, char **argv);   /* cli/hosts.c */
+int sw_cmd_agent(int argc, char **argv);   /* cli/agent.c */
+int sw_cmd_deploy(int argc, char **argv);  /* cli/deploy.c */
+int sw_cmd_status(int argc, char **argv);  /* cli/deploy.c */
+int sw_cmd_rollback(int argc, char **argv); /* cli/deploy.c */
+int sw_cmd_history(int argc, char **argv); /* cli/deploy.c */
 
 #endif

@@ -1,0 +1,286 @@
+/*
+ * enroll.c - enrollment and the identity file (see enroll.h).
+ * Calls release/minisign, base/, jansson, libsodium (wiping), libc.
+ */
+#include "agent/enroll.h"
+#include "base/clock.h"
+#include "base/fs.h"
+#include "base/httpc.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "release/minisign.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *sw_enroll_api_message(long status, const struct sw_buf *body, char *out, size_t size)
+{
+	json_t *v = body && body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
+	const char *msg = NULL;
+
+	if (v) {
+		json_t *e = json_object_get(v, "error");
+
+		msg = json_is_object(e) ? sw_json_str(e, "message") : sw_json_str(v, "error");
+	}
+	if (msg)
+		snprintf(out, size, "%s", msg);
+	else
+		snprintf(out, size, "HTTP %ld", status);
+	json_decref(v);
+	return out;
+}
+
+static int sw_identity_path(const char *root, char *out, size_t size)
+{
+	return sw_snprintf(out, size, "%s/%s", root, SW_IDENTITY_FILE);
+}
+
+static int sw_identity_copy(char *dst, size_t size, const json_t *obj, const char *key, const char *path,
+			    struct sw_err *err)
+{
+	const char *v = sw_json_str(obj, key);
+
+	if (!v || !v[0] || sw_strlcpy(dst, v, size) < 0)
+		return sw_err_set(err, SW_EINPUT, "'%s': field '%s' is missing or too long", path, key);
+	return 0;
+}
+
+static int sw_identity_ports(const json_t *ports, unsigned out[2])
+{
+	size_t i;
+
+	if (!json_is_array(ports) || json_array_size(ports) != 2)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		const json_t *p = json_array_get(ports, i);
+
+		if (!json_is_integer(p) || json_integer_value(p) < 1 || json_integer_value(p) > 65535)
+			return -1;
+		out[i] = (unsigned)json_integer_value(p);
+	}
+	return 0;
+}
+
+int sw_identity_load(const char *root, struct sw_identity *id, struct sw_err *err)
+{
+	char path[PATH_MAX];
+	struct sw_buf b = SW_BUF_INIT(65536);
+	json_t *v = NULL;
+	long long hb;
+	int rc = -1;
+
+	memset(id, 0, sizeof(*id));
+	if (sw_identity_path(root, path, sizeof(path)) < 0)
+		return sw_err_set(err, SW_EINPUT, "path too long: '%s'", root);
+	if (!sw_fs_exists(path))
+		return 0;
+	if (sw_fs_read_file(path, 65536, &b, err) < 0)
+		goto out;
+	v = sw_json_parse(b.data ? b.data : "", b.len, 65536, path, err);
+	if (!v)
+		goto out;
+	if (!json_is_object(v)) {
+		sw_err_set(err, SW_EINPUT, "'%s' must hold a JSON object", path);
+		goto out;
+	}
+	if (sw_identity_copy(id->server, sizeof(id->server), v, "server", path, err) < 0 ||
+	    sw_identity_copy(id->host_id, sizeof(id->host_id), v, "host_id", path, err) < 0 ||
+	    sw_identity_copy(id->host_token, sizeof(id->host_token), v, "host_token", path, err) < 0 ||
+	    sw_identity_copy(id->name, sizeof(id->name), v, "name", path, err) < 0)
+		goto out;
+	if (sw_identity_ports(json_object_get(v, "ports"), id->ports) < 0) {
+		sw_err_set(err, SW_EINPUT, "'%s': field 'ports' must be two ports", path);
+		goto out;
+	}
+	hb = sw_json_int(v, "heartbeat_ms", 1000);
+	id->heartbeat_ms = hb >= 50 && hb <= 600000 ? (uint64_t)hb : 1000;
+	id->labels = json_incref(json_is_object(json_object_get(v, "labels")) ? json_object_get(v, "labels") : NULL);
+	if (!id->labels)
+		id->labels = json_object();
+	rc = 1;
+out:
+	if (v) {
+		/* The token string inside jansson's value is wiped too. */
+		json_t *t = json_object_get(v, "host_token");
+
+		if (json_is_string(t))
+			sodium_memzero((void *)json_string_value(t), json_string_length(t));
+	}
+	json_decref(v);
+	if (b.data)
+		sodium_memzero(b.data, b.len);
+	sw_buf_release(&b);
+	if (rc < 0)
+		sw_identity_release(id);
+	return rc;
+}
+
+int sw_identity_save(const char *root, const struct sw_identity *id, struct sw_err *err)
+{
+	char path[PATH_MAX], ts[SW_TIME_STR_MAX];
+	struct sw_buf b = SW_BUF_INIT(SW_BUF_UNLIMITED);
+	json_t *v;
+	int rc;
+
+	if (sw_identity_path(root, path, sizeof(path)) < 0)
+		return sw_err_set(err, SW_EINPUT, "path too long: '%s'", root);
+	sw_clock_format_utc(sw_clock_wall_ms(), ts, sizeof(ts));
+	v = json_pack("{s:s, s:s, s:s, s:s, s:o, s:[i,i], s:I, s:s}", "server", id->server, "host_id", id->host_id,
+		      "host_token", id->host_token, "name", id->name,
+		      "labels", id->labels ? json_incref(id->labels) : json_object(),
+		      "ports", (int)id->ports[0], (int)id->ports[1], "heartbeat_ms", (json_int_t)id->heartbeat_ms,
+		      "enrolled", ts);
+	if (!v)
+		return sw_err_set(err, SW_EINTERNAL, "cannot build the identity");
+	if (sw_json_pretty(v, &b) < 0) {
+		json_decref(v);
+		sw_buf_release(&b);
+		return sw_err_set(err, SW_EINTERNAL, "cannot serialise the identity");
+	}
+	{
+		json_t *t = json_object_get(v, "host_token");
+
+		sodium_memzero((void *)json_string_value(t), json_string_length(t));
+	}
+	json_decref(v);
+	rc = sw_fs_write_atomic(path, b.data, b.len, 0600, err);
+	sodium_memzero(b.data, b.len);
+	sw_buf_release(&b);
+	return rc;
+}
+
+void sw_identity_release(struct sw_identity *id)
+{
+	sodium_memzero(id->host_token, sizeof(id->host_token));
+	json_decref(id->labels);
+	id->labels = NULL;
+}
+
+/* Replace the .pub files of root/trusted/ with the keys the server sent. */
+static int sw_enroll_write_keys(const char *root, const json_t *keys, struct sw_err *err)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *de;
+	size_t i;
+	DIR *d;
+
+	if (sw_snprintf(dir, sizeof(dir), "%s/trusted", root) < 0)
+		return sw_err_set(err, SW_EINPUT, "path too long: '%s'", root);
+	if (sw_fs_mkdirs(dir, 0755, err) < 0)
+		return -1;
+	if (!json_is_array(keys))
+		return sw_err_set(err, SW_EINPUT, "enrollment answer: 'trusted_keys' must be an array");
+	for (i = 0; i < json_array_size(keys); i++) {
+		const json_t *k = json_array_get(keys, i);
+		struct sw_minisign_pubkey pk;
+
+		if (!json_is_string(k) ||
+		    sw_minisign_pubkey_parse(json_string_value(k), json_string_length(k), "trusted key", &pk, err) < 0)
+			return sw_err_set(err, SW_EINPUT, "enrollment answer: 'trusted_keys[%zu]' is not a minisign public key",
+					  i);
+	}
+	d = opendir(dir);
+	if (d) {
+		while ((de = readdir(d))) {
+			size_t len = strlen(de->d_name);
+
+			if (len > 4 && !strcmp(de->d_name + len - 4, ".pub") &&
+			    sw_snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= 0)
+				unlink(path);
+		}
+		closedir(d);
+	}
+	for (i = 0; i < json_array_size(keys); i++) {
+		const json_t *k = json_array_get(keys, i);
+		struct sw_minisign_pubkey pk;
+		char kid[SW_MINISIGN_KEY_ID_HEX];
+
+		sw_minisign_pubkey_parse(json_string_value(k), json_string_length(k), "trusted key", &pk, NULL);
+		sw_minisign_key_id(pk.keynum, kid);
+		if (sw_snprintf(path, sizeof(path), "%s/%s.pub", dir, kid) < 0)
+			return sw_err_set(err, SW_EINPUT, "path too long: '%s'", dir);
+		if (sw_fs_write_atomic(path, json_string_value(k), json_string_length(k), 0644, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int sw_enroll(const char *root, const struct sw_enroll_request *rq, struct sw_identity *id, struct sw_err *err)
+{
+	struct sw_buf resp = SW_BUF_INIT(1 << 20), body = SW_BUF_INIT(1 << 20);
+	struct sw_httpc_req req = { 0 };
+	char url[2048], msg[512];
+	json_t *in = NULL, *out = NULL;
+	long status = 0;
+	long long hb;
+	int rc = -1;
+
+	memset(id, 0, sizeof(*id));
+	if (sw_snprintf(url, sizeof(url), "%s/api/v1/agent/enroll", rq->server) < 0)
+		return sw_err_set(err, SW_EINPUT, "server URL too long");
+	in = json_pack("{s:s, s:s, s:o, s:[i,i]}", "join_token", rq->join_token, "name", rq->name, "labels",
+		       rq->labels ? json_deep_copy(rq->labels) : json_object(), "ports", (int)rq->ports[0], (int)rq->ports[1]);
+	if (!in || sw_json_canonical(in, &body) < 0) {
+		sw_err_set(err, SW_EINTERNAL, "cannot build the enrollment request");
+		goto out;
+	}
+	req.method = "POST";
+	req.url = url;
+	req.body = body.data;
+	req.body_len = body.len;
+	req.timeout_ms = 30000;
+	if (sw_httpc_do(&req, &status, &resp, err) < 0)
+		goto out;
+	if (status != 200 && status != 201) {
+		sw_enroll_api_message(status, &resp, msg, sizeof(msg));
+		sw_err_set(err, status == 401 || status == 403 ? SW_EAUTH : status == 400 ? SW_EINPUT : SW_EIO,
+			   "enrollment refused by '%s': %s", rq->server, msg);
+		goto out;
+	}
+	out = sw_json_parse(resp.data ? resp.data : "", resp.len, 1 << 20, "enrollment answer", err);
+	if (!out)
+		goto out;
+	if (sw_identity_copy(id->host_id, sizeof(id->host_id), out, "host_id", "enrollment answer", err) < 0 ||
+	    sw_identity_copy(id->host_token, sizeof(id->host_token), out, "host_token", "enrollment answer", err) < 0)
+		goto out;
+	hb = sw_json_int(out, "heartbeat_ms", 1000);
+	id->heartbeat_ms = hb >= 50 && hb <= 600000 ? (uint64_t)hb : 1000;
+	if (sw_strlcpy(id->server, rq->server, sizeof(id->server)) < 0 ||
+	    sw_strlcpy(id->name, rq->name, sizeof(id->name)) < 0) {
+		sw_err_set(err, SW_EINPUT, "server URL or name too long");
+		goto out;
+	}
+	id->ports[0] = rq->ports[0];
+	id->ports[1] = rq->ports[1];
+	id->labels = rq->labels ? json_deep_copy(rq->labels) : json_object();
+	if (sw_enroll_write_keys(root, json_object_get(out, "trusted_keys"), err) < 0 ||
+	    sw_identity_save(root, id, err) < 0) {
+		sw_err_prefix(err, "enrolled as '%s' but cannot save the identity (create a new join token)", id->host_id);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (out) {
+		json_t *t = json_object_get(out, "host_token");
+
+		if (json_is_string(t))
+			sodium_memzero((void *)json_string_value(t), json_string_length(t));
+	}
+	if (body.data)
+		sodium_memzero(body.data, body.len);
+	if (resp.data)
+		sodium_memzero(resp.data, resp.len);
+	json_decref(in);
+	json_decref(out);
+	sw_buf_release(&resp);
+	sw_buf_release(&body);
+	if (rc < 0)
+		sw_identity_release(id);
+	return rc;
+}

@@ -1,0 +1,68 @@
+/*
+ * enroll.h - the agent's identity: enrollment with a one-time join token
+ * and the identity file it leaves in the agent root.
+ *
+ * POST /api/v1/agent/enroll {join_token, name, labels, ports: [A, B]}
+ *   -> {host_id, host_token, trusted_keys: ["<minisign .pub text>", ...], heartbeat_ms}
+ *
+ * <root>/agent.json (mode 0600, written atomically, after the keys):
+ *   | field        | meaning                                           |
+ *   | server       | base URL the agent enrolled with                  |
+ *   | host_id      | the server's id for this host                     |
+ *   | host_token   | bearer token for the agent routes (secret)        |
+ *   | name         | host name given at enrollment                     |
+ *   | labels       | labels given at enrollment                        |
+ *   | ports        | [A, B]: slot a listens on A, slot b on B          |
+ *   | heartbeat_ms | status report interval the server asked for       |
+ *   | enrolled     | UTC time of enrollment                            |
+ * <root>/trusted/<KEY ID>.pub: each trusted key, minisign format (0644).
+ *
+ * The join token is never written anywhere. Secrets read from the file are
+ * wiped from the buffers that held them.
+ * Calls release/minisign, base/ (httpc, json, fs), libc.
+ */
+#ifndef SW_AGENT_ENROLL_H
+#define SW_AGENT_ENROLL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+
+#define SW_IDENTITY_FILE "agent.json"
+
+struct sw_identity {
+	char server[1024];
+	char host_id[128];
+	char host_token[512];
+	char name[256];
+	unsigned ports[2];
+	uint64_t heartbeat_ms;
+	json_t *labels; /* owned (sw_identity_release) */
+};
+
+/* 1 loaded, 0 no identity file, -1 unreadable or malformed (err names the field). */
+int sw_identity_load(const char *root, struct sw_identity *id, struct sw_err *err);
+int sw_identity_save(const char *root, const struct sw_identity *id, struct sw_err *err);
+void sw_identity_release(struct sw_identity *id);
+
+struct sw_enroll_request {
+	const char *server;
+	const char *join_token;
+	const char *name;
+	const json_t *labels;
+	unsigned ports[2];
+};
+
+/*
+ * Enroll, write the trusted keys and the identity file. Server refusals are
+ * SW_EAUTH (401/403: "join token already used", "join token expired", ...),
+ * SW_EINPUT (400), SW_EIO otherwise; the server's message is quoted.
+ */
+int sw_enroll(const char *root, const struct sw_enroll_request *rq, struct sw_identity *id, struct sw_err *err);
+
+/* The message of an API error body {"error": {"message": ...}}, or "HTTP <status>". */
+const char *sw_enroll_api_message(long status, const struct sw_buf *body, char *out, size_t size);
+
+#endif

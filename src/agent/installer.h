@@ -1,0 +1,75 @@
+/*
+ * installer.h - puts a release on the host: download, verify, unpack,
+ * prune.
+ *
+ * Layout under the agent root:
+ *   | path                              | what                                   |
+ *   | trusted/KEY.pub                     | minisign public keys from enrollment   |
+ *   | bundles/<digest>.tar.zst          | the downloaded bundle (kept so that a  |
+ *   | bundles/<digest>.tar.zst.minisig  | reused release is verified again)      |
+ *   | bundles/<digest>.json             | {service, installed, last_used_ms}     |
+ *   | releases/<digest>/                | the unpacked release (sw_bundle_unpack)|
+ *
+ * sw_installer_install() is idempotent: a bundle already on disk is
+ * verified again (sha256 equal to the digest, signature by a trusted key)
+ * and an already unpacked directory is reused; otherwise the bundle and its
+ * signature are downloaded from GET /api/v1/releases/<digest>/<file> with
+ * the host token. A bundle whose digest or signature does not match, or
+ * whose archive the safe unpacker refuses (path traversal, links out of
+ * the tree, devices), is deleted and the call fails with SW_EINTEGRITY:
+ * the slot is reported "refused" and nothing of it ever runs. A full disk
+ * fails with a message starting "no space left on device"; files half
+ * written are removed and nothing else is touched.
+ *
+ * Prune: per service, releases not in use (the caller passes every digest
+ * a slot runs, targets, or keeps as its previous release) are removed,
+ * oldest use first, until `keep` remain.
+ *
+ * One mutex serialises install and prune (threads of several slots share
+ * one installer). Ownership: struct sw_installer is the caller's
+ * (sw_installer_release). Calls release/ (bundle, minisign), base/ (httpc,
+ * hash, fs, json), libc.
+ */
+#ifndef SW_AGENT_INSTALLER_H
+#define SW_AGENT_INSTALLER_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "release/bundle.h"
+#include "release/minisign.h"
+
+struct sw_installer {
+	char root[PATH_MAX];
+	char server[1024]; /* base URL; "" = never download (tests) */
+	char token[256];   /* host token */
+	struct sw_minisign_pubkey *keys;
+	size_t nkeys;
+	struct sw_bundle_limits limits;
+	uint64_t download_timeout_ms;
+	pthread_mutex_t lock;
+};
+
+/* Loads every root/trusted/<key id>.pub (at least one is needed) and creates the directories. */
+int sw_installer_init(struct sw_installer *in, const char *root, const char *server, const char *token,
+		      struct sw_err *err);
+void sw_installer_release(struct sw_installer *in);
+
+/* root/releases/<digest> into out. */
+int sw_installer_release_dir(const struct sw_installer *in, const char *digest, char *out, size_t size);
+
+/* Make releases/<digest>/ ready (see above); dir (may be NULL) gets its path. */
+int sw_installer_install(struct sw_installer *in, const char *service, const char *digest, char *dir, size_t size,
+			 struct sw_err *err);
+
+/* Check a bundle file: its sha256 is digest and sig_path verifies with a trusted key (SW_EINTEGRITY). */
+int sw_installer_verify(const struct sw_installer *in, const char *bundle, const char *sig_path, const char *digest,
+			struct sw_err *err);
+
+int sw_installer_prune(struct sw_installer *in, const char *service, unsigned keep, const char *const *in_use,
+		       size_t n_in_use, struct sw_err *err);
+
+#endif

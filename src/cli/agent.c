@@ -1,0 +1,278 @@
+/*
+ * cli/agent.c - `slipway agent`: parse the flags and run the host agent
+ * (agent/agent.h) until SIGTERM/SIGINT. Exit 0 when stopped by a signal,
+ * 1 when the server refuses the identity (revoked or unknown host) or the
+ * enrollment, 2 for bad flags or a missing identity.
+ * Calls agent/, base/ and cli/cli.h; prints (usage and errors only: the
+ * agent's diagnostics go to stderr through base/log).
+ */
+#include "agent/agent.h"
+#include "base/httpc.h"
+#include "base/log.h"
+#include "base/num.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char sw_agent_usage[] =
+	"usage: slipway agent --root DIR [--server URL] [--join TOKEN] [--name NAME]\n"
+	"                     [--labels K=V,...] [--ports A,B] [options]\n"
+	"\n"
+	"Run the host agent: enroll once with a join token, then long-poll the\n"
+	"server for this host's desired state, install and verify releases, run\n"
+	"them (slot a on port A, slot b on port B), check their health and report.\n"
+	"The host needs no inbound port. Later starts reuse the identity saved in\n"
+	"DIR/agent.json (no join token needed). Services keep running when the\n"
+	"agent stops, and the next agent adopts them (see docs/agent.md).\n"
+	"\n"
+	"options:\n"
+	"  --root DIR              agent state: identity, releases, pid files, logs (required)\n"
+	"  --server URL            the slipway server (default $SLIPWAY_SERVER, else the identity's)\n"
+	"  --join TOKEN            one-time join token for the first start (or $SLIPWAY_JOIN_TOKEN)\n"
+	"  --name NAME             host name to enroll with (default: the machine's host name)\n"
+	"  --labels K=V,...        host labels to enroll with (e.g. env=staging,region=eu)\n"
+	"  --ports A,B             the ports of slot a and slot b (required to enroll)\n"
+	"  --heartbeat-ms N        status report interval (default: what the server asks, 1000)\n"
+	"  --poll-wait SECONDS     long-poll wait per request, 1..30 (default 25)\n"
+	"  --log-max SIZE          rotate a service log at this size (default 10MB)\n"
+	"  --log-keep N            rotated logs kept per slot, 1..100 (default 3)\n"
+	"  --stop-services-on-exit stop every service (stop signal, then SIGKILL after its grace)\n"
+	"                          when the agent stops, instead of leaving them running\n"
+	"  -h, --help              show this help\n"
+	"\n"
+	"Diagnostics go to stderr (logfmt; SLIPWAY_LOG_FORMAT=json for JSON lines,\n"
+	"SLIPWAY_LOG=debug|info|warn|error, default info).\n"
+	"Exit 0 after SIGTERM/SIGINT, 1 when the server refuses this host's identity\n"
+	"(revoked, unknown) or the join token, 2 for bad usage.\n";
+
+enum {
+	OPT_ROOT = 256,
+	OPT_SERVER,
+	OPT_JOIN,
+	OPT_NAME,
+	OPT_LABELS,
+	OPT_PORTS,
+	OPT_HEARTBEAT,
+	OPT_POLL_WAIT,
+	OPT_LOG_MAX,
+	OPT_LOG_KEEP,
+	OPT_STOP,
+};
+
+static int sw_agent_label_key_ok(const char *k, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > 63)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = k[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		      c == '-' || c == '.' || c == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+/* "k=v,k=v" into a JSON object; -1 after printing a usage error. */
+static int sw_agent_parse_labels(const char *cmd, const char *text, json_t *labels)
+{
+	const char *p = text;
+
+	while (*p) {
+		const char *end = strchr(p, ','), *eq;
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char key[64], *val;
+
+		eq = memchr(p, '=', len);
+		if (!eq || !sw_agent_label_key_ok(p, (size_t)(eq - p))) {
+			sw_cli_usage_error(cmd, "--labels: '%.*s' is not KEY=VALUE (keys: letters, digits, _ - . /)",
+					   (int)len, p);
+			return -1;
+		}
+		memcpy(key, p, (size_t)(eq - p));
+		key[eq - p] = '\0';
+		if (json_object_get(labels, key)) {
+			sw_cli_usage_error(cmd, "--labels: '%s' appears twice", key);
+			return -1;
+		}
+		val = strndup(eq + 1, len - (size_t)(eq - p) - 1);
+		if (!val || strlen(val) > 255) {
+			free(val);
+			sw_cli_usage_error(cmd, "--labels: the value of '%s' is too long", key);
+			return -1;
+		}
+		json_object_set_new(labels, key, json_string(val));
+		free(val);
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static int sw_agent_parse_ports(const char *cmd, const char *text, unsigned ports[2])
+{
+	const char *comma = strchr(text, ',');
+	uint64_t a, b;
+
+	if (!comma || sw_parse_u64(text, (size_t)(comma - text), 1, 65535, &a) < 0 ||
+	    sw_parse_u64(comma + 1, strlen(comma + 1), 1, 65535, &b) < 0 || a == b)
+	{
+		sw_cli_usage_error(cmd, "--ports: '%s' is not two different ports A,B (1..65535)", text);
+		return -1;
+	}
+	ports[0] = (unsigned)a;
+	ports[1] = (unsigned)b;
+	return 0;
+}
+
+int sw_cmd_agent(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "root", required_argument, NULL, OPT_ROOT },
+		{ "server", required_argument, NULL, OPT_SERVER },
+		{ "join", required_argument, NULL, OPT_JOIN },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "labels", required_argument, NULL, OPT_LABELS },
+		{ "ports", required_argument, NULL, OPT_PORTS },
+		{ "heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT },
+		{ "poll-wait", required_argument, NULL, OPT_POLL_WAIT },
+		{ "log-max", required_argument, NULL, OPT_LOG_MAX },
+		{ "log-keep", required_argument, NULL, OPT_LOG_KEEP },
+		{ "stop-services-on-exit", no_argument, NULL, OPT_STOP },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = "agent", *env_server, *env_join;
+	struct sw_agent_config cfg;
+	struct sw_err err = SW_ERR_INIT;
+	char root[PATH_MAX];
+	json_t *labels = json_object();
+	uint64_t v;
+	int c, rc = 2;
+
+	memset(&cfg, 0, sizeof(cfg));
+	sw_log_setup(SW_LOG_INFO);
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(sw_agent_usage, stdout);
+			rc = 0;
+			goto out;
+		case OPT_ROOT:
+			cfg.root = optarg;
+			break;
+		case OPT_SERVER:
+			cfg.server = optarg;
+			break;
+		case OPT_JOIN:
+			cfg.join_token = optarg;
+			break;
+		case OPT_NAME:
+			cfg.name = optarg;
+			break;
+		case OPT_LABELS:
+			if (sw_agent_parse_labels(cmd, optarg, labels) < 0)
+				goto out;
+			break;
+		case OPT_PORTS:
+			if (sw_agent_parse_ports(cmd, optarg, cfg.ports) < 0)
+				goto out;
+			break;
+		case OPT_HEARTBEAT:
+			if (sw_parse_u64(optarg, strlen(optarg), 50, 600000, &v) < 0) {
+				rc = sw_cli_usage_error(cmd, "--heartbeat-ms: '%s' is not an integer 50..600000", optarg);
+				goto out;
+			}
+			cfg.heartbeat_ms = v;
+			break;
+		case OPT_POLL_WAIT:
+			if (sw_parse_u64(optarg, strlen(optarg), 1, 30, &v) < 0) {
+				rc = sw_cli_usage_error(cmd, "--poll-wait: '%s' is not an integer 1..30", optarg);
+				goto out;
+			}
+			cfg.poll_wait_s = v;
+			break;
+		case OPT_LOG_MAX:
+			if (sw_parse_size(optarg, strlen(optarg), &v) < 0 || v < 1024) {
+				rc = sw_cli_usage_error(cmd, "--log-max: '%s' is not a size of at least 1K (e.g. 10MB)",
+							optarg);
+				goto out;
+			}
+			cfg.log_max_bytes = v;
+			break;
+		case OPT_LOG_KEEP:
+			if (sw_parse_u64(optarg, strlen(optarg), 1, 100, &v) < 0) {
+				rc = sw_cli_usage_error(cmd, "--log-keep: '%s' is not an integer 1..100", optarg);
+				goto out;
+			}
+			cfg.log_keep = (unsigned)v;
+			break;
+		case OPT_STOP:
+			cfg.stop_services_on_exit = true;
+			break;
+		case ':':
+			rc = sw_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+			goto out;
+		default:
+			rc = sw_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		rc = sw_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (!cfg.root) {
+		rc = sw_cli_usage_error(cmd, "--root DIR is required");
+		goto out;
+	}
+	if (!realpath(cfg.root, root)) {
+		/* Not there yet: the agent creates it; keep it absolute for the services' env. */
+		if (cfg.root[0] != '/') {
+			char cwd[PATH_MAX];
+
+			if (!getcwd(cwd, sizeof(cwd)) || snprintf(root, sizeof(root), "%s/%s", cwd, cfg.root) >= (int)sizeof(root)) {
+				rc = sw_cli_usage_error(cmd, "--root: path too long");
+				goto out;
+			}
+		} else if (snprintf(root, sizeof(root), "%s", cfg.root) >= (int)sizeof(root)) {
+			rc = sw_cli_usage_error(cmd, "--root: path too long");
+			goto out;
+		}
+	}
+	cfg.root = root;
+	env_server = getenv("SLIPWAY_SERVER");
+	env_join = getenv("SLIPWAY_JOIN_TOKEN");
+	if (!cfg.server && env_server && env_server[0])
+		cfg.server = env_server;
+	if (cfg.server && strncmp(cfg.server, "http://", 7) && strncmp(cfg.server, "https://", 8)) {
+		rc = sw_cli_usage_error(cmd, "--server: '%s' is not an http:// or https:// URL", cfg.server);
+		goto out;
+	}
+	if (!cfg.join_token && env_join && env_join[0])
+		cfg.join_token = env_join;
+	cfg.labels = labels;
+	if (sw_httpc_global_init() < 0) {
+		sw_err_set(&err, SW_EINTERNAL, "cannot initialise the HTTP client");
+		rc = sw_cli_fail(cmd, &err);
+		goto out;
+	}
+	if (sw_agent_run(&cfg, &err) < 0)
+		rc = sw_cli_fail(cmd, &err);
+	else
+		rc = 0;
+out:
+	json_decref(labels);
+	return rc;
+}

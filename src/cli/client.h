@@ -1,0 +1,64 @@
+/*
+ * client.h - the CLI's glue to `slipway server`: which server and token to
+ * use, one JSON request, file uploads and downloads, and turning the
+ * server's error body into a struct sw_err.
+ *
+ * Server and token come from the command's --server / --token, else from
+ * $SLIPWAY_SERVER / $SLIPWAY_TOKEN (SW_EINPUT naming both when neither is
+ * set). The server URL is "http://host:port" or "https://..." (a trailing
+ * '/' is dropped); request paths start with "/api/v1/...".
+ *
+ * Errors the server answers with ({"error": {"code", "message", "field"}})
+ * become struct sw_err with the server's message and a code mapped from the
+ * HTTP status:
+ *   | status        | code          | exit |
+ *   | 400, 413      | SW_EINPUT     | 2    |
+ *   | 401           | SW_EAUTH      | 1    |
+ *   | 403           | SW_EDENIED    | 1    |
+ *   | 404           | SW_ENOTFOUND  | 2    |
+ *   | 409           | SW_EBUSY      | 1    |
+ *   | 422           | SW_EINTEGRITY | 1    |
+ *   | 504           | SW_ETIMEOUT   | 1    |
+ *   | other non-2xx | SW_EIO        | 1    |
+ * c->last_status holds the status of the last request (0: no answer).
+ * Transport failures are SW_EIO / SW_ETIMEOUT from base/httpc.
+ *
+ * Ownership: *resp is a new reference the caller decrefs (NULL on error).
+ * Calls base/httpc, base/json, base/err; no printing.
+ */
+#ifndef SW_CLI_CLIENT_H
+#define SW_CLI_CLIENT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+#define SW_CLIENT_RESP_MAX ((size_t)16 << 20) /* largest JSON answer accepted */
+
+struct sw_client {
+	char server[1024]; /* "http://127.0.0.1:7070", no trailing '/' */
+	char token[512];
+	uint64_t timeout_ms; /* per request; default 30 s (raise it for long-polls) */
+	long last_status;
+};
+
+/* Resolve server and token (options first, then the environment). */
+int sw_client_init(struct sw_client *c, const char *server_opt, const char *token_opt, struct sw_err *err);
+/*
+ * method path with an optional JSON body (not stolen). On 2xx, *resp (if
+ * resp is not NULL) gets the parsed answer (JSON null for an empty body);
+ * otherwise -1 with the server's message.
+ */
+int sw_client_json(struct sw_client *c, const char *method, const char *path, const json_t *body, json_t **resp,
+		   struct sw_err *err);
+/* PUT the file at `file` to path as application/octet-stream (streamed). */
+int sw_client_upload(struct sw_client *c, const char *path, const char *file, struct sw_err *err);
+/* GET path into `file` (written atomically; nothing left behind on error). */
+int sw_client_download(struct sw_client *c, const char *path, const char *file, struct sw_err *err);
+/* The struct sw_err code for an HTTP status (table above); SW_OK for 2xx. */
+enum sw_code sw_client_status_code(long status);
+/* Percent-encode s for a query string value into out. -1 if it does not fit. */
+int sw_client_escape(const char *s, char *out, size_t size);
+
+#endif

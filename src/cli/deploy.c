@@ -1,0 +1,957 @@
+/*
+ * cli/deploy.c - the deploy side of the CLI, through the server's HTTP API
+ * (cli/client.h):
+ *
+ *   slipway deploy BUNDLE --env ENV [--wait]      upload the release if the
+ *        server lacks it (four files, then commit), start a deployment
+ *   slipway status [DEPLOYMENT] [--watch]         one deployment in detail,
+ *        or the active and latest ones per service and environment
+ *   slipway rollback SERVICE --env ENV [--wait]   a new deployment of the
+ *        previous good release
+ *   slipway history SERVICE --env ENV             deployments, newest first
+ *
+ * Following a deployment (--wait, --watch) reads it again whenever the
+ * event log moves (GET /api/v1/events long-poll, at most a second apart):
+ * on a terminal the per-host view is redrawn; otherwise each change is
+ * printed as one line. --wait exits 0 when the deployment succeeded and 1
+ * when it ended any other way.
+ *
+ * Deployment records come either as stored (per-host progress in
+ * plan.hosts, version in spec.version) or as the controller's progress
+ * view (hosts, version at the top, rollout/controller.h); both are read.
+ * Calls cli/client, cli/cli, release/ (file names), base/; prints.
+ */
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/fs.h"
+#include "base/hash.h"
+#include "base/json.h"
+#include "base/mem.h"
+#include "base/num.h"
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "release/release.h"
+
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SW_DCLI_EVENTS_PAGE 1000
+#define SW_DCLI_DEFAULT_TIMEOUT_MS (60ull * 60 * 1000)
+
+static const char sw_deploy_usage[] =
+	"usage: slipway deploy BUNDLE --env ENV [--wait] [--timeout DURATION] [--server URL] [--token TOKEN]\n"
+	"                      [--output text|json]\n"
+	"\n"
+	"Deploy a release made by 'slipway release' to an environment. BUNDLE is its\n"
+	"<sha256>.tar.zst; the signatures and release.json beside it are uploaded with\n"
+	"it if the server does not have the release yet. The environment's hosts,\n"
+	"strategy and checks come from the slipway.yml inside the release.\n"
+	"\n"
+	"options:\n"
+	"  --env ENV         environment to deploy to (required)\n"
+	"  --wait            follow the deployment until it ends; exit 0 only if it succeeded\n"
+	"  --timeout D       give up waiting after D (default 1h; the deployment goes on)\n"
+	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
+	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
+	"  --output FMT      text (default) or json\n"
+	"  -h, --help        show this help\n";
+
+static const char sw_status_usage[] =
+	"usage: slipway status [DEPLOYMENT] [--watch] [--server URL] [--token TOKEN] [--output text|json]\n"
+	"\n"
+	"Without DEPLOYMENT: the deployments in progress and the latest one of each\n"
+	"service and environment. With it: its state, step and per-host progress\n"
+	"(host, slot, release, state, health, time in that state).\n"
+	"\n"
+	"options:\n"
+	"  --watch           keep following: a live view on a terminal, one line per change\n"
+	"                    otherwise; ends when the deployment (or, without one, every\n"
+	"                    deployment in progress) has ended\n"
+	"  --timeout D       stop watching after D (default 1h)\n"
+	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
+	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
+	"  --output FMT      text (default) or json\n"
+	"  -h, --help        show this help\n";
+
+static const char sw_rollback_usage[] =
+	"usage: slipway rollback SERVICE --env ENV [--wait] [--timeout DURATION] [--server URL] [--token TOKEN]\n"
+	"                        [--output text|json]\n"
+	"\n"
+	"Deploy the previous good release of SERVICE in ENV again: the newest\n"
+	"succeeded deployment before the current one whose release differs. With\n"
+	"blue/green, while the old colour is still kept, this is one traffic switch.\n"
+	"\n"
+	"options:\n"
+	"  --env ENV         environment (required)\n"
+	"  --wait            follow the rollback until it ends; exit 0 only if it succeeded\n"
+	"  --timeout D       give up waiting after D (default 1h)\n"
+	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
+	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
+	"  --output FMT      text (default) or json\n"
+	"  -h, --help        show this help\n";
+
+static const char sw_history_usage[] =
+	"usage: slipway history SERVICE --env ENV [--limit N] [--server URL] [--token TOKEN] [--output text|json]\n"
+	"\n"
+	"The deployments of SERVICE to ENV, newest first: id, state, version,\n"
+	"release digest, when, how long it took, and why it ended as it did.\n"
+	"\n"
+	"options:\n"
+	"  --env ENV         environment (required)\n"
+	"  --limit N         at most N deployments (1..1000, default 50)\n"
+	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
+	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
+	"  --output FMT      text (default) or json\n"
+	"  -h, --help        show this help\n";
+
+enum { OPT_SERVER = 256, OPT_TOKEN, OPT_OUTPUT, OPT_ENV, OPT_WAIT, OPT_WATCH, OPT_TIMEOUT, OPT_LIMIT };
+
+/* What each command accepts. */
+enum { F_ENV = 1, F_WAIT = 2, F_WATCH = 4, F_LIMIT = 8, F_TIMEOUT = 16 };
+
+struct sw_dcli {
+	const char *cmd;
+	const char *usage;
+	unsigned allowed;
+	const char *server, *token, *env;
+	enum sw_output out;
+	bool wait, watch;
+	uint64_t timeout_ms;
+	unsigned limit;
+	const char *arg; /* the one positional argument, or NULL */
+	struct sw_client cl;
+};
+
+/* Parse argv; returns -1 when done (help printed: exit 0), else an exit code to return (>0) or 0 to go on. */
+static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_code)
+{
+	static const struct option opts[] = {
+		{ "server", required_argument, NULL, OPT_SERVER }, { "token", required_argument, NULL, OPT_TOKEN },
+		{ "output", required_argument, NULL, OPT_OUTPUT }, { "env", required_argument, NULL, OPT_ENV },
+		{ "wait", no_argument, NULL, OPT_WAIT },	   { "watch", no_argument, NULL, OPT_WATCH },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT }, { "limit", required_argument, NULL, OPT_LIMIT },
+		{ "help", no_argument, NULL, 'h' },		   { NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	int c;
+
+	d->timeout_ms = SW_DCLI_DEFAULT_TIMEOUT_MS;
+	d->limit = 50;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(d->usage, stdout);
+			*exit_code = 0;
+			return -1;
+		case OPT_SERVER:
+			d->server = optarg;
+			continue;
+		case OPT_TOKEN:
+			d->token = optarg;
+			continue;
+		case OPT_OUTPUT:
+			if (sw_cli_parse_output(d->cmd, optarg, &d->out) < 0) {
+				*exit_code = 2;
+				return -1;
+			}
+			continue;
+		case ':':
+			*exit_code = sw_cli_usage_error(d->cmd, "option '%s' needs a value", argv[optind - 1]);
+			return -1;
+		case '?':
+			*exit_code = sw_cli_usage_error(d->cmd, "unknown option '%s'", argv[optind - 1]);
+			return -1;
+		default:
+			break;
+		}
+		if ((c == OPT_ENV && !(d->allowed & F_ENV)) || (c == OPT_WAIT && !(d->allowed & F_WAIT)) ||
+		    (c == OPT_WATCH && !(d->allowed & F_WATCH)) || (c == OPT_LIMIT && !(d->allowed & F_LIMIT)) ||
+		    (c == OPT_TIMEOUT && !(d->allowed & F_TIMEOUT))) {
+			*exit_code = sw_cli_usage_error(d->cmd, "unknown option '%s'", argv[optind - 1]);
+			return -1;
+		}
+		switch (c) {
+		case OPT_ENV:
+			d->env = optarg;
+			break;
+		case OPT_WAIT:
+			d->wait = true;
+			break;
+		case OPT_WATCH:
+			d->watch = true;
+			break;
+		case OPT_TIMEOUT:
+			if (sw_parse_duration_ms(optarg, strlen(optarg), &v) < 0 || v == 0) {
+				*exit_code = sw_cli_usage_error(d->cmd, "--timeout: expected a duration such as 90s or 10m, got '%s'",
+								optarg);
+				return -1;
+			}
+			d->timeout_ms = v;
+			break;
+		case OPT_LIMIT:
+			if (sw_parse_u64(optarg, strlen(optarg), 1, 1000, &v) < 0) {
+				*exit_code = sw_cli_usage_error(d->cmd, "--limit: expected a number from 1 to 1000, got '%s'",
+								optarg);
+				return -1;
+			}
+			d->limit = (unsigned)v;
+			break;
+		}
+	}
+	if (optind < argc)
+		d->arg = argv[optind++];
+	if (optind < argc) {
+		*exit_code = sw_cli_usage_error(d->cmd, "unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- reading deployment records ------------------------------------------ */
+
+static const char *sw_dcli_str(const json_t *o, const char *k)
+{
+	const char *s = sw_json_str(o, k);
+
+	return s ? s : "";
+}
+
+static const json_t *sw_dcli_hosts(const json_t *dep)
+{
+	const json_t *h = json_object_get(dep, "hosts");
+
+	return json_is_array(h) ? h : json_object_get(json_object_get(dep, "plan"), "hosts");
+}
+
+static const char *sw_dcli_version(const json_t *dep)
+{
+	const char *v = sw_json_str(dep, "version");
+
+	return v ? v : sw_dcli_str(json_object_get(dep, "spec"), "version");
+}
+
+static const char *sw_dcli_step(const json_t *dep)
+{
+	const char *v = sw_json_str(dep, "step");
+
+	return v ? v : sw_dcli_str(json_object_get(dep, "plan"), "step");
+}
+
+static const char *sw_dcli_strategy(const json_t *dep)
+{
+	const char *v = sw_json_str(dep, "strategy");
+
+	return v ? v : sw_dcli_str(json_object_get(dep, "plan"), "strategy");
+}
+
+static bool sw_dcli_final(const json_t *dep)
+{
+	const char *s = sw_dcli_str(dep, "state");
+
+	return strcmp(s, "pending") && strcmp(s, "progressing") && strcmp(s, "gated") && strcmp(s, "paused");
+}
+
+/* First 12 hex digits of a digest ("sha256:" dropped), or "-". */
+static const char *sw_dcli_short(const char *digest, char *out, size_t size)
+{
+	if (!digest || !*digest)
+		return "-";
+	if (!strncmp(digest, "sha256:", 7))
+		digest += 7;
+	snprintf(out, size, "%.12s", digest);
+	return out;
+}
+
+static int64_t sw_dcli_duration(const json_t *dep)
+{
+	int64_t c = 0, u = 0;
+	const json_t *d = json_object_get(dep, "duration_ms");
+
+	if (json_is_integer(d))
+		return json_integer_value(d);
+	if (sw_clock_parse_utc(sw_dcli_str(dep, "created"), &c) < 0)
+		return -1;
+	if (!sw_dcli_final(dep))
+		return sw_clock_wall_ms() - c;
+	if (sw_clock_parse_utc(sw_dcli_str(dep, "updated"), &u) < 0)
+		return -1;
+	return u >= c ? u - c : 0;
+}
+
+static const char *sw_dcli_dur_text(int64_t ms, char *out, size_t size)
+{
+	if (ms < 0)
+		return "-";
+	/* Seconds are enough for people. */
+	return sw_format_duration_ms((uint64_t)(ms >= 60000 ? ms / 1000 * 1000 : ms / 100 * 100), out, size);
+}
+
+/* The digest a host runs or is going to, as far as the record says. */
+static const char *sw_dcli_host_digest(const json_t *dep, const json_t *h)
+{
+	const char *phase = sw_dcli_str(h, "phase");
+	const json_t *rep = json_object_get(h, "reported");
+
+	if (json_is_object(rep) && sw_json_str(rep, "digest"))
+		return sw_json_str(rep, "digest");
+	if (!strcmp(phase, "waiting") || !strcmp(phase, "restoring") || !strcmp(phase, "restored"))
+		return sw_json_str(dep, "prev_digest");
+	return sw_json_str(dep, "digest");
+}
+
+static void sw_dcli_print_header(FILE *f, const json_t *dep)
+{
+	char d1[16], dur[32];
+	const char *reason = sw_dcli_str(dep, "reason");
+
+	fprintf(f, "%s  %s %s (%s) -> %s  %s  %s  %s\n", sw_dcli_str(dep, "id"), sw_dcli_str(dep, "service"),
+		*sw_dcli_version(dep) ? sw_dcli_version(dep) : "?", sw_dcli_short(sw_json_str(dep, "digest"), d1, sizeof(d1)),
+		sw_dcli_str(dep, "env"), sw_dcli_strategy(dep), sw_dcli_str(dep, "state"),
+		sw_dcli_dur_text(sw_dcli_duration(dep), dur, sizeof(dur)));
+	if (*sw_dcli_step(dep))
+		fprintf(f, "  step: %s\n", sw_dcli_step(dep));
+	if (*reason)
+		fprintf(f, "  reason: %s\n", reason);
+}
+
+static void sw_dcli_print_hosts(FILE *f, const json_t *dep)
+{
+	const json_t *h;
+	char d1[16], el[32];
+	int64_t now = sw_clock_wall_ms(), since;
+	size_t i;
+
+	fprintf(f, "  %-20s %-4s %-12s %-10s %-8s %s\n", "HOST", "SLOT", "RELEASE", "STATE", "ELAPSED", "HEALTH");
+	json_array_foreach(sw_dcli_hosts(dep), i, h) {
+		since = json_integer_value(json_object_get(h, "since_ms"));
+		fprintf(f, "  %-20s %-4s %-12s %-10s %-8s %s\n", sw_dcli_str(h, "name"),
+			*sw_dcli_str(h, "slot") ? sw_dcli_str(h, "slot") : "-",
+			sw_dcli_short(sw_dcli_host_digest(dep, h), d1, sizeof(d1)), sw_dcli_str(h, "phase"),
+			since > 0 ? sw_dcli_dur_text(now - since, el, sizeof(el)) : "-",
+			*sw_dcli_str(h, "message") ? sw_dcli_str(h, "message") : "-");
+	}
+}
+
+/* ---- following ------------------------------------------------------------ */
+
+/* The newest event seq, so that waiting starts from now. */
+static int sw_dcli_last_seq(struct sw_dcli *d, int64_t *last, struct sw_err *err)
+{
+	char path[128];
+	json_t *resp = NULL;
+	size_t n;
+	int i;
+
+	*last = 0;
+	for (i = 0; i < 100000; i++) {
+		snprintf(path, sizeof(path), "/api/v1/events?after=%lld&limit=%d", (long long)*last, SW_DCLI_EVENTS_PAGE);
+		if (sw_client_json(&d->cl, "GET", path, NULL, &resp, err) < 0)
+			return -1;
+		n = json_array_size(json_object_get(resp, "events"));
+		if (json_is_integer(json_object_get(resp, "last")))
+			*last = json_integer_value(json_object_get(resp, "last"));
+		json_decref(resp);
+		if (n < SW_DCLI_EVENTS_PAGE)
+			return 0;
+	}
+	return 0;
+}
+
+/* Wait until the log moves past *last (at most about a second). */
+static int sw_dcli_wait_event(struct sw_dcli *d, int64_t *last, struct sw_err *err)
+{
+	char path[128];
+	json_t *resp = NULL;
+
+	snprintf(path, sizeof(path), "/api/v1/events?after=%lld&limit=%d&wait=1", (long long)*last, SW_DCLI_EVENTS_PAGE);
+	if (sw_client_json(&d->cl, "GET", path, NULL, &resp, err) < 0)
+		return -1;
+	if (json_is_integer(json_object_get(resp, "last")))
+		*last = json_integer_value(json_object_get(resp, "last"));
+	json_decref(resp);
+	return 0;
+}
+
+static int sw_dcli_get(struct sw_dcli *d, const char *id, json_t **dep, struct sw_err *err)
+{
+	char path[256], esc[160];
+
+	if (sw_client_escape(id, esc, sizeof(esc)) < 0)
+		return sw_err_set(err, SW_EINPUT, "deployment id '%.64s' is too long", id);
+	snprintf(path, sizeof(path), "/api/v1/deployments/%s", esc);
+	return sw_client_json(&d->cl, "GET", path, NULL, dep, err);
+}
+
+/* Lines for the non-terminal follower: one per deployment, one per host. */
+static void sw_dcli_lines(const json_t *dep, json_t *lines)
+{
+	struct sw_buf b = SW_BUF_INIT(4096);
+	char d1[16];
+	const json_t *h;
+	size_t i;
+
+	sw_buf_printf(&b, "%s %s: %s", sw_dcli_str(dep, "id"), sw_dcli_str(dep, "state"), sw_dcli_step(dep));
+	json_object_set_new(lines, "", json_string(sw_buf_str(&b)));
+	json_array_foreach(sw_dcli_hosts(dep), i, h) {
+		sw_buf_reset(&b);
+		sw_buf_printf(&b, "%s %s: %s %s%s%s", sw_dcli_str(dep, "id"), sw_dcli_str(h, "name"), sw_dcli_str(h, "phase"),
+			      sw_dcli_short(sw_dcli_host_digest(dep, h), d1, sizeof(d1)),
+			      *sw_dcli_str(h, "message") ? " " : "", sw_dcli_str(h, "message"));
+		json_object_set_new(lines, sw_dcli_str(h, "id"), json_string(sw_buf_str(&b)));
+	}
+	sw_buf_release(&b);
+}
+
+static void sw_dcli_print_changes(const json_t *dep, json_t *seen)
+{
+	json_t *now = json_object(), *v;
+	const char *k, *old;
+	char ts[SW_TIME_STR_MAX];
+
+	sw_dcli_lines(dep, now);
+	sw_clock_format_utc(sw_clock_wall_ms(), ts, sizeof(ts));
+	/* The deployment's own line last: its end is the last thing said. */
+	json_object_foreach(now, k, v) {
+		if (!*k)
+			continue;
+		old = sw_json_str(seen, k);
+		if (!old || strcmp(old, json_string_value(v)))
+			printf("%.8s %s\n", ts + 11, json_string_value(v));
+	}
+	old = sw_json_str(seen, "");
+	if (!old || strcmp(old, sw_dcli_str(now, "")))
+		printf("%.8s %s\n", ts + 11, sw_dcli_str(now, ""));
+	fflush(stdout);
+	json_object_update(seen, now);
+	json_decref(now);
+}
+
+static void sw_dcli_redraw(const json_t *dep)
+{
+	fputs("\033[H\033[J", stdout);
+	sw_dcli_print_header(stdout, dep);
+	sw_dcli_print_hosts(stdout, dep);
+	fflush(stdout);
+}
+
+/*
+ * Follow deployment id until it ends. *final gets the last record (new
+ * reference). live: print progress (text output only).
+ */
+static int sw_dcli_follow(struct sw_dcli *d, const char *id, bool live, json_t **final, struct sw_err *err)
+{
+	uint64_t deadline = sw_clock_mono_ms() + d->timeout_ms;
+	bool tty = live && sw_cli_stdout_is_tty();
+	json_t *dep = NULL, *seen = json_object();
+	char dur[32];
+	int64_t last;
+
+	*final = NULL;
+	if (sw_dcli_last_seq(d, &last, err) < 0)
+		goto fail;
+	for (;;) {
+		json_decref(dep);
+		dep = NULL;
+		if (sw_dcli_get(d, id, &dep, err) < 0)
+			goto fail;
+		if (tty)
+			sw_dcli_redraw(dep);
+		else if (live)
+			sw_dcli_print_changes(dep, seen);
+		if (sw_dcli_final(dep))
+			break;
+		if (sw_clock_mono_ms() > deadline) {
+			sw_err_set(err, SW_ETIMEOUT, "gave up waiting for %s after %s; it goes on on the server", id,
+				   sw_format_duration_ms(d->timeout_ms, dur, sizeof(dur)));
+			goto fail;
+		}
+		if (sw_dcli_wait_event(d, &last, err) < 0)
+			goto fail;
+	}
+	json_decref(seen);
+	*final = dep;
+	return 0;
+fail:
+	json_decref(seen);
+	json_decref(dep);
+	return -1;
+}
+
+/* After --wait: print the end and choose the exit code. */
+static int sw_dcli_ended(struct sw_dcli *d, json_t *dep, json_t *extra)
+{
+	const char *state = sw_dcli_str(dep, "state");
+	int ok = !strcmp(state, "succeeded");
+	char dur[32];
+
+	if (d->out == SW_OUTPUT_JSON) {
+		if (extra)
+			json_object_update(dep, extra);
+		json_incref(dep);
+		sw_cli_print_json(dep);
+	} else if (ok) {
+		printf("%s succeeded in %s\n", sw_dcli_str(dep, "id"), sw_dcli_dur_text(sw_dcli_duration(dep), dur, sizeof(dur)));
+	}
+	if (!ok)
+		fprintf(stderr, "slipway %s: deployment %s %s: %s\n", d->cmd, sw_dcli_str(dep, "id"), state,
+			*sw_dcli_str(dep, "reason") ? sw_dcli_str(dep, "reason") : "no reason recorded");
+	return ok ? 0 : 1;
+}
+
+static int sw_dcli_started(struct sw_dcli *d, json_t *dep, json_t *extra)
+{
+	json_t *final = NULL;
+	struct sw_err err = SW_ERR_INIT;
+	const json_t *hosts = sw_dcli_hosts(dep);
+	char d1[16];
+	int rc;
+
+	if (!d->wait) {
+		if (d->out == SW_OUTPUT_JSON) {
+			if (extra)
+				json_object_update(dep, extra);
+			json_incref(dep);
+			sw_cli_print_json(dep);
+		} else {
+			printf("started %s: %s %s (%s) to %s, %s, %zu host%s\n", sw_dcli_str(dep, "id"),
+			       sw_dcli_str(dep, "service"), sw_dcli_version(dep),
+			       sw_dcli_short(sw_json_str(dep, "digest"), d1, sizeof(d1)), sw_dcli_str(dep, "env"),
+			       sw_dcli_strategy(dep), json_array_size(hosts), json_array_size(hosts) == 1 ? "" : "s");
+			printf("follow it with: slipway status %s --watch\n", sw_dcli_str(dep, "id"));
+		}
+		return 0;
+	}
+	if (d->out != SW_OUTPUT_JSON)
+		printf("started %s: %s %s to %s\n", sw_dcli_str(dep, "id"), sw_dcli_str(dep, "service"),
+		       sw_dcli_version(dep), sw_dcli_str(dep, "env"));
+	if (sw_dcli_follow(d, sw_dcli_str(dep, "id"), d->out != SW_OUTPUT_JSON, &final, &err) < 0)
+		return sw_cli_fail(d->cmd, &err);
+	rc = sw_dcli_ended(d, final, extra);
+	json_decref(final);
+	return rc;
+}
+
+/* ---- deploy ---------------------------------------------------------------- */
+
+/* BUNDLE must be <64 hex>.tar.zst; hex gets the digest, dir its directory. */
+static int sw_dcli_bundle(const char *bundle, char hex[SW_SHA256_HEX], char *dir, size_t dirsize, struct sw_err *err)
+{
+	char tmp[PATH_MAX], tmp2[PATH_MAX];
+	const char *base;
+	size_t n;
+
+	if (sw_strlcpy(tmp, bundle, sizeof(tmp)) < 0 || sw_strlcpy(tmp2, bundle, sizeof(tmp2)) < 0)
+		return sw_err_set(err, SW_EINPUT, "bundle path '%.64s...' is too long", bundle);
+	base = basename(tmp);
+	n = strlen(base);
+	if (n != 64 + 8 || strcmp(base + 64, ".tar.zst"))
+		return sw_err_set(err, SW_EINPUT,
+				  "'%s' is not a release bundle: expected <sha256>.tar.zst as written by 'slipway release'",
+				  bundle);
+	memcpy(hex, base, 64);
+	hex[64] = '\0';
+	if (!sw_is_sha256_hex(hex))
+		return sw_err_set(err, SW_EINPUT,
+				  "'%s' is not a release bundle: expected <sha256>.tar.zst as written by 'slipway release'",
+				  bundle);
+	if (sw_strlcpy(dir, dirname(tmp2), dirsize) < 0)
+		return sw_err_set(err, SW_EINPUT, "bundle path '%.64s...' is too long", bundle);
+	return 0;
+}
+
+static int sw_dcli_upload(struct sw_dcli *d, const char *hex, const char *dir, bool *uploaded, struct sw_err *err)
+{
+	static const struct {
+		enum sw_release_file f;
+		const char *remote;
+	} files[] = {
+		{ SW_RELEASE_BUNDLE, "bundle.tar.zst" },
+		{ SW_RELEASE_BUNDLE_SIG, "bundle.tar.zst.minisig" },
+		{ SW_RELEASE_MANIFEST, "release.json" },
+		{ SW_RELEASE_MANIFEST_SIG, "release.json.minisig" },
+	};
+	char name[128], local[PATH_MAX], path[256];
+	struct sw_err e2 = SW_ERR_INIT;
+	json_t *resp = NULL;
+	size_t i;
+
+	*uploaded = false;
+	for (i = 0; i < SW_ARRAY_LEN(files); i++) {
+		sw_release_file_name(files[i].f, hex, name, sizeof(name));
+		if (sw_path_join(local, sizeof(local), dir, name) < 0)
+			return sw_err_set(err, SW_EINPUT, "path too long under '%s'", dir);
+		if (!sw_fs_exists(local))
+			return sw_err_set(err, SW_EINPUT, "cannot find '%s' beside the bundle (made by 'slipway release')",
+					  local);
+	}
+	snprintf(path, sizeof(path), "/api/v1/releases/%s", hex);
+	if (sw_client_json(&d->cl, "GET", path, NULL, &resp, &e2) == 0) {
+		json_decref(resp);
+		return 0; /* the server has it */
+	}
+	if (d->cl.last_status != 404) {
+		*err = e2;
+		return -1;
+	}
+	if (d->out != SW_OUTPUT_JSON) {
+		printf("uploading release %s to %s\n", hex, d->cl.server);
+		fflush(stdout);
+	}
+	for (i = 0; i < SW_ARRAY_LEN(files); i++) {
+		sw_release_file_name(files[i].f, hex, name, sizeof(name));
+		sw_path_join(local, sizeof(local), dir, name);
+		snprintf(path, sizeof(path), "/api/v1/releases/%s/%s", hex, files[i].remote);
+		if (sw_client_upload(&d->cl, path, local, err) < 0) {
+			sw_err_prefix(err, "upload of '%s'", name);
+			return -1;
+		}
+	}
+	snprintf(path, sizeof(path), "/api/v1/releases/%s/commit", hex);
+	if (sw_client_json(&d->cl, "POST", path, NULL, &resp, err) < 0) {
+		sw_err_prefix(err, "release %.12s refused", hex);
+		return -1;
+	}
+	json_decref(resp);
+	*uploaded = true;
+	return 0;
+}
+
+int sw_cmd_deploy(int argc, char **argv)
+{
+	struct sw_dcli d = { .cmd = "deploy", .usage = sw_deploy_usage, .allowed = F_ENV | F_WAIT | F_TIMEOUT };
+	char hex[SW_SHA256_HEX], dir[PATH_MAX], name[128], mpath[PATH_MAX];
+	struct sw_err err = SW_ERR_INIT;
+	json_t *manifest, *body, *dep = NULL, *extra;
+	const char *service;
+	bool uploaded;
+	int code = 0, rc;
+
+	if (sw_dcli_parse(&d, argc, argv, &code) < 0)
+		return code;
+	if (!d.arg)
+		return sw_cli_usage_error(d.cmd, "which release? give the bundle (<sha256>.tar.zst from 'slipway release')");
+	if (!d.env || !*d.env)
+		return sw_cli_usage_error(d.cmd, "which environment? give --env ENV");
+	if (sw_dcli_bundle(d.arg, hex, dir, sizeof(dir), &err) < 0)
+		return sw_cli_fail(d.cmd, &err);
+	if (!sw_fs_exists(d.arg)) {
+		sw_err_set(&err, SW_EINPUT, "cannot find '%s'", d.arg);
+		return sw_cli_fail(d.cmd, &err);
+	}
+	sw_release_file_name(SW_RELEASE_MANIFEST, hex, name, sizeof(name));
+	if (sw_path_join(mpath, sizeof(mpath), dir, name) < 0 ||
+	    !(manifest = sw_json_load_file(mpath, 1u << 20, &err)))
+		return sw_cli_fail(d.cmd, &err);
+	service = sw_json_str(manifest, "service");
+	if (!service) {
+		sw_err_set(&err, SW_EINPUT, "'%s' names no service", mpath);
+		json_decref(manifest);
+		return sw_cli_fail(d.cmd, &err);
+	}
+	if (sw_client_init(&d.cl, d.server, d.token, &err) < 0 || sw_dcli_upload(&d, hex, dir, &uploaded, &err) < 0) {
+		json_decref(manifest);
+		return sw_cli_fail(d.cmd, &err);
+	}
+	body = json_pack("{s:s, s:s, s:s}", "service", service, "env", d.env, "digest", hex);
+	json_decref(manifest);
+	rc = sw_client_json(&d.cl, "POST", "/api/v1/deployments", body, &dep, &err);
+	json_decref(body);
+	if (rc < 0)
+		return sw_cli_fail(d.cmd, &err);
+	extra = json_pack("{s:b}", "uploaded", uploaded);
+	rc = sw_dcli_started(&d, dep, extra);
+	json_decref(extra);
+	json_decref(dep);
+	return rc;
+}
+
+/* ---- rollback -------------------------------------------------------------- */
+
+int sw_cmd_rollback(int argc, char **argv)
+{
+	struct sw_dcli d = { .cmd = "rollback", .usage = sw_rollback_usage, .allowed = F_ENV | F_WAIT | F_TIMEOUT };
+	struct sw_err err = SW_ERR_INIT;
+	json_t *body, *dep = NULL;
+	int code = 0, rc;
+
+	if (sw_dcli_parse(&d, argc, argv, &code) < 0)
+		return code;
+	if (!d.arg)
+		return sw_cli_usage_error(d.cmd, "which service? give its name");
+	if (!d.env || !*d.env)
+		return sw_cli_usage_error(d.cmd, "which environment? give --env ENV");
+	if (sw_client_init(&d.cl, d.server, d.token, &err) < 0)
+		return sw_cli_fail(d.cmd, &err);
+	body = json_pack("{s:s, s:s}", "service", d.arg, "env", d.env);
+	rc = sw_client_json(&d.cl, "POST", "/api/v1/rollback", body, &dep, &err);
+	json_decref(body);
+	if (rc < 0)
+		return sw_cli_fail(d.cmd, &err);
+	rc = sw_dcli_started(&d, dep, NULL);
+	json_decref(dep);
+	return rc;
+}
+
+/* ---- history --------------------------------------------------------------- */
+
+static int sw_dcli_list(struct sw_dcli *d, const char *service, const char *env, bool active, unsigned limit,
+			json_t **arr, struct sw_err *err)
+{
+	struct sw_buf path = SW_BUF_INIT(2048);
+	char esc[256];
+	int rc;
+
+	sw_buf_printf(&path, "/api/v1/deployments?limit=%u", limit);
+	if (service) {
+		if (sw_client_escape(service, esc, sizeof(esc)) < 0) {
+			sw_buf_release(&path);
+			return sw_err_set(err, SW_EINPUT, "service name '%.64s' is too long", service);
+		}
+		sw_buf_printf(&path, "&service=%s", esc);
+	}
+	if (env) {
+		if (sw_client_escape(env, esc, sizeof(esc)) < 0) {
+			sw_buf_release(&path);
+			return sw_err_set(err, SW_EINPUT, "environment name '%.64s' is too long", env);
+		}
+		sw_buf_printf(&path, "&env=%s", esc);
+	}
+	if (active)
+		sw_buf_puts(&path, "&active=1");
+	rc = sw_client_json(&d->cl, "GET", sw_buf_str(&path), NULL, arr, err);
+	sw_buf_release(&path);
+	return rc;
+}
+
+static void sw_dcli_when(const json_t *dep, char *out, size_t size)
+{
+	const char *c = sw_dcli_str(dep, "created");
+
+	/* "2026-01-02T10:11:12.123Z" -> "2026-01-02 10:11:12" */
+	if (strlen(c) >= 19)
+		snprintf(out, size, "%.10s %.8s", c, c + 11);
+	else
+		snprintf(out, size, "%s", *c ? c : "-");
+}
+
+int sw_cmd_history(int argc, char **argv)
+{
+	struct sw_dcli d = { .cmd = "history", .usage = sw_history_usage, .allowed = F_ENV | F_LIMIT };
+	struct sw_err err = SW_ERR_INIT;
+	char d1[16], when[32], dur[32];
+	json_t *arr = NULL, *dep;
+	int code = 0;
+	size_t i;
+
+	if (sw_dcli_parse(&d, argc, argv, &code) < 0)
+		return code;
+	if (!d.arg)
+		return sw_cli_usage_error(d.cmd, "which service? give its name");
+	if (!d.env || !*d.env)
+		return sw_cli_usage_error(d.cmd, "which environment? give --env ENV");
+	if (sw_client_init(&d.cl, d.server, d.token, &err) < 0 ||
+	    sw_dcli_list(&d, d.arg, d.env, false, d.limit, &arr, &err) < 0)
+		return sw_cli_fail(d.cmd, &err);
+	if (d.out == SW_OUTPUT_JSON) {
+		sw_cli_print_json(arr);
+		return 0;
+	}
+	if (json_array_size(arr) == 0) {
+		printf("no deployments of %s to %s yet\n", d.arg, d.env);
+		json_decref(arr);
+		return 0;
+	}
+	printf("%-8s %-12s %-14s %-12s %-19s %-8s %s\n", "ID", "STATE", "VERSION", "RELEASE", "STARTED", "TOOK", "REASON");
+	json_array_foreach(arr, i, dep) {
+		sw_dcli_when(dep, when, sizeof(when));
+		printf("%-8s %-12s %-14s %-12s %-19s %-8s %s\n", sw_dcli_str(dep, "id"), sw_dcli_str(dep, "state"),
+		       *sw_dcli_version(dep) ? sw_dcli_version(dep) : "-",
+		       sw_dcli_short(sw_json_str(dep, "digest"), d1, sizeof(d1)), when,
+		       sw_dcli_dur_text(sw_dcli_duration(dep), dur, sizeof(dur)),
+		       *sw_dcli_str(dep, "reason") ? sw_dcli_str(dep, "reason") : "-");
+	}
+	json_decref(arr);
+	return 0;
+}
+
+/* ---- status ---------------------------------------------------------------- */
+
+/* Active deployments, then the latest of each (service, env) that is not active. */
+static json_t *sw_dcli_overview(const json_t *active, const json_t *recent)
+{
+	json_t *out = json_object(), *seen = json_object(), *latest = json_array(), *d;
+	char key[300];
+	size_t i;
+
+	json_array_foreach(active, i, d) {
+		snprintf(key, sizeof(key), "%s/%s", sw_dcli_str(d, "service"), sw_dcli_str(d, "env"));
+		json_object_set_new(seen, key, json_true());
+	}
+	json_array_foreach(recent, i, d) {
+		snprintf(key, sizeof(key), "%s/%s", sw_dcli_str(d, "service"), sw_dcli_str(d, "env"));
+		if (json_object_get(seen, key))
+			continue;
+		json_object_set_new(seen, key, json_true());
+		json_array_append(latest, d);
+	}
+	json_decref(seen);
+	json_object_set(out, "active", (json_t *)active);
+	json_object_set_new(out, "latest", latest);
+	return out;
+}
+
+static void sw_dcli_print_row(const json_t *d)
+{
+	char d1[16], dur[32];
+
+	printf("%-8s %-14s %-10s %-12s %-14s %-12s %-8s %s\n", sw_dcli_str(d, "id"), sw_dcli_str(d, "service"),
+	       sw_dcli_str(d, "env"), sw_dcli_str(d, "state"), *sw_dcli_version(d) ? sw_dcli_version(d) : "-",
+	       sw_dcli_short(sw_json_str(d, "digest"), d1, sizeof(d1)), sw_dcli_dur_text(sw_dcli_duration(d), dur, sizeof(dur)),
+	       sw_dcli_final(d) ? (*sw_dcli_str(d, "reason") ? sw_dcli_str(d, "reason") : "-") : sw_dcli_step(d));
+}
+
+static void sw_dcli_print_overview(const json_t *ov)
+{
+	const json_t *active = json_object_get(ov, "active"), *latest = json_object_get(ov, "latest"), *d;
+	size_t i;
+
+	if (!json_array_size(active) && !json_array_size(latest)) {
+		printf("no deployments yet (start one with 'slipway deploy BUNDLE --env ENV')\n");
+		return;
+	}
+	printf("%-8s %-14s %-10s %-12s %-14s %-12s %-8s %s\n", "ID", "SERVICE", "ENV", "STATE", "VERSION", "RELEASE",
+	       "TOOK", "STEP / REASON");
+	json_array_foreach(active, i, d)
+		sw_dcli_print_row(d);
+	json_array_foreach(latest, i, d)
+		sw_dcli_print_row(d);
+}
+
+static int sw_dcli_fetch_overview(struct sw_dcli *d, json_t **ov, struct sw_err *err)
+{
+	json_t *active = NULL, *recent = NULL;
+
+	*ov = NULL;
+	if (sw_dcli_list(d, NULL, NULL, true, 1000, &active, err) < 0)
+		return -1;
+	if (sw_dcli_list(d, NULL, NULL, false, 1000, &recent, err) < 0) {
+		json_decref(active);
+		return -1;
+	}
+	*ov = sw_dcli_overview(active, recent);
+	json_decref(active);
+	json_decref(recent);
+	return 0;
+}
+
+/* --watch without a deployment: redraw (or print changed rows) until nothing is active. */
+static int sw_dcli_watch_all(struct sw_dcli *d, struct sw_err *err)
+{
+	uint64_t deadline = sw_clock_mono_ms() + d->timeout_ms;
+	bool tty = sw_cli_stdout_is_tty();
+	json_t *ov = NULL, *seen = json_object(), *row;
+	const char *k, *old;
+	char ts[SW_TIME_STR_MAX], d1[16];
+	int64_t last;
+	size_t i;
+
+	if (sw_dcli_last_seq(d, &last, err) < 0)
+		goto fail;
+	for (;;) {
+		if (sw_dcli_fetch_overview(d, &ov, err) < 0)
+			goto fail;
+		if (tty) {
+			fputs("\033[H\033[J", stdout);
+			sw_dcli_print_overview(ov);
+			fflush(stdout);
+		} else {
+			sw_clock_format_utc(sw_clock_wall_ms(), ts, sizeof(ts));
+			json_array_foreach(json_object_get(ov, "active"), i, row) {
+				struct sw_buf b = SW_BUF_INIT(4096);
+
+				k = sw_dcli_str(row, "id");
+				sw_buf_printf(&b, "%s %s %s -> %s %s: %s", k, sw_dcli_str(row, "service"),
+					      sw_dcli_short(sw_json_str(row, "digest"), d1, sizeof(d1)), sw_dcli_str(row, "env"),
+					      sw_dcli_str(row, "state"), sw_dcli_step(row));
+				old = sw_json_str(seen, k);
+				if (!old || strcmp(old, sw_buf_str(&b)))
+					printf("%.8s %s\n", ts + 11, sw_buf_str(&b));
+				json_object_set_new(seen, k, json_string(sw_buf_str(&b)));
+				sw_buf_release(&b);
+			}
+			fflush(stdout);
+		}
+		if (!json_array_size(json_object_get(ov, "active")))
+			break;
+		json_decref(ov);
+		ov = NULL;
+		if (sw_clock_mono_ms() > deadline)
+			break;
+		if (sw_dcli_wait_event(d, &last, err) < 0)
+			goto fail;
+	}
+	if (!tty && d->out != SW_OUTPUT_JSON)
+		printf("no deployment in progress\n");
+	json_decref(ov);
+	json_decref(seen);
+	return 0;
+fail:
+	json_decref(ov);
+	json_decref(seen);
+	return -1;
+}
+
+int sw_cmd_status(int argc, char **argv)
+{
+	struct sw_dcli d = { .cmd = "status", .usage = sw_status_usage, .allowed = F_WATCH | F_TIMEOUT };
+	struct sw_err err = SW_ERR_INIT;
+	json_t *dep = NULL, *ov = NULL;
+	int code = 0;
+
+	if (sw_dcli_parse(&d, argc, argv, &code) < 0)
+		return code;
+	if (sw_client_init(&d.cl, d.server, d.token, &err) < 0)
+		return sw_cli_fail(d.cmd, &err);
+	if (!d.arg) {
+		if (d.watch && d.out != SW_OUTPUT_JSON) {
+			if (sw_dcli_watch_all(&d, &err) < 0)
+				return sw_cli_fail(d.cmd, &err);
+			return 0;
+		}
+		if (sw_dcli_fetch_overview(&d, &ov, &err) < 0)
+			return sw_cli_fail(d.cmd, &err);
+		if (d.out == SW_OUTPUT_JSON) {
+			sw_cli_print_json(ov);
+			return 0;
+		}
+		sw_dcli_print_overview(ov);
+		json_decref(ov);
+		return 0;
+	}
+	if (d.watch) {
+		if (sw_dcli_follow(&d, d.arg, d.out != SW_OUTPUT_JSON, &dep, &err) < 0)
+			return sw_cli_fail(d.cmd, &err);
+	} else if (sw_dcli_get(&d, d.arg, &dep, &err) < 0) {
+		return sw_cli_fail(d.cmd, &err);
+	}
+	if (d.out == SW_OUTPUT_JSON) {
+		sw_cli_print_json(dep);
+		return 0;
+	}
+	if (!d.watch || !sw_cli_stdout_is_tty()) {
+		if (d.watch)
+			printf("\n");
+		sw_dcli_print_header(stdout, dep);
+		sw_dcli_print_hosts(stdout, dep);
+	}
+	json_decref(dep);
+	return 0;
+}

@@ -1,0 +1,180 @@
+/*
+ * cli/hosts.c - `slipway hosts`: the enrolled hosts as the server sees
+ * them (labels, online/offline, last seen, what runs per service and slot),
+ * and `slipway hosts revoke ID`. Through the HTTP API (cli/client.h).
+ * Calls cli/client, base/; prints.
+ */
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/json.h"
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "cli/commands.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char sw_hosts_usage[] =
+	"usage: slipway hosts [--server URL] [--token TOKEN] [--output text|json]\n"
+	"       slipway hosts revoke ID [--server URL] [--token TOKEN]\n"
+	"\n"
+	"List the enrolled hosts: name, id, online or offline (seen within three\n"
+	"heartbeats), last seen, labels and the release running per service and slot\n"
+	"(\"*\" marks the slot that takes traffic). 'revoke' withdraws a host's identity\n"
+	"(admin): its agent is refused from then on.\n"
+	"\n"
+	"options:\n"
+	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
+	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
+	"  --output FMT      text (default) or json\n"
+	"  -h, --help        show this help\n";
+
+enum { OPT_SERVER = 256, OPT_TOKEN, OPT_OUTPUT };
+
+static void sw_hosts_labels(const json_t *labels, struct sw_buf *b)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)labels, k, v)
+	{
+		sw_buf_printf(b, "%s%s=%s", b->len ? "," : "", k, json_string_value(v) ? json_string_value(v) : "");
+	}
+	if (!b->len)
+		sw_buf_puts(b, "-");
+}
+
+static void sw_hosts_services(const json_t *services, struct sw_buf *b)
+{
+	const json_t *s;
+	size_t i;
+
+	json_array_foreach(services, i, s)
+	{
+		const char *digest = sw_json_str(s, "digest");
+
+		sw_buf_printf(b, "%s%s/%s%s=%.12s:%s", b->len ? " " : "", sw_json_str(s, "service") ? sw_json_str(s, "service") : "?",
+			      sw_json_str(s, "slot") ? sw_json_str(s, "slot") : "?",
+			      json_is_true(json_object_get(s, "active")) ? "*" : "", digest && *digest ? digest : "-",
+			      sw_json_str(s, "state") ? sw_json_str(s, "state") : "?");
+	}
+	if (!b->len)
+		sw_buf_puts(b, "-");
+}
+
+static const char *sw_hosts_ago(const json_t *h, char *out, size_t size)
+{
+	json_int_t seen = json_integer_value(json_object_get(h, "last_seen_ms"));
+	int64_t d;
+
+	if (seen <= 0)
+		return "never";
+	d = sw_clock_wall_ms() - (int64_t)seen;
+	if (d < 0)
+		d = 0;
+	if (d < 120000)
+		snprintf(out, size, "%llds ago", (long long)(d / 1000));
+	else if (d < 7200000)
+		snprintf(out, size, "%lldm ago", (long long)(d / 60000));
+	else
+		snprintf(out, size, "%lldh ago", (long long)(d / 3600000));
+	return out;
+}
+
+int sw_cmd_hosts(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "server", required_argument, NULL, OPT_SERVER },
+		{ "token", required_argument, NULL, OPT_TOKEN },
+		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = "hosts", *server = NULL, *token = NULL, *revoke = NULL;
+	enum sw_output out = SW_OUTPUT_TEXT;
+	struct sw_err err = SW_ERR_INIT;
+	struct sw_client cl;
+	json_t *resp = NULL, *h;
+	char ago[32], path[512], esc[256];
+	size_t i;
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(sw_hosts_usage, stdout);
+			return 0;
+		case OPT_SERVER:
+			server = optarg;
+			break;
+		case OPT_TOKEN:
+			token = optarg;
+			break;
+		case OPT_OUTPUT:
+			if (sw_cli_parse_output(cmd, optarg, &out) < 0)
+				return 2;
+			break;
+		case ':':
+			return sw_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return sw_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc) {
+		if (strcmp(argv[optind], "revoke"))
+			return sw_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+		if (optind + 1 >= argc)
+			return sw_cli_usage_error(cmd, "which host? give its ID (see 'slipway hosts')");
+		if (optind + 2 < argc)
+			return sw_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 2]);
+		revoke = argv[optind + 1];
+	}
+	if (sw_client_init(&cl, server, token, &err) < 0)
+		return sw_cli_fail(cmd, &err);
+	if (revoke) {
+		if (sw_client_escape(revoke, esc, sizeof(esc)) < 0)
+			return sw_cli_usage_error(cmd, "host ID '%.64s' is too long", revoke);
+		snprintf(path, sizeof(path), "/api/v1/hosts/%s", esc);
+		if (sw_client_json(&cl, "DELETE", path, NULL, &resp, &err) < 0)
+			return sw_cli_fail("hosts revoke", &err);
+		if (out == SW_OUTPUT_JSON)
+			sw_cli_print_json(resp);
+		else {
+			printf("revoked host %s\n", revoke);
+			json_decref(resp);
+		}
+		return 0;
+	}
+	if (sw_client_json(&cl, "GET", "/api/v1/hosts", NULL, &resp, &err) < 0)
+		return sw_cli_fail(cmd, &err);
+	if (out == SW_OUTPUT_JSON) {
+		sw_cli_print_json(resp);
+		return 0;
+	}
+	if (json_array_size(resp) == 0) {
+		printf("no hosts enrolled (create a join token with 'slipway join-token create')\n");
+		json_decref(resp);
+		return 0;
+	}
+	printf("%-20s %-20s %-8s %-10s %-30s %s\n", "NAME", "ID", "STATUS", "SEEN", "LABELS", "SERVICES");
+	json_array_foreach(resp, i, h)
+	{
+		struct sw_buf labels = SW_BUF_INIT(4096), services = SW_BUF_INIT(4096);
+		const char *state = json_is_true(json_object_get(h, "revoked"))  ? "revoked"
+				    : json_is_true(json_object_get(h, "online")) ? "online"
+										  : "offline";
+
+		sw_hosts_labels(json_object_get(h, "labels"), &labels);
+		sw_hosts_services(json_object_get(h, "services"), &services);
+		printf("%-20s %-20s %-8s %-10s %-30s %s\n", sw_json_str(h, "name") ? sw_json_str(h, "name") : "",
+		       sw_json_str(h, "id") ? sw_json_str(h, "id") : "", state, sw_hosts_ago(h, ago, sizeof(ago)),
+		       sw_buf_str(&labels), sw_buf_str(&services));
+		sw_buf_release(&labels);
+		sw_buf_release(&services);
+	}
+	json_decref(resp);
+	return 0;
+}

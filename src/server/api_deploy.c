@@ -1,0 +1,115 @@
+/*
+ * api_deploy.c - deployments over HTTP: create, list, get, abort, rollback
+ * (routes in routes.c). The decisions are the rollout controller's
+ * (rollout/controller.h): these handlers validate, call it with the store
+ * lock held, and kick it after releasing the lock.
+ * Calls rollout/controller.h, server/validate, store/, base/.
+ */
+#include "server/api.h"
+#include "base/json.h"
+#include "rollout/controller.h"
+#include "server/validate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int sw_api_deploy_create(struct sw_api *a, struct sw_err *err)
+{
+	struct sw_server *s = a->srv;
+	const char *service, *env, *digest;
+	json_t *dep = NULL;
+	int rc;
+
+	if (sw_val_deploy(a->body, &service, &env, &digest, err) < 0)
+		return -1;
+	sw_server_lock(s);
+	rc = sw_rollout_create(s->store, service, env, digest, a->who.actor, &dep, err);
+	sw_server_unlock(s);
+	if (rc < 0)
+		return -1;
+	sw_server_notify(s);
+	sw_server_kick(s);
+	return sw_api_reply(a, 201, dep ? dep : json_object());
+}
+
+int sw_api_deploy_list(struct sw_api *a, struct sw_err *err)
+{
+	const char *service = sw_http_query(a->req, "service"), *env = sw_http_query(a->req, "env");
+	int64_t limit, active;
+	json_t *arr = NULL;
+	int rc;
+
+	if (service && *service && !sw_val_name_ok(service))
+		return sw_val_fail(err, "service", "query argument 'service' is not a valid service name");
+	if (env && *env && !sw_val_name_ok(env))
+		return sw_val_fail(err, "env", "query argument 'env' is not a valid environment name");
+	if (sw_val_query_int(sw_http_query(a->req, "limit"), "limit", 1, 1000, 50, &limit, err) < 0 ||
+	    sw_val_query_int(sw_http_query(a->req, "active"), "active", 0, 1, 0, &active, err) < 0)
+		return -1;
+	sw_server_lock(a->srv);
+	rc = sw_store_deployment_list(a->srv->store, service && *service ? service : NULL, env && *env ? env : NULL,
+				      (int)active, (size_t)limit, &arr, err);
+	sw_server_unlock(a->srv);
+	if (rc < 0)
+		return -1;
+	return sw_api_reply(a, 200, arr);
+}
+
+int sw_api_deploy_get(struct sw_api *a, struct sw_err *err)
+{
+	json_t *dep = NULL;
+	int rc;
+
+	/* The progress view: the record plus each host's phase and live report. */
+	sw_server_lock(a->srv);
+	rc = sw_rollout_progress(a->srv->store, sw_route_param(&a->params, "id"), 3 * a->srv->heartbeat_ms, &dep, err);
+	sw_server_unlock(a->srv);
+	if (rc < 0)
+		return -1;
+	return sw_api_reply(a, 200, dep);
+}
+
+int sw_api_deploy_abort(struct sw_api *a, struct sw_err *err)
+{
+	struct sw_server *s = a->srv;
+	const char *id = sw_route_param(&a->params, "id"), *reason;
+	char why[600];
+	json_t *dep = NULL;
+	int rc;
+
+	if (sw_val_abort(a->body, &reason, err) < 0)
+		return -1;
+	if (!reason || !*reason) {
+		snprintf(why, sizeof(why), "aborted by %s", a->who.actor);
+		reason = why;
+	}
+	sw_server_lock(s);
+	rc = sw_rollout_abort(s->store, id, a->who.actor, reason, err);
+	if (rc == 0)
+		rc = sw_store_deployment_get(s->store, id, &dep, err);
+	sw_server_unlock(s);
+	if (rc < 0)
+		return -1;
+	sw_server_notify(s);
+	sw_server_kick(s);
+	return sw_api_reply(a, 200, dep);
+}
+
+int sw_api_rollback(struct sw_api *a, struct sw_err *err)
+{
+	struct sw_server *s = a->srv;
+	const char *service, *env;
+	json_t *dep = NULL;
+	int rc;
+
+	if (sw_val_rollback(a->body, &service, &env, err) < 0)
+		return -1;
+	sw_server_lock(s);
+	rc = sw_rollout_rollback(s->store, service, env, a->who.actor, &dep, err);
+	sw_server_unlock(s);
+	if (rc < 0)
+		return -1;
+	sw_server_notify(s);
+	sw_server_kick(s);
+	return sw_api_reply(a, 201, dep ? dep : json_object());
+}

@@ -1,0 +1,56 @@
+/*
+ * api_events.c - the event log over HTTP, with a long-poll (route in
+ * routes.c): events after a seq, or wait up to `wait` seconds for one.
+ * Calls store/, server/validate, base/.
+ */
+#include "server/api.h"
+#include "base/clock.h"
+#include "server/validate.h"
+
+static int sw_api_event_cb(const struct sw_event *ev, void *ctx)
+{
+	json_t *arr = ctx, *payload = json_loads(ev->payload, 0, NULL);
+
+	json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:s}", "seq", (json_int_t)ev->seq, "time",
+					     ev->time, "actor", ev->actor, "kind", ev->kind, "subject", ev->subject,
+					     "payload", payload ? payload : json_object(), "hash", ev->hash));
+	return 0;
+}
+
+int sw_api_events(struct sw_api *a, struct sw_err *err)
+{
+	struct sw_server *s = a->srv;
+	int64_t after, wait, limit, last;
+	uint64_t deadline, seq;
+	json_t *arr = NULL;
+	int rc, done = 0;
+
+	if (sw_val_query_int(sw_http_query(a->req, "after"), "after", 0, INT64_MAX - 1, 0, &after, err) < 0 ||
+	    sw_val_query_int(sw_http_query(a->req, "wait"), "wait", 0, 3600, 0, &wait, err) < 0 ||
+	    sw_val_query_int(sw_http_query(a->req, "limit"), "limit", 1, 1000, 100, &limit, err) < 0)
+		return -1;
+	if (wait > SW_SERVER_WAIT_MAX_S)
+		wait = SW_SERVER_WAIT_MAX_S;
+	deadline = sw_clock_mono_ms() + (uint64_t)wait * 1000;
+	sw_server_poll_begin(s);
+	a->polling = 1;
+	for (;;) {
+		seq = sw_server_seq(s);
+		arr = json_array();
+		sw_server_lock(s);
+		rc = sw_store_scan(s->store, after, (size_t)limit, sw_api_event_cb, arr, err);
+		sw_server_unlock(s);
+		if (rc < 0) {
+			json_decref(arr);
+			return -1;
+		}
+		if (json_array_size(arr) > 0 || wait == 0 || done)
+			break;
+		json_decref(arr);
+		done = sw_server_wait(s, seq, deadline);
+	}
+	last = json_array_size(arr) ? (int64_t)json_integer_value(
+					      json_object_get(json_array_get(arr, json_array_size(arr) - 1), "seq"))
+				    : after;
+	return sw_api_reply(a, 200, json_pack("{s:o, s:I}", "events", arr, "last", (json_int_t)last));
+}

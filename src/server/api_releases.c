@@ -1,0 +1,445 @@
+/*
+ * api_releases.c - release upload, commit, metadata and download (routes in
+ * routes.c).
+ *
+ * Files of a release on the server (DATA/releases/<digest>/):
+ *   | file                    | limit   | content                           |
+ *   | bundle.tar.zst          | 1 GiB   | the bundle; sha256 == <digest>    |
+ *   | bundle.tar.zst.minisig  | 16 KiB  | minisign signature of the bundle  |
+ *   | release.json            | 1 MiB   | the manifest (release/manifest.h) |
+ *   | release.json.minisig    | 16 KiB  | minisign signature of the manifest|
+ * Uploads stream into incoming/<file>.part-<request id> and are renamed to
+ * incoming/<file> when complete. Commit checks, in this order (422 naming
+ * the first that fails): the bundle's sha256 equals <digest>, the bundle's
+ * signature and the manifest's signature verify against a trusted key, the
+ * manifest is well-formed, and it names sha256:<digest>. Only then are the
+ * files renamed into the release directory (manifest last) and the release
+ * recorded with event release.uploaded, in one transaction. A release that
+ * is already recorded with the same manifest is fine (existed: true); with
+ * another manifest it is refused (422).
+ * Calls release/minisign, release/manifest, store/, base/.
+ */
+#include "server/api.h"
+#include "base/buf.h"
+#include "base/fs.h"
+#include "base/hash.h"
+#include "base/json.h"
+#include "base/mem.h"
+#include "release/manifest.h"
+#include "release/minisign.h"
+#include "server/validate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct sw_rel_file {
+	const char *name;
+	uint64_t max;
+	const char *ctype;
+};
+
+static const struct sw_rel_file sw_rel_files[] = {
+	{ "bundle.tar.zst", (uint64_t)1 << 30, "application/zstd" },
+	{ "bundle.tar.zst.minisig", SW_MINISIGN_FILE_MAX, "text/plain; charset=utf-8" },
+	{ "release.json", SW_MANIFEST_MAX_BYTES, "application/json" },
+	{ "release.json.minisig", SW_MINISIGN_FILE_MAX, "text/plain; charset=utf-8" },
+};
+enum { REL_BUNDLE, REL_BUNDLE_SIG, REL_MANIFEST, REL_MANIFEST_SIG, REL_NFILES };
+
+static const struct sw_rel_file *sw_rel_file_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < REL_NFILES; i++)
+		if (!strcmp(sw_rel_files[i].name, name))
+			return &sw_rel_files[i];
+	return NULL;
+}
+
+static int sw_rel_digest(struct sw_api *a, const char **digest, struct sw_err *err)
+{
+	*digest = sw_route_param(&a->params, "digest");
+	if (!*digest || !sw_is_sha256_hex(*digest))
+		return sw_val_fail(err, "digest", "release digest must be 64 lowercase hex digits");
+	return 0;
+}
+
+static int sw_rel_dir(struct sw_server *s, const char *digest, const char *sub, char *out, size_t size,
+		      struct sw_err *err)
+{
+	int rc = sub ? sw_snprintf(out, size, "%s/releases/%s/%s", s->data_dir, digest, sub)
+		     : sw_snprintf(out, size, "%s/releases/%s", s->data_dir, digest);
+
+	if (rc < 0)
+		return sw_err_set(err, SW_EINTERNAL, "release path too long under '%s'", s->data_dir);
+	return 0;
+}
+
+/* ---- upload ------------------------------------------------------------- */
+
+int sw_api_release_prepare(struct sw_api *a, struct sw_err *err)
+{
+	const char *digest, *file = sw_route_param(&a->params, "file");
+	const struct sw_rel_file *f;
+	char dir[PATH_MAX];
+	int fd;
+
+	if (sw_rel_digest(a, &digest, err) < 0)
+		return -1;
+	f = file ? sw_rel_file_find(file) : NULL;
+	if (!f)
+		return sw_val_fail(err, "file",
+				   "unknown release file '%.64s' (expected bundle.tar.zst, bundle.tar.zst.minisig, "
+				   "release.json or release.json.minisig)",
+				   file ? file : "");
+	if (sw_rel_dir(a->srv, digest, "incoming", dir, sizeof(dir), err) < 0 || sw_fs_mkdirs(dir, 0700, err) < 0)
+		return -1;
+	if (sw_snprintf(a->upload_tmp, sizeof(a->upload_tmp), "%s/%s.part-%s", dir, f->name, a->req->id) < 0)
+		return sw_err_set(err, SW_EINTERNAL, "upload path too long");
+	fd = open(a->upload_tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int e = errno;
+
+		a->upload_tmp[0] = '\0';
+		return sw_err_set(err, SW_EIO, "cannot create an upload file in '%s': %s", dir, strerror(e));
+	}
+	sw_strlcpy(a->upload_name, f->name, sizeof(a->upload_name));
+	a->req->body_fd = fd;
+	a->req->body_max = f->max;
+	return 0;
+}
+
+int sw_api_release_put(struct sw_api *a, struct sw_err *err)
+{
+	const char *digest = sw_route_param(&a->params, "digest");
+	struct sw_http_req *r = a->req;
+	char dir[PATH_MAX], dst[PATH_MAX];
+	int fd = r->body_fd;
+
+	r->body_fd = -1;
+	if (fd < 0 || !a->upload_tmp[0])
+		return sw_err_set(err, SW_EINTERNAL, "upload without a file");
+	if (fsync(fd) < 0 || close(fd) < 0)
+		return sw_err_set(err, SW_EIO, "cannot write upload '%s': %s", a->upload_tmp, strerror(errno));
+	if (sw_rel_dir(a->srv, digest, "incoming", dir, sizeof(dir), err) < 0)
+		return -1;
+	if (sw_snprintf(dst, sizeof(dst), "%s/%s", dir, a->upload_name) < 0)
+		return sw_err_set(err, SW_EINTERNAL, "upload path too long");
+	if (rename(a->upload_tmp, dst) < 0)
+		return sw_err_set(err, SW_EIO, "cannot rename '%s': %s", a->upload_tmp, strerror(errno));
+	a->upload_tmp[0] = '\0';
+	if (sw_fs_sync_dir(dir, err) < 0)
+		return -1;
+	return sw_api_reply(a, 200, json_pack("{s:s, s:s, s:I}", "digest", digest, "file", a->upload_name, "size",
+					      (json_int_t)r->body_len));
+}
+
+/* ---- commit ------------------------------------------------------------- */
+
+/* Verify one signature file against the trusted key that made it. */
+static int sw_rel_verify_sig(struct sw_server *s, const char *path, const char *sig_path, const char *what,
+			     char key_id[SW_MINISIGN_KEY_ID_HEX], struct sw_err *err)
+{
+	struct sw_minisign_sig *sig = sw_xcalloc(1, sizeof(*sig));
+	struct sw_err e2 = SW_ERR_INIT;
+	char id[SW_MINISIGN_KEY_ID_HEX];
+	size_t i;
+	int rc = -1;
+
+	if (sw_minisign_sig_load(sig_path, sig, &e2) < 0) {
+		sw_err_set(err, SW_EINTEGRITY, "%s check failed: %s", what, e2.msg);
+		goto out;
+	}
+	sw_minisign_key_id(sig->keynum, id);
+	for (i = 0; i < s->nkeys; i++)
+		if (!memcmp(s->keys[i].pk.keynum, sig->keynum, SW_MINISIGN_KEYNUM_BYTES))
+			break;
+	if (i == s->nkeys) {
+		sw_err_set(err, SW_EINTEGRITY, "%s check failed: signed by key %s, which is not trusted by this server",
+			   what, id);
+		goto out;
+	}
+	if (sw_minisign_verify_file(&s->keys[i].pk, sig, path, &e2) < 0) {
+		sw_err_set(err, SW_EINTEGRITY, "%s check failed: %s", what, e2.msg);
+		goto out;
+	}
+	if (key_id)
+		memcpy(key_id, id, SW_MINISIGN_KEY_ID_HEX);
+	rc = 0;
+out:
+	free(sig);
+	return rc;
+}
+
+struct sw_rel_checked {
+	json_t *manifest;
+	char *canon;
+	char key_id[SW_MINISIGN_KEY_ID_HEX];
+	const char *service, *version;
+};
+
+/* Every check of the uploaded files in inc/ (no lock held: hashing takes time). */
+static int sw_rel_check(struct sw_server *s, const char *digest, const char *inc, struct sw_rel_checked *c,
+			struct sw_err *err)
+{
+	char path[REL_NFILES][PATH_MAX], hex[SW_SHA256_HEX], want[SW_SHA256_HEX + 8];
+	struct sw_buf text = SW_BUF_INIT(SW_MANIFEST_MAX_BYTES), canon = SW_BUF_INIT(SW_MANIFEST_MAX_BYTES * 2);
+	struct sw_manifest_view v;
+	struct sw_err e2 = SW_ERR_INIT;
+	uint64_t size;
+	size_t i;
+	int rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < REL_NFILES; i++) {
+		if (sw_snprintf(path[i], sizeof(path[i]), "%s/%s", inc, sw_rel_files[i].name) < 0)
+			return sw_err_set(err, SW_EINTERNAL, "release path too long");
+		if (!sw_fs_exists(path[i]))
+			return sw_val_fail(err, sw_rel_files[i].name, "release file '%s' was not uploaded",
+					   sw_rel_files[i].name);
+	}
+	if (sw_sha256_file_hex(path[REL_BUNDLE], hex, &size, err) < 0)
+		return -1;
+	if (strcmp(hex, digest))
+		return sw_err_set(err, SW_EINTEGRITY, "digest check failed: the bundle's sha256 is %s, not %s", hex,
+				  digest);
+	if (s->nkeys == 0)
+		return sw_err_set(err, SW_EINTEGRITY,
+				  "bundle signature check failed: the server trusts no keys (use --trust or <data>/trusted/)");
+	if (sw_rel_verify_sig(s, path[REL_BUNDLE], path[REL_BUNDLE_SIG], "bundle signature", c->key_id, err) < 0 ||
+	    sw_rel_verify_sig(s, path[REL_MANIFEST], path[REL_MANIFEST_SIG], "manifest signature", NULL, err) < 0)
+		return -1;
+	if (sw_fs_read_file(path[REL_MANIFEST], SW_MANIFEST_MAX_BYTES, &text, &e2) < 0) {
+		sw_err_set(err, SW_EINTEGRITY, "manifest check failed: %s", e2.msg);
+		goto out;
+	}
+	c->manifest = sw_json_parse(text.data, text.len, SW_MANIFEST_MAX_BYTES, "release.json", &e2);
+	if (!c->manifest || sw_manifest_check(c->manifest, "release.json", &v, &e2) < 0) {
+		sw_err_set(err, SW_EINTEGRITY, "manifest check failed: %s", e2.msg);
+		goto out;
+	}
+	snprintf(want, sizeof(want), "sha256:%s", digest);
+	if (strcmp(v.digest, want)) {
+		sw_err_set(err, SW_EINTEGRITY, "manifest digest check failed: release.json names %s, not %s", v.digest,
+			   want);
+		goto out;
+	}
+	if (v.size != size) {
+		sw_err_set(err, SW_EINTEGRITY, "manifest size check failed: release.json says %llu bytes, the bundle has %llu",
+			   (unsigned long long)v.size, (unsigned long long)size);
+		goto out;
+	}
+	if (sw_json_canonical(c->manifest, &canon) < 0) {
+		sw_err_set(err, SW_EINTEGRITY, "manifest check failed: cannot encode it");
+		goto out;
+	}
+	c->canon = sw_buf_detach(&canon, NULL);
+	c->service = v.service;
+	c->version = v.version;
+	rc = 0;
+out:
+	sw_buf_release(&text);
+	sw_buf_release(&canon);
+	if (rc < 0) {
+		json_decref(c->manifest);
+		c->manifest = NULL;
+	}
+	return rc;
+}
+
+/* Remove what is left of an upload (the committed files are elsewhere by now). */
+static void sw_rel_clean_incoming(const char *inc)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < REL_NFILES; i++)
+		if (sw_snprintf(path, sizeof(path), "%s/%s", inc, sw_rel_files[i].name) >= 0)
+			unlink(path);
+	rmdir(inc); /* fails, harmlessly, while another upload is in progress */
+}
+
+int sw_api_release_commit(struct sw_api *a, struct sw_err *err)
+{
+	struct sw_server *s = a->srv;
+	char dir[PATH_MAX], inc[PATH_MAX], src[PATH_MAX], dst[PATH_MAX], bundle[PATH_MAX], subject[80];
+	struct sw_rel_checked c;
+	const char *digest;
+	char *old = NULL;
+	struct sw_err e2 = SW_ERR_INIT;
+	int rc, existed;
+	size_t i;
+
+	if (sw_rel_digest(a, &digest, err) < 0 || sw_rel_dir(s, digest, NULL, dir, sizeof(dir), err) < 0 ||
+	    sw_rel_dir(s, digest, "incoming", inc, sizeof(inc), err) < 0)
+		return -1;
+	sw_server_lock(s);
+	rc = sw_store_get_release(s->store, digest, &old, NULL, &e2);
+	sw_server_unlock(s);
+	if (rc < 0 && e2.code != SW_ENOTFOUND) {
+		*err = e2;
+		return -1;
+	}
+	existed = rc == 0;
+	if (existed && !sw_fs_exists(inc)) {
+		/* Committed before and nothing new uploaded: say so. */
+		json_t *m = json_loads(old, 0, NULL);
+
+		free(old);
+		rc = sw_api_reply(a, 200,
+				  json_pack("{s:s, s:O?, s:O?, s:O?, s:b}", "digest", digest, "service",
+					    json_object_get(m, "service"), "version", json_object_get(m, "version"),
+					    "key_id", json_object_get(m, "key_id"), "existed", 1));
+		json_decref(m);
+		return rc;
+	}
+	if (sw_rel_check(s, digest, inc, &c, err) < 0) {
+		free(old);
+		return -1;
+	}
+	if (existed) {
+		int same = !strcmp(old, c.canon);
+
+		free(old);
+		if (!same) {
+			sw_err_set(err, SW_EINTEGRITY, "release '%s' is already recorded with a different manifest", digest);
+			goto fail;
+		}
+		sw_rel_clean_incoming(inc);
+		rc = sw_api_reply(a, 200,
+				  json_pack("{s:s, s:s, s:s, s:s, s:b}", "digest", digest, "service", c.service, "version",
+					    c.version, "key_id", c.key_id, "existed", 1));
+		json_decref(c.manifest);
+		free(c.canon);
+		return rc;
+	}
+	/* Into place: the manifest last, so a directory with release.json is complete. */
+	for (i = 0; i < REL_NFILES; i++) {
+		size_t k = i < REL_MANIFEST ? i : (i == REL_MANIFEST ? REL_MANIFEST_SIG : REL_MANIFEST);
+
+		if (sw_snprintf(src, sizeof(src), "%s/%s", inc, sw_rel_files[k].name) < 0 ||
+		    sw_snprintf(dst, sizeof(dst), "%s/%s", dir, sw_rel_files[k].name) < 0) {
+			sw_err_set(err, SW_EINTERNAL, "release path too long");
+			goto fail;
+		}
+		if (rename(src, dst) < 0) {
+			sw_err_set(err, SW_EIO, "cannot move '%s' into place: %s", src, strerror(errno));
+			goto fail;
+		}
+	}
+	if (sw_fs_sync_dir(dir, err) < 0)
+		goto fail;
+	sw_rel_clean_incoming(inc);
+	snprintf(bundle, sizeof(bundle), "%s/%s", dir, sw_rel_files[REL_BUNDLE].name);
+	snprintf(subject, sizeof(subject), "release/%s", digest);
+	rc = -1;
+	sw_server_lock(s);
+	if (sw_store_begin(s->store, err) == 0) {
+		if (sw_store_put_release(s->store, digest, c.service, c.version, c.canon, bundle, err) == 0 &&
+		    sw_api_event(a, "release.uploaded", subject,
+				 json_pack("{s:s, s:s, s:s, s:s}", "digest", digest, "service", c.service, "version",
+					   c.version, "key_id", c.key_id),
+				 err) == 0 &&
+		    sw_store_commit(s->store, err) == 0)
+			rc = 0;
+		else
+			sw_store_rollback(s->store);
+	}
+	sw_server_unlock(s);
+	if (rc < 0)
+		goto fail;
+	sw_server_notify(s);
+	rc = sw_api_reply(a, 201,
+			  json_pack("{s:s, s:s, s:s, s:s, s:b}", "digest", digest, "service", c.service, "version",
+				    c.version, "key_id", c.key_id, "existed", 0));
+	json_decref(c.manifest);
+	free(c.canon);
+	return rc;
+fail:
+	json_decref(c.manifest);
+	free(c.canon);
+	return -1;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* The committed release's manifest (SW_ENOTFOUND otherwise). */
+static int sw_rel_committed(struct sw_api *a, const char *digest, json_t **manifest, struct sw_err *err)
+{
+	char *text = NULL;
+	int rc;
+
+	*manifest = NULL;
+	sw_server_lock(a->srv);
+	rc = sw_store_get_release(a->srv->store, digest, &text, NULL, err);
+	sw_server_unlock(a->srv);
+	if (rc < 0)
+		return -1;
+	*manifest = json_loads(text, 0, NULL);
+	free(text);
+	if (!*manifest)
+		return sw_err_set(err, SW_EINTEGRITY, "release '%s' has a malformed manifest in the store", digest);
+	return 0;
+}
+
+int sw_api_release_get(struct sw_api *a, struct sw_err *err)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	const char *digest;
+	json_t *m, *files;
+	size_t i;
+
+	if (sw_rel_digest(a, &digest, err) < 0 || sw_rel_committed(a, digest, &m, err) < 0)
+		return -1;
+	if (sw_rel_dir(a->srv, digest, NULL, dir, sizeof(dir), err) < 0) {
+		json_decref(m);
+		return -1;
+	}
+	files = json_array();
+	for (i = 0; i < REL_NFILES; i++)
+		if (sw_snprintf(path, sizeof(path), "%s/%s", dir, sw_rel_files[i].name) >= 0 && sw_fs_exists(path))
+			json_array_append_new(files, json_string(sw_rel_files[i].name));
+	return sw_api_reply(a, 200,
+			    json_pack("{s:s, s:O?, s:O?, s:o, s:o}", "digest", digest, "service",
+				      json_object_get(m, "service"), "version", json_object_get(m, "version"), "manifest",
+				      m, "files", files));
+}
+
+int sw_api_release_download(struct sw_api *a, struct sw_err *err)
+{
+	const char *digest, *file = sw_route_param(&a->params, "file");
+	const struct sw_rel_file *f;
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct stat st;
+	json_t *m;
+	int fd;
+
+	if (sw_rel_digest(a, &digest, err) < 0)
+		return -1;
+	f = file ? sw_rel_file_find(file) : NULL;
+	if (!f)
+		return sw_err_set(err, SW_ENOTFOUND, "unknown release file '%.64s'", file ? file : "");
+	if (sw_rel_committed(a, digest, &m, err) < 0)
+		return -1;
+	json_decref(m);
+	if (sw_rel_dir(a->srv, digest, NULL, dir, sizeof(dir), err) < 0 ||
+	    sw_snprintf(path, sizeof(path), "%s/%s", dir, f->name) < 0)
+		return sw_err_set(err, SW_EINTERNAL, "release path too long");
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return sw_err_set(err, SW_ENOTFOUND, "release '%s' has no file '%s'", digest, f->name);
+		return sw_err_set(err, SW_EIO, "cannot open '%s': %s", path, strerror(errno));
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return sw_err_set(err, SW_EIO, "cannot read '%s'", path);
+	}
+	sw_http_reply_fd(a->req, fd, (uint64_t)st.st_size, f->ctype);
+	return 0;
+}

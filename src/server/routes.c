@@ -1,0 +1,258 @@
+/*
+ * routes.c - the route table, the path matcher and the docs/api.md
+ * generator (see routes.h).
+ */
+#include "server/routes.h"
+#include "server/api.h"
+
+#include <string.h>
+
+#define DIGEST_NOTE "{digest} is the bundle's sha256 (64 lowercase hex digits)."
+
+const struct sw_route sw_routes[] = {
+	{ "GET", "/api/v1/health", SW_ACCESS_PUBLIC, SW_ROUTE_BODY_NONE, sw_api_health, "-",
+	  "200 `{ok: true, version}`", "Liveness and version." },
+
+	{ "POST", "/api/v1/tokens", SW_ACCESS_ADMIN, SW_ROUTE_BODY_JSON, sw_api_token_create,
+	  "`{name?: string (0..128), role: \"admin\"|\"deployer\"|\"viewer\"}`",
+	  "201 `{id, name, role, created, token}` (the secret `swt_...` is shown only here)",
+	  "Create an API token. Event `token.created`." },
+	{ "GET", "/api/v1/tokens", SW_ACCESS_ADMIN, SW_ROUTE_BODY_NONE, sw_api_token_list, "-",
+	  "200 `[{id, name, role, created, revoked}]`", "List API tokens (never their secrets)." },
+	{ "DELETE", "/api/v1/tokens/{id}", SW_ACCESS_ADMIN, SW_ROUTE_BODY_NONE, sw_api_token_revoke, "-",
+	  "200 `{id, revoked: true}`; 404 unknown id",
+	  "Revoke an API token; it is refused (401) from then on. Event `token.revoked`." },
+	{ "POST", "/api/v1/join-tokens", SW_ACCESS_ADMIN, SW_ROUTE_BODY_JSON, sw_api_join_create,
+	  "`{labels?: {name: value}, ttl?: duration (1s..168h, default 1h)}`",
+	  "201 `{token, expires, expires_ms, labels}`",
+	  "Create a one-time join token for `slipway agent --join`. Its labels override the agent's. "
+	  "Event `join_token.created`." },
+
+	{ "GET", "/api/v1/hosts", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE, sw_api_hosts_list, "-",
+	  "200 `[{id, name, labels, ports, online, revoked, last_seen, last_seen_ms, enrolled, generation_applied, "
+	  "disk_free_bytes, services: [{service, slot, digest, state, port, active, message}]}]`",
+	  "Enrolled hosts. `online`: not revoked and seen within 3 heartbeats." },
+	{ "DELETE", "/api/v1/hosts/{id}", SW_ACCESS_ADMIN, SW_ROUTE_BODY_NONE, sw_api_host_revoke, "-",
+	  "200 `{id, revoked: true}`; 404 unknown id",
+	  "Revoke a host's identity: every agent route answers it 401 \"host identity revoked\". Event "
+	  "`host.revoked`." },
+
+	{ "GET", "/api/v1/releases/{digest}", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE, sw_api_release_get, "-",
+	  "200 `{digest, service, version, manifest, files: [name]}`; 404 unless committed",
+	  "A committed release. " DIGEST_NOTE },
+	{ "PUT", "/api/v1/releases/{digest}/{file}", SW_ACCESS_DEPLOYER, SW_ROUTE_BODY_FILE, sw_api_release_put,
+	  "raw bytes (application/octet-stream); {file}: `bundle.tar.zst` (max 1 GiB), `bundle.tar.zst.minisig`, "
+	  "`release.json` (max 1 MiB), `release.json.minisig` (max 16 KiB)",
+	  "200 `{digest, file, size}`; 413 over the file's limit",
+	  "Upload one file of a release (streamed to disk under the data directory, not yet trusted)." },
+	{ "POST", "/api/v1/releases/{digest}/commit", SW_ACCESS_DEPLOYER, SW_ROUTE_BODY_NONE, sw_api_release_commit,
+	  "-",
+	  "201 `{digest, service, version, key_id, existed: false}` (200 with `existed: true` when already "
+	  "committed); 400 a file missing; 422 naming the failed check",
+	  "Verify the uploaded files: sha256 of the bundle equals {digest}, the minisign signatures of the bundle "
+	  "and of release.json verify against a trusted key, release.json is a valid manifest naming {digest}. "
+	  "Then record the release. Event `release.uploaded`." },
+	{ "GET", "/api/v1/releases/{digest}/{file}", SW_ACCESS_VIEWER_OR_AGENT, SW_ROUTE_BODY_NONE,
+	  sw_api_release_download, "-", "200 the file's bytes; 404 unknown release or file",
+	  "Download one file of a committed release (agents use this)." },
+
+	{ "POST", "/api/v1/deployments", SW_ACCESS_DEPLOYER, SW_ROUTE_BODY_JSON, sw_api_deploy_create,
+	  "`{service, env, digest}`",
+	  "201 the deployment `{id, service, env, digest, prev_digest, state, reason, actor, plan, created, "
+	  "updated, deadline_ms}`; 404 unknown release; 409 one is already active for (service, env)",
+	  "Start a deployment of a committed release into an environment of its spec." },
+	{ "GET", "/api/v1/deployments", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE, sw_api_deploy_list,
+	  "query: `service?`, `env?`, `active?` (1: pending/progressing only), `limit?` (1..1000, default 50)",
+	  "200 `[deployment]`, newest first", "List deployments." },
+	{ "GET", "/api/v1/deployments/{id}", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE, sw_api_deploy_get, "-",
+	  "200 the deployment with its plan (batches, per-host progress); 404 unknown id",
+	  "One deployment's full progress." },
+	{ "POST", "/api/v1/deployments/{id}/abort", SW_ACCESS_DEPLOYER, SW_ROUTE_BODY_JSON, sw_api_deploy_abort,
+	  "`{reason?: string}`", "200 the deployment; 400 when it has already ended; 404 unknown id",
+	  "Abort an active deployment: updated hosts go back to the previous release." },
+	{ "POST", "/api/v1/rollback", SW_ACCESS_DEPLOYER, SW_ROUTE_BODY_JSON, sw_api_rollback, "`{service, env}`",
+	  "201 the new deployment; 404 no previous good release; 409 one is active",
+	  "Deploy the previous successful release of (service, env) again." },
+
+	{ "GET", "/api/v1/events", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE, sw_api_events,
+	  "query: `after?` (seq, default 0), `wait?` (seconds 0..30, default 0), `limit?` (1..1000, default 100)",
+	  "200 `{events: [{seq, time, actor, kind, subject, payload, hash}], last}`",
+	  "Events with a seq above `after`; when there are none, waits up to `wait` seconds for one." },
+
+	{ "POST", "/api/v1/agent/enroll", SW_ACCESS_JOIN, SW_ROUTE_BODY_JSON, sw_api_agent_enroll,
+	  "`{join_token, name, labels?, ports: [A, B]}`",
+	  "201 `{host_id, name, host_token, labels, trusted_keys: [public key file text], heartbeat_ms}`; "
+	  "401 \"unknown join token\", \"join token already used\", \"join token expired\"",
+	  "Enroll a host with a one-time join token. A known name is re-enrolled: it keeps its id and gets a new "
+	  "token (the old one stops working). Event `host.enrolled`." },
+	{ "GET", "/api/v1/agent/desired", SW_ACCESS_AGENT, SW_ROUTE_BODY_NONE, sw_api_agent_desired,
+	  "query: `generation?` (default 0), `wait?` (seconds 0..30, default 0)",
+	  "200 `{generation, heartbeat_ms, services: [{service, slots: [{slot, digest, port, active, run}]}]}`",
+	  "The host's desired state; blocks until its generation is above `generation` or `wait` passes." },
+	{ "POST", "/api/v1/agent/status", SW_ACCESS_AGENT, SW_ROUTE_BODY_JSON, sw_api_agent_status,
+	  "`{generation, services: [{service, slot, digest, state, port?, pid?, message?, active?}], "
+	  "disk_free_bytes?}`; state: installing, installed, starting, healthy, unhealthy, stopped, failed, refused",
+	  "200 `{ok: true, heartbeat_ms}`",
+	  "The host's report and heartbeat (at least every `heartbeat_ms`)." },
+};
+const size_t sw_route_count = sizeof(sw_routes) / sizeof(sw_routes[0]);
+
+/* Next segment of *p (after a '/'): start and length; 0 at the end. */
+static int sw_route_seg(const char **p, const char **seg, size_t *len)
+{
+	const char *s = *p, *e;
+
+	if (*s != '/')
+		return 0;
+	s++;
+	e = strchr(s, '/');
+	if (!e)
+		e = s + strlen(s);
+	*seg = s;
+	*len = (size_t)(e - s);
+	*p = e;
+	return 1;
+}
+
+static int sw_route_path_match(const char *pattern, const char *path, struct sw_route_params *params)
+{
+	const char *pp = pattern, *up = path, *ps = NULL, *us = NULL;
+	size_t pl = 0, ul = 0;
+
+	params->n = 0;
+	for (;;) {
+		int hp = sw_route_seg(&pp, &ps, &pl), hu = sw_route_seg(&up, &us, &ul);
+
+		if (!hp || !hu)
+			return !hp && !hu && !*pp && !*up;
+		if (pl >= 2 && ps[0] == '{' && ps[pl - 1] == '}') {
+			if (ul == 0 || ul >= SW_ROUTE_PARAM_MAX || params->n >= SW_ROUTE_MAX_PARAMS ||
+			    pl - 2 >= SW_ROUTE_NAME_MAX)
+				return 0;
+			memcpy(params->name[params->n], ps + 1, pl - 2);
+			params->name[params->n][pl - 2] = '\0';
+			memcpy(params->value[params->n], us, ul);
+			params->value[params->n][ul] = '\0';
+			params->n++;
+		} else if (pl != ul || memcmp(ps, us, pl)) {
+			return 0;
+		}
+	}
+}
+
+enum sw_route_result sw_route_match(const struct sw_route *table, size_t n, const char *method, const char *path,
+				    const struct sw_route **route, struct sw_route_params *params)
+{
+	struct sw_route_params tmp;
+	int path_seen = 0;
+	size_t i;
+
+	*route = NULL;
+	memset(params, 0, sizeof(*params));
+	if (!path || path[0] != '/')
+		return SW_ROUTE_NO_PATH;
+	for (i = 0; i < n; i++) {
+		if (!sw_route_path_match(table[i].pattern, path, &tmp))
+			continue;
+		path_seen = 1;
+		if (strcmp(table[i].method, method))
+			continue;
+		*route = &table[i];
+		*params = tmp;
+		return SW_ROUTE_FOUND;
+	}
+	return path_seen ? SW_ROUTE_NO_METHOD : SW_ROUTE_NO_PATH;
+}
+
+enum sw_route_result sw_route_find(const char *method, const char *path, const struct sw_route **route,
+				   struct sw_route_params *params)
+{
+	return sw_route_match(sw_routes, sw_route_count, method, path, route, params);
+}
+
+const char *sw_route_param(const struct sw_route_params *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (!strcmp(p->name[i], name))
+			return p->value[i];
+	return NULL;
+}
+
+const char *sw_access_name(enum sw_access a)
+{
+	switch (a) {
+	case SW_ACCESS_PUBLIC:
+		return "none";
+	case SW_ACCESS_VIEWER:
+		return "viewer";
+	case SW_ACCESS_DEPLOYER:
+		return "deployer";
+	case SW_ACCESS_ADMIN:
+		return "admin";
+	case SW_ACCESS_AGENT:
+		return "agent";
+	case SW_ACCESS_VIEWER_OR_AGENT:
+		return "viewer or agent";
+	case SW_ACCESS_JOIN:
+		return "join token";
+	}
+	return "?";
+}
+
+int sw_routes_markdown(struct sw_buf *out)
+{
+	size_t i;
+
+	sw_buf_puts(out,
+		    "# HTTP API\n"
+		    "\n"
+		    "<!-- Generated by `slipway server --routes-markdown` from src/server/routes.c; do not edit.\n"
+		    "     tests/e2e/test_server.py fails when this file and the route table differ. -->\n"
+		    "\n"
+		    "`slipway server` answers JSON over HTTP (release files are raw bytes). Authenticate with\n"
+		    "`Authorization: Bearer <token>`: API tokens (`swt_...`) carry a role, viewer < deployer < admin,\n"
+		    "and a route names the least role it needs; agents use their host token (`swh_...`), which\n"
+		    "reaches only agent routes and release downloads. A fresh server writes an admin token to\n"
+		    "`<data>/admin.token` (mode 0600).\n"
+		    "\n"
+		    "Errors have one shape:\n"
+		    "\n"
+		    "```json\n"
+		    "{\"error\": {\"code\": \"bad_request\", \"message\": \"missing field 'role'\", \"field\": \"role\","
+		    " \"request_id\": \"r-12\"}}\n"
+		    "```\n"
+		    "\n"
+		    "| status | code | when |\n"
+		    "| --- | --- | --- |\n"
+		    "| 400 | bad_request | malformed JSON (the message names line, column and byte) or a bad field (`field` names it) |\n"
+		    "| 401 | unauthorized | no token, unknown or revoked token, revoked host, bad join token |\n"
+		    "| 403 | forbidden | the token's role (or kind) may not call the route |\n"
+		    "| 404 | not_found | unknown path or object |\n"
+		    "| 405 | method_not_allowed | the path exists with another method |\n"
+		    "| 409 | conflict | a deployment is already active for the service and environment |\n"
+		    "| 413 | too_large | body over the route's limit (JSON: 1 MiB) |\n"
+		    "| 422 | integrity | a release whose digest or signatures do not verify |\n"
+		    "| 500 | internal | the server failed |\n"
+		    "\n"
+		    "Every answer carries an `X-Request-Id` header. Long-polls (`wait`) return at once when there\n"
+		    "is something new, otherwise after `wait` seconds (at most 30).\n"
+		    "\n"
+		    "## Routes\n"
+		    "\n"
+		    "| method | path | access |\n"
+		    "| --- | --- | --- |\n");
+	for (i = 0; i < sw_route_count; i++)
+		sw_buf_printf(out, "| %s | `%s` | %s |\n", sw_routes[i].method, sw_routes[i].pattern,
+			      sw_access_name(sw_routes[i].access));
+	for (i = 0; i < sw_route_count; i++) {
+		const struct sw_route *r = &sw_routes[i];
+
+		sw_buf_printf(out, "\n### %s %s\n\n%s\n\n", r->method, r->pattern, r->summary);
+		sw_buf_printf(out, "- access: %s\n", sw_access_name(r->access));
+		sw_buf_printf(out, "- request: %s\n", r->request);
+		sw_buf_printf(out, "- response: %s\n", r->response);
+	}
+	return sw_buf_failed(out) ? -1 : 0;
+}

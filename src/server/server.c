@@ -1,0 +1,432 @@
+/*
+ * server.c - `slipway server` start-up, shutdown, the store lock and the
+ * long-poll notifier (see server.h).
+ */
+#include "server/server.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "rollout/controller.h"
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/http.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- lock and notifier -------------------------------------------------- */
+
+void sw_server_lock(struct sw_server *s)
+{
+	pthread_mutex_lock(&s->store_lock);
+}
+
+void sw_server_unlock(struct sw_server *s)
+{
+	pthread_mutex_unlock(&s->store_lock);
+}
+
+/* The controller committed events: wake the long-polls (controller thread, no store lock held). */
+static void sw_server_notify_cb(void *ctx)
+{
+	sw_server_notify(ctx);
+}
+
+void sw_server_notify(struct sw_server *s)
+{
+	pthread_mutex_lock(&s->notify_lock);
+	s->notify_seq++;
+	pthread_cond_broadcast(&s->notify_cond);
+	pthread_mutex_unlock(&s->notify_lock);
+}
+
+uint64_t sw_server_seq(struct sw_server *s)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&s->notify_lock);
+	v = s->notify_seq;
+	pthread_mutex_unlock(&s->notify_lock);
+	return v;
+}
+
+int sw_server_wait(struct sw_server *s, uint64_t seen, uint64_t deadline_ms)
+{
+	uint64_t now = sw_clock_mono_ms(), until;
+	struct timespec ts;
+
+	if (atomic_load(&s->stopping) || now >= deadline_ms)
+		return 1;
+	until = deadline_ms < now + SW_SERVER_POLL_MS ? deadline_ms : now + SW_SERVER_POLL_MS;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)((until - now) / 1000);
+	ts.tv_nsec += (long)((until - now) % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->notify_lock);
+	while (s->notify_seq == seen && !atomic_load(&s->stopping))
+		if (pthread_cond_timedwait(&s->notify_cond, &s->notify_lock, &ts) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&s->notify_lock);
+	return atomic_load(&s->stopping) ? 1 : 0;
+}
+
+void sw_server_poll_begin(struct sw_server *s)
+{
+	atomic_fetch_add(&s->polls, 1);
+}
+
+void sw_server_poll_end(struct sw_server *s)
+{
+	atomic_fetch_sub(&s->polls, 1);
+}
+
+void sw_server_kick(struct sw_server *s)
+{
+	if (s->ctl)
+		sw_controller_kick(s->ctl);
+}
+
+/* ---- trusted keys ------------------------------------------------------- */
+
+static int sw_server_add_key(struct sw_server *s, const char *path, struct sw_err *err)
+{
+	struct sw_buf text = SW_BUF_INIT(SW_MINISIGN_FILE_MAX);
+	struct sw_minisign_pubkey pk;
+	struct sw_trusted_key *k;
+	size_t i;
+
+	if (sw_fs_read_file(path, SW_MINISIGN_FILE_MAX, &text, err) < 0 ||
+	    sw_minisign_pubkey_parse(text.data, text.len, path, &pk, err) < 0) {
+		sw_buf_release(&text);
+		return -1;
+	}
+	for (i = 0; i < s->nkeys; i++)
+		if (!memcmp(s->keys[i].pk.keynum, pk.keynum, sizeof(pk.keynum)) && !memcmp(s->keys[i].pk.pk, pk.pk, 32)) {
+			sw_buf_release(&text);
+			return 0; /* the same key twice */
+		}
+	s->keys = sw_xreallocarray(s->keys, s->nkeys + 1, sizeof(*s->keys));
+	k = &s->keys[s->nkeys++];
+	memset(k, 0, sizeof(*k));
+	k->pk = pk;
+	sw_minisign_key_id(pk.keynum, k->id);
+	sw_strlcpy(k->path, path, sizeof(k->path));
+	k->text = sw_buf_detach(&text, NULL);
+	if (!k->text)
+		k->text = sw_xstrdup("");
+	sw_info("trusted key id=%s file=%s", k->id, path);
+	return 0;
+}
+
+static int sw_server_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int sw_server_load_keys(struct sw_server *s, const struct sw_server_config *cfg, struct sw_err *err)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	char **names = NULL;
+	size_t n = 0, i;
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	for (i = 0; i < cfg->ntrust; i++)
+		if (sw_server_add_key(s, cfg->trust[i], err) < 0)
+			return -1;
+	if (sw_path_join(dir, sizeof(dir), s->data_dir, "trusted") < 0)
+		return sw_err_set(err, SW_EINPUT, "path too long under '%s'", s->data_dir);
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : sw_err_set(err, SW_EIO, "cannot read '%s': %s", dir, strerror(errno));
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 4, ".pub"))
+			continue;
+		names = sw_xreallocarray(names, n + 1, sizeof(*names));
+		names[n++] = sw_xstrdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), sw_server_name_cmp);
+	for (i = 0; i < n && rc == 0; i++) {
+		if (sw_path_join(path, sizeof(path), dir, names[i]) < 0)
+			rc = sw_err_set(err, SW_EINPUT, "path too long under '%s'", dir);
+		else
+			rc = sw_server_add_key(s, path, err);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+/* ---- first start: the admin token --------------------------------------- */
+
+static int sw_server_has_admin(struct sw_server *s, int *has, struct sw_err *err)
+{
+	json_t *arr = NULL, *t;
+	size_t i;
+
+	*has = 0;
+	if (sw_store_token_list(s->store, &arr, err) < 0)
+		return -1;
+	json_array_foreach(arr, i, t)
+	{
+		const char *role = json_string_value(json_object_get(t, "role"));
+
+		if (role && !strcmp(role, "admin") && !json_is_true(json_object_get(t, "revoked")))
+			*has = 1;
+	}
+	json_decref(arr);
+	return 0;
+}
+
+static int sw_server_bootstrap_admin(struct sw_server *s, struct sw_err *err)
+{
+	char path[PATH_MAX], secret[SW_TOKEN_MAX + 1], id[32], hash[SW_SHA256_HEX];
+	json_t *rec, *payload;
+	size_t len;
+	int has, fd, rc = -1;
+
+	if (sw_server_has_admin(s, &has, err) < 0)
+		return -1;
+	if (has)
+		return 0;
+	if (sw_path_join(path, sizeof(path), s->data_dir, "admin.token") < 0)
+		return sw_err_set(err, SW_EINPUT, "path too long under '%s'", s->data_dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		if (errno == EEXIST) {
+			sw_warn("no active admin token, but '%s' exists: remove it and restart to create a new one", path);
+			return 0;
+		}
+		return sw_err_set(err, SW_EIO, "cannot create '%s': %s", path, strerror(errno));
+	}
+	sw_auth_new_token("swt_", secret, sizeof(secret) - 1);
+	sw_auth_new_id("tok-", id, sizeof(id));
+	sw_auth_token_hash(secret, hash);
+	len = strlen(secret);
+	secret[len] = '\n';
+	if (fchmod(fd, 0600) < 0 || write(fd, secret, len + 1) != (ssize_t)(len + 1) || fsync(fd) < 0) {
+		sw_err_set(err, SW_EIO, "cannot write '%s': %s", path, strerror(errno));
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		sw_err_set(err, SW_EIO, "cannot write '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	rec = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "name", "admin (first start)", "role", "admin", "hash", hash);
+	payload = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "name", "admin (first start)", "role", "admin", "file",
+			    path);
+	if (sw_store_begin(s->store, err) == 0) {
+		if (sw_store_token_create(s->store, rec, err) == 0 &&
+		    sw_store_append(s->store, "server", "token.created", "token/admin", payload, NULL, err) == 0 &&
+		    sw_store_commit(s->store, err) == 0)
+			rc = 0;
+		else
+			sw_store_rollback(s->store);
+	}
+	json_decref(rec);
+	json_decref(payload);
+	if (rc < 0)
+		goto fail;
+	if (sw_fs_sync_dir(s->data_dir, err) < 0)
+		goto fail;
+	s->admin_token_written = 1;
+	sodium_memzero(secret, sizeof(secret));
+	sw_info("wrote an admin token to %s", path);
+	return 0;
+fail:
+	sodium_memzero(secret, sizeof(secret));
+	unlink(path);
+	return -1;
+}
+
+/* ---- start / stop ------------------------------------------------------- */
+
+static int sw_server_write_url(struct sw_server *s, const char *listen, unsigned port, struct sw_err *err)
+{
+	char host[256], path[PATH_MAX], text[320];
+	unsigned ignored;
+
+	if (sw_http_parse_listen(listen, host, sizeof(host), &ignored, err) < 0)
+		return -1;
+	if (!host[0] || !strcmp(host, "0.0.0.0"))
+		sw_strlcpy(host, "127.0.0.1", sizeof(host));
+	if (!strcmp(host, "::"))
+		sw_strlcpy(host, "::1", sizeof(host));
+	if (strchr(host, ':'))
+		snprintf(s->url, sizeof(s->url), "http://[%s]:%u", host, port);
+	else
+		snprintf(s->url, sizeof(s->url), "http://%s:%u", host, port);
+	snprintf(text, sizeof(text), "%s\n", s->url);
+	if (sw_path_join(path, sizeof(path), s->data_dir, "server.url") < 0)
+		return sw_err_set(err, SW_EINPUT, "path too long under '%s'", s->data_dir);
+	return sw_fs_write_atomic(path, text, strlen(text), 0644, err);
+}
+
+static void sw_server_free(struct sw_server *s)
+{
+	size_t i;
+
+	if (s->store)
+		sw_store_close(s->store);
+	for (i = 0; i < s->nkeys; i++)
+		free(s->keys[i].text);
+	free(s->keys);
+	pthread_mutex_destroy(&s->store_lock);
+	pthread_mutex_destroy(&s->notify_lock);
+	pthread_cond_destroy(&s->notify_cond);
+	free(s);
+}
+
+int sw_server_start(const struct sw_server_config *cfg, struct sw_server **out, struct sw_err *err)
+{
+	struct sw_controller_config cc;
+	struct sw_http_hooks hooks;
+	pthread_condattr_t ca;
+	char db[PATH_MAX];
+	const char *listen = cfg->listen && *cfg->listen ? cfg->listen : SW_SERVER_DEFAULT_LISTEN;
+	struct sw_server *s;
+	char host[256];
+	unsigned port;
+
+	*out = NULL;
+	if (!cfg->data_dir || !*cfg->data_dir)
+		return sw_err_set(err, SW_EINPUT, "no data directory given (--data DIR)");
+	if (sw_http_parse_listen(listen, host, sizeof(host), &port, err) < 0)
+		return -1;
+	s = sw_xcalloc(1, sizeof(*s));
+	pthread_mutex_init(&s->store_lock, NULL);
+	pthread_mutex_init(&s->notify_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->notify_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	atomic_init(&s->stopping, 0);
+	atomic_init(&s->polls, 0);
+	s->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : SW_SERVER_HEARTBEAT_MS;
+	if (sw_strlcpy(s->data_dir, cfg->data_dir, sizeof(s->data_dir)) < 0) {
+		sw_err_set(err, SW_EINPUT, "data directory path too long");
+		goto fail;
+	}
+	if (sw_fs_mkdirs(s->data_dir, 0700, err) < 0)
+		goto fail;
+	if (chmod(s->data_dir, 0700) < 0) {
+		sw_err_set(err, SW_EIO, "cannot set mode 0700 on '%s': %s", s->data_dir, strerror(errno));
+		goto fail;
+	}
+	if (sw_path_join(db, sizeof(db), s->data_dir, "slipway.db") < 0) {
+		sw_err_set(err, SW_EINPUT, "path too long under '%s'", s->data_dir);
+		goto fail;
+	}
+	if (sw_store_open(db, &s->store, err) < 0)
+		goto fail;
+	if (s->store->readonly) {
+		sw_err_set(err, SW_EIO, "cannot write to database '%s': read-only", db);
+		goto fail;
+	}
+	if (sw_server_load_keys(s, cfg, err) < 0)
+		goto fail;
+	if (s->nkeys == 0)
+		sw_warn("no trusted keys (--trust KEY.pub or %s/trusted/*.pub): every release upload will be refused",
+			s->data_dir);
+	if (sw_server_bootstrap_admin(s, err) < 0)
+		goto fail;
+	if (!cfg->no_controller) {
+		memset(&cc, 0, sizeof(cc));
+		cc.store = s->store;
+		cc.store_lock = &s->store_lock;
+		cc.data_dir = s->data_dir;
+		cc.heartbeat_timeout_ms = 3 * s->heartbeat_ms;
+		cc.on_events = sw_server_notify_cb;
+		cc.on_events_ctx = s;
+		s->ctl = sw_controller_start(&cc, err);
+		if (!s->ctl)
+			goto fail;
+	}
+	memset(&hooks, 0, sizeof(hooks));
+	hooks.ctx = s;
+	hooks.begin = sw_api_begin;
+	hooks.handle = sw_api_handle;
+	hooks.finish = sw_api_finish;
+	if (sw_http_start(listen, &hooks, &s->http, &s->port, err) < 0)
+		goto fail;
+	if (sw_server_write_url(s, listen, s->port, err) < 0)
+		goto fail;
+	sw_info("server listening url=%s data=%s trusted_keys=%zu", s->url, s->data_dir, s->nkeys);
+	*out = s;
+	return 0;
+fail:
+	atomic_store(&s->stopping, 1);
+	if (s->http)
+		sw_http_stop(s->http);
+	if (s->ctl)
+		sw_controller_stop(s->ctl);
+	sw_server_free(s);
+	return -1;
+}
+
+void sw_server_stop(struct sw_server *s)
+{
+	struct timespec tick = { 0, 20 * 1000000L };
+	char path[PATH_MAX];
+	uint64_t deadline;
+
+	if (!s)
+		return;
+	atomic_store(&s->stopping, 1);
+	sw_server_notify(s); /* long-polls return now */
+	/* Let them answer before the connections close (bounded). */
+	for (deadline = sw_clock_mono_ms() + 2000; atomic_load(&s->polls) > 0 && sw_clock_mono_ms() < deadline;)
+		nanosleep(&tick, NULL);
+	sw_http_stop(s->http);
+	if (sw_path_join(path, sizeof(path), s->data_dir, "server.url") == 0)
+		unlink(path); /* nobody listens there any more */
+	if (s->ctl)
+		sw_controller_stop(s->ctl);
+	sw_info("server stopped");
+	sw_server_free(s);
+}
+
+int sw_server_serve(const struct sw_server_config *cfg, void (*ready)(const struct sw_server *s, void *ctx),
+		    void *ctx, struct sw_err *err)
+{
+	struct sw_server *s;
+	sigset_t set, old;
+	int sig = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	if (sw_server_start(cfg, &s, err) < 0) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return -1;
+	}
+	if (ready)
+		ready(s, ctx);
+	while (sigwait(&set, &sig) != 0)
+		;
+	sw_info("signal %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	sw_server_stop(s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return 0;
+}

@@ -1,0 +1,394 @@
+/*
+ * validate.c - request body and query checks of the HTTP API (see validate.h).
+ */
+#include "server/validate.h"
+#include "base/buf.h"
+#include "base/hash.h"
+#include "base/num.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int sw_val_fail(struct sw_err *err, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return -1;
+	err->code = SW_EINPUT;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	sw_strlcpy(err->where, field ? field : "", sizeof(err->where));
+	return -1;
+}
+
+int sw_val_body(const char *data, size_t len, json_t **out, struct sw_err *err)
+{
+	json_error_t je;
+	json_t *v;
+	size_t i;
+
+	*out = NULL;
+	for (i = 0; i < len; i++)
+		if (data[i] != ' ' && data[i] != '\t' && data[i] != '\r' && data[i] != '\n')
+			break;
+	if (i == len)
+		return 0; /* empty body */
+	v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+	if (!v)
+		return sw_val_fail(err, NULL, "invalid JSON at line %d, column %d (byte %d): %s", je.line, je.column,
+				   je.position, je.text);
+	if (!json_is_object(v)) {
+		json_decref(v);
+		return sw_val_fail(err, NULL, "request body must be a JSON object");
+	}
+	*out = v;
+	return 0;
+}
+
+static int sw_val_printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+int sw_val_name_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0, i;
+
+	if (n < 1 || n > 63 || s[0] == '.' || s[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+		      c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int sw_val_label_key_ok(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n < 1 || n > 63)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+		      c == '_' || c == '-' || c == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+int sw_val_labels(const json_t *labels, const char *field, struct sw_err *err)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(labels))
+		return sw_val_fail(err, field, "'%s' must be an object of string labels", field);
+	if (json_object_size(labels) > SW_VAL_LABELS_MAX)
+		return sw_val_fail(err, field, "'%s' has more than %d labels", field, SW_VAL_LABELS_MAX);
+	json_object_foreach((json_t *)labels, k, v)
+	{
+		if (!sw_val_label_key_ok(k))
+			return sw_val_fail(err, field, "'%s': label name '%.64s' must be 1 to 63 of A-Z a-z 0-9 . _ / -",
+					   field, k);
+		if (!json_is_string(v) || json_string_length(v) > 128 || !sw_val_printable(json_string_value(v)))
+			return sw_val_fail(err, field, "'%s': label '%s' must be a string of at most 128 printable bytes",
+					   field, k);
+	}
+	return 0;
+}
+
+int sw_val_query_int(const char *s, const char *field, int64_t min, int64_t max, int64_t def, int64_t *out,
+		     struct sw_err *err)
+{
+	if (!s || !*s) {
+		*out = def;
+		return 0;
+	}
+	if (sw_parse_i64(s, strlen(s), min, max, out) < 0)
+		return sw_val_fail(err, field, "query argument '%s' must be an integer from %lld to %lld", field,
+				   (long long)min, (long long)max);
+	return 0;
+}
+
+/* Refuse fields not in allowed (NULL-terminated). */
+static int sw_val_only(const json_t *b, const char *const *allowed, struct sw_err *err)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach((json_t *)b, k, v)
+	{
+		for (i = 0; allowed[i]; i++)
+			if (!strcmp(k, allowed[i]))
+				break;
+		if (!allowed[i]) {
+			char shown[65];
+			size_t j;
+
+			/* Bounded and printable: the name comes from the client. */
+			for (j = 0; j < sizeof(shown) - 1 && k[j]; j++)
+				shown[j] = (unsigned char)k[j] < 0x20 || k[j] == 0x7f ? '?' : k[j];
+			shown[j] = '\0';
+			return sw_val_fail(err, shown, "unknown field '%s'", shown);
+		}
+	}
+	return 0;
+}
+
+/* A string field: required or not, length bounds, printable. */
+static int sw_val_str(const json_t *b, const char *key, int required, size_t min, size_t max, const char **out,
+		      struct sw_err *err)
+{
+	json_t *v = json_object_get(b, key);
+
+	*out = NULL;
+	if (!v || json_is_null(v)) {
+		if (required)
+			return sw_val_fail(err, key, "missing field '%s'", key);
+		return 0;
+	}
+	if (!json_is_string(v))
+		return sw_val_fail(err, key, "field '%s' must be a string", key);
+	if (json_string_length(v) < min || json_string_length(v) > max)
+		return sw_val_fail(err, key, "field '%s' must be %zu to %zu bytes long", key, min, max);
+	if (!sw_val_printable(json_string_value(v)))
+		return sw_val_fail(err, key, "field '%s' contains a control character", key);
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int sw_val_name_field(const json_t *b, const char *key, const char *what, const char **out, struct sw_err *err)
+{
+	if (sw_val_str(b, key, 1, 1, 63, out, err) < 0)
+		return -1;
+	if (!sw_val_name_ok(*out))
+		return sw_val_fail(err, key, "field '%s': %s name '%s' must be 1 to 63 of A-Z a-z 0-9 . _ - (not starting "
+				   "with '.' or '-')", key, what, *out);
+	return 0;
+}
+
+int sw_val_token_create(const json_t *b, const char **name, enum sw_role *role, struct sw_err *err)
+{
+	static const char *const allowed[] = { "name", "role", NULL };
+	const char *r;
+
+	if (!b)
+		return sw_val_fail(err, "role", "missing field 'role'");
+	if (sw_val_only(b, allowed, err) < 0 || sw_val_str(b, "name", 0, 0, 128, name, err) < 0 ||
+	    sw_val_str(b, "role", 1, 1, 16, &r, err) < 0)
+		return -1;
+	if (sw_role_parse(r, role) < 0)
+		return sw_val_fail(err, "role", "field 'role' must be admin, deployer or viewer, not '%s'", r);
+	if (!*name)
+		*name = "";
+	return 0;
+}
+
+int sw_val_join_create(const json_t *b, const json_t **labels, uint64_t *ttl_ms, struct sw_err *err)
+{
+	static const char *const allowed[] = { "labels", "ttl", NULL };
+	const char *ttl = NULL;
+	json_t *l;
+
+	*labels = NULL;
+	*ttl_ms = SW_VAL_TTL_DEFAULT_MS;
+	if (!b)
+		return 0;
+	if (sw_val_only(b, allowed, err) < 0 || sw_val_str(b, "ttl", 0, 1, 32, &ttl, err) < 0)
+		return -1;
+	l = json_object_get(b, "labels");
+	if (l && !json_is_null(l)) {
+		if (sw_val_labels(l, "labels", err) < 0)
+			return -1;
+		*labels = l;
+	}
+	if (ttl) {
+		if (sw_parse_duration_ms(ttl, strlen(ttl), ttl_ms) < 0)
+			return sw_val_fail(err, "ttl", "field 'ttl' must be a duration such as 10m or 1h, not '%s'", ttl);
+		if (*ttl_ms < 1000 || *ttl_ms > SW_VAL_TTL_MAX_MS)
+			return sw_val_fail(err, "ttl", "field 'ttl' must be from 1s to 168h");
+	}
+	return 0;
+}
+
+int sw_val_enroll(const json_t *b, struct sw_val_enroll *out, struct sw_err *err)
+{
+	json_t *ports, *p, *l;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (!b)
+		return sw_val_fail(err, "join_token", "missing field 'join_token'");
+	if (sw_val_str(b, "join_token", 1, 1, 128, &out->join_token, err) < 0 ||
+	    sw_val_name_field(b, "name", "host", &out->name, err) < 0)
+		return -1;
+	l = json_object_get(b, "labels");
+	if (l && !json_is_null(l)) {
+		if (sw_val_labels(l, "labels", err) < 0)
+			return -1;
+		out->labels = l;
+	}
+	ports = json_object_get(b, "ports");
+	if (!ports)
+		return sw_val_fail(err, "ports", "missing field 'ports'");
+	if (!json_is_array(ports) || json_array_size(ports) != 2)
+		return sw_val_fail(err, "ports", "field 'ports' must be an array of two ports [A, B]");
+	json_array_foreach(ports, i, p)
+	{
+		if (!json_is_integer(p) || json_integer_value(p) < 1 || json_integer_value(p) > 65535)
+			return sw_val_fail(err, "ports", "field 'ports' must hold integers from 1 to 65535");
+		out->ports[i] = (int)json_integer_value(p);
+	}
+	if (out->ports[0] == out->ports[1])
+		return sw_val_fail(err, "ports", "field 'ports' must name two different ports");
+	return 0;
+}
+
+static int sw_val_state_ok(const char *s)
+{
+	static const char *const states[] = { "installing", "installed", "starting", "healthy", "unhealthy",
+					      "stopped",    "failed",    "refused",  NULL };
+	size_t i;
+
+	for (i = 0; states[i]; i++)
+		if (!strcmp(s, states[i]))
+			return 1;
+	return 0;
+}
+
+static int sw_val_service_entry(const json_t *e, size_t i, struct sw_err *err)
+{
+	char field[64];
+	const char *s;
+	json_t *v;
+
+	snprintf(field, sizeof(field), "services[%zu]", i);
+	if (!json_is_object(e))
+		return sw_val_fail(err, field, "'%s' must be an object", field);
+	snprintf(field, sizeof(field), "services[%zu].service", i);
+	s = json_string_value(json_object_get(e, "service"));
+	if (!s)
+		return sw_val_fail(err, field, "missing or non-string field '%s'", field);
+	if (!sw_val_name_ok(s))
+		return sw_val_fail(err, field, "'%s' is not a valid service name", field);
+	snprintf(field, sizeof(field), "services[%zu].slot", i);
+	s = json_string_value(json_object_get(e, "slot"));
+	if (!s || (strcmp(s, "a") && strcmp(s, "b")))
+		return sw_val_fail(err, field, "field '%s' must be \"a\" or \"b\"", field);
+	snprintf(field, sizeof(field), "services[%zu].digest", i);
+	v = json_object_get(e, "digest");
+	if (v && !json_is_null(v) &&
+	    (!json_is_string(v) || (json_string_length(v) && !sw_is_sha256_hex(json_string_value(v)))))
+		return sw_val_fail(err, field, "field '%s' must be 64 lowercase hex digits", field);
+	snprintf(field, sizeof(field), "services[%zu].state", i);
+	s = json_string_value(json_object_get(e, "state"));
+	if (!s)
+		return sw_val_fail(err, field, "missing or non-string field '%s'", field);
+	if (!sw_val_state_ok(s))
+		return sw_val_fail(err, field, "field '%s': unknown state '%.32s'", field, s);
+	snprintf(field, sizeof(field), "services[%zu].port", i);
+	v = json_object_get(e, "port");
+	if (v && !json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65535))
+		return sw_val_fail(err, field, "field '%s' must be an integer from 0 to 65535", field);
+	snprintf(field, sizeof(field), "services[%zu].pid", i);
+	v = json_object_get(e, "pid");
+	if (v && !json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0))
+		return sw_val_fail(err, field, "field '%s' must be a non-negative integer", field);
+	snprintf(field, sizeof(field), "services[%zu].message", i);
+	v = json_object_get(e, "message");
+	if (v && !json_is_null(v) && (!json_is_string(v) || json_string_length(v) > 4096))
+		return sw_val_fail(err, field, "field '%s' must be a string of at most 4096 bytes", field);
+	snprintf(field, sizeof(field), "services[%zu].active", i);
+	v = json_object_get(e, "active");
+	if (v && !json_is_null(v) && !json_is_boolean(v))
+		return sw_val_fail(err, field, "field '%s' must be true or false", field);
+	return 0;
+}
+
+int sw_val_agent_status(const json_t *b, int64_t *generation, struct sw_err *err)
+{
+	json_t *g, *services, *e, *d;
+	size_t i;
+
+	if (!b)
+		return sw_val_fail(err, "generation", "missing field 'generation'");
+	g = json_object_get(b, "generation");
+	if (!g)
+		return sw_val_fail(err, "generation", "missing field 'generation'");
+	if (!json_is_integer(g) || json_integer_value(g) < 0)
+		return sw_val_fail(err, "generation", "field 'generation' must be a non-negative integer");
+	*generation = (int64_t)json_integer_value(g);
+	services = json_object_get(b, "services");
+	if (!services)
+		return sw_val_fail(err, "services", "missing field 'services'");
+	if (!json_is_array(services))
+		return sw_val_fail(err, "services", "field 'services' must be an array");
+	if (json_array_size(services) > SW_VAL_SERVICES_MAX)
+		return sw_val_fail(err, "services", "field 'services' has more than %d entries", SW_VAL_SERVICES_MAX);
+	json_array_foreach(services, i, e)
+	{
+		if (sw_val_service_entry(e, i, err) < 0)
+			return -1;
+	}
+	d = json_object_get(b, "disk_free_bytes");
+	if (d && !json_is_null(d) && (!json_is_integer(d) || json_integer_value(d) < 0))
+		return sw_val_fail(err, "disk_free_bytes", "field 'disk_free_bytes' must be a non-negative integer");
+	return 0;
+}
+
+static int sw_val_service_env(const json_t *b, const char **service, const char **env, struct sw_err *err)
+{
+	if (!b)
+		return sw_val_fail(err, "service", "missing field 'service'");
+	if (sw_val_name_field(b, "service", "service", service, err) < 0 ||
+	    sw_val_name_field(b, "env", "environment", env, err) < 0)
+		return -1;
+	return 0;
+}
+
+int sw_val_deploy(const json_t *b, const char **service, const char **env, const char **digest, struct sw_err *err)
+{
+	static const char *const allowed[] = { "service", "env", "digest", NULL };
+
+	if (b && sw_val_only(b, allowed, err) < 0)
+		return -1;
+	if (sw_val_service_env(b, service, env, err) < 0 || sw_val_str(b, "digest", 1, 64, 64, digest, err) < 0)
+		return -1;
+	if (!sw_is_sha256_hex(*digest))
+		return sw_val_fail(err, "digest", "field 'digest' must be 64 lowercase hex digits");
+	return 0;
+}
+
+int sw_val_rollback(const json_t *b, const char **service, const char **env, struct sw_err *err)
+{
+	static const char *const allowed[] = { "service", "env", NULL };
+
+	if (b && sw_val_only(b, allowed, err) < 0)
+		return -1;
+	return sw_val_service_env(b, service, env, err);
+}
+
+int sw_val_abort(const json_t *b, const char **reason, struct sw_err *err)
+{
+	static const char *const allowed[] = { "reason", NULL };
+
+	*reason = NULL;
+	if (!b)
+		return 0;
+	if (sw_val_only(b, allowed, err) < 0)
+		return -1;
+	return sw_val_str(b, "reason", 0, 0, 512, reason, err);
+}

@@ -1,0 +1,65 @@
+/*
+ * validate.h - checking the JSON bodies and query arguments of the HTTP
+ * API before a handler acts on them. Every failure is SW_EINPUT (HTTP 400)
+ * with a message naming the field and err->where set to the field's name
+ * ("ports", "services[2].slot"); a body that is not JSON names the
+ * position ("invalid JSON at line 1, column 7: ...", where empty).
+ *
+ * Bodies (routes.h has them per route):
+ *   token create   {name?: 0..128 printable, role: admin|deployer|viewer}
+ *   join create    {labels?: {k: v}, ttl?: duration 1s..7d (default 1h)}
+ *   enroll         {join_token, name (host name), labels?, ports: [A, B]}
+ *   agent status   {generation >= 0, services: [{service, slot a|b, digest,
+ *                   state, port?, pid?, message?, active?}], disk_free_bytes?}
+ *   deploy         {service, env, digest (64 hex)}
+ *   rollback       {service, env}
+ *   abort          {reason?}
+ * User-facing bodies refuse unknown fields; agent bodies ignore them (newer
+ * agents may send more). Labels: at most 32, keys 1..63 of [A-Za-z0-9._/-],
+ * values 0..128 printable. Names (hosts, services, envs): 1..63 of
+ * [A-Za-z0-9._-], not starting with '.' or '-'.
+ *
+ * Values returned as const char * borrow from the body. Calls jansson,
+ * base/ and server/auth.h (roles). Fuzzed by tests/fuzz/fuzz_api.c.
+ */
+#ifndef SW_SERVER_VALIDATE_H
+#define SW_SERVER_VALIDATE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "server/auth.h"
+
+#define SW_VAL_LABELS_MAX 32
+#define SW_VAL_SERVICES_MAX 256
+#define SW_VAL_TTL_DEFAULT_MS ((uint64_t)3600 * 1000)
+#define SW_VAL_TTL_MAX_MS ((uint64_t)7 * 24 * 3600 * 1000)
+
+/* Parse a body that must be a JSON object (empty allowed: *out = NULL). */
+int sw_val_body(const char *data, size_t len, json_t **out, struct sw_err *err);
+/* Set a field error: SW_EINPUT, where = field. Returns -1. */
+int sw_val_fail(struct sw_err *err, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+int sw_val_name_ok(const char *s);
+int sw_val_labels(const json_t *labels, const char *field, struct sw_err *err);
+/* A query argument as an integer in [min, max]; missing -> def. */
+int sw_val_query_int(const char *s, const char *field, int64_t min, int64_t max, int64_t def, int64_t *out,
+		     struct sw_err *err);
+
+int sw_val_token_create(const json_t *b, const char **name, enum sw_role *role, struct sw_err *err);
+int sw_val_join_create(const json_t *b, const json_t **labels, uint64_t *ttl_ms, struct sw_err *err);
+
+struct sw_val_enroll {
+	const char *join_token, *name;
+	const json_t *labels; /* object or NULL */
+	int ports[2];
+};
+int sw_val_enroll(const json_t *b, struct sw_val_enroll *out, struct sw_err *err);
+int sw_val_agent_status(const json_t *b, int64_t *generation, struct sw_err *err);
+int sw_val_deploy(const json_t *b, const char **service, const char **env, const char **digest, struct sw_err *err);
+int sw_val_rollback(const json_t *b, const char **service, const char **env, struct sw_err *err);
+int sw_val_abort(const json_t *b, const char **reason, struct sw_err *err);
+
+#endif

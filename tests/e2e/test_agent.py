@@ -1,0 +1,646 @@
+"""Scenario tests for `slipway agent` against a real `slipway server` on loopback.
+
+Covered: enrollment with a join token (two agents, their own roots, ports and
+labels), identity reuse on restart (no join token needed; a join token given
+again is ignored), a replayed or expired join token refused, a revoked or
+unknown identity ending the agent with exit 1, bad usage (exit 2), and
+deployments of examples/hello (keygen, run, release of four versions; upload +
+commit through the API, POST /api/v1/deployments, and once `slipway deploy
+--wait`): the agent downloads, verifies, unpacks and runs the release; the
+service answers on the slot's port; it survives an agent restart and is
+adopted (same pid); crashes are restarted with a doubling backoff; a bundle
+tampered on the server is refused and never run; a full disk is reported
+while the previous release keeps answering; a hanging before_start hook
+fails at its timeout without touching the running release; a failing
+validate hook is reported and the controller's rollback is applied;
+--stop-services-on-exit stops everything. The agent's peak RSS is printed
+(run pytest with -s to see it).
+
+Every process a test starts is stopped by the fixtures, and services left by
+agents are killed through their pid files.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bin():
+    return os.environ.get("SLIPWAY_BIN") or str(ROOT / "build" / "slipway")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(cond, timeout=20.0, what="condition", step=0.05):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = cond()
+        if last:
+            return last
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def http_get(url, timeout=2.0):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except (urllib.error.URLError, ConnectionError, OSError):
+        return None, ""
+
+
+class Server:
+    def __init__(self, tmp, trust=None):
+        self.data = tmp / "data"
+        self.log = open(tmp / "server.log", "w")
+        args = [_bin(), "server", "--data", str(self.data), "--listen", "127.0.0.1:0", "--heartbeat", "300ms"]
+        if trust:
+            args += ["--trust", str(trust)]
+        env = dict(os.environ, SLIPWAY_HOME=str(tmp / "server-home"))
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        wait_for(lambda: (self.data / "server.url").exists() and (self.data / "admin.token").exists(),
+                 what="server.url")
+        self.url = (self.data / "server.url").read_text().strip()
+        self.admin = (self.data / "admin.token").read_text().strip()
+        wait_for(lambda: self.api("GET", "/api/v1/health")[0] == 200, what="server health")
+
+    def api(self, method, path, body=None, token=None, raw=None, timeout=10):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Authorization", "Bearer " + (token or self.admin))
+        if data is not None:
+            req.add_header("Content-Type", "application/octet-stream" if raw is not None else "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                text = r.read().decode()
+                return r.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as e:
+            text = e.read().decode()
+            try:
+                return e.code, json.loads(text)
+            except ValueError:
+                return e.code, text
+        except (urllib.error.URLError, ConnectionError, OSError):
+            return None, None
+
+    def join_token(self, labels=None, ttl=None):
+        body = {}
+        if labels:
+            body["labels"] = labels
+        if ttl:
+            body["ttl"] = ttl
+        status, out = self.api("POST", "/api/v1/join-tokens", body)
+        assert status in (200, 201), (status, out)
+        return out["token"]
+
+    def hosts(self):
+        status, out = self.api("GET", "/api/v1/hosts")
+        assert status == 200, (status, out)
+        return {h["name"]: h for h in out}
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class Agent:
+    def __init__(self, tmp, name, server_url=None, join=None, labels=None, ports=None, extra=(), root=None):
+        self.root = Path(root) if root else tmp / f"agent-{name}"
+        self.name = name
+        self.ports = ports or (free_port(), free_port())
+        self.logpath = tmp / f"agent-{name}.{int(time.monotonic() * 1000)}.log"
+        args = [_bin(), "agent", "--root", str(self.root), "--name", name, "--heartbeat-ms", "200",
+                "--poll-wait", "5", "--ports", f"{self.ports[0]},{self.ports[1]}"]
+        if server_url:
+            args += ["--server", server_url]
+        if join:
+            args += ["--join", join]
+        if labels:
+            args += ["--labels", labels]
+        args += list(extra)
+        self.log = open(self.logpath, "w")
+        env = dict(os.environ, SLIPWAY_HOME=str(tmp / "agent-home"))
+        env.pop("SLIPWAY_SERVER", None)
+        env.pop("SLIPWAY_JOIN_TOKEN", None)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+
+    def text(self):
+        return self.logpath.read_text()
+
+    def wait_log(self, needle, timeout=20):
+        return wait_for(lambda: needle in self.text(), timeout, f"agent log to show {needle!r}")
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def stop_ok(self):
+        """Stop with SIGTERM and require exit 0 (the log in the message otherwise)."""
+        rc = self.stop()
+        assert rc == 0, f"agent {self.name} exited {rc}:\n{self.text()}"
+
+    def hwm_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return None
+
+
+def kill_services(root):
+    """Kill what agents left running under root (pid files), by process group."""
+    run = Path(root) / "run"
+    if not run.is_dir():
+        return
+    for pf in run.glob("*.pid"):
+        try:
+            pid = int(pf.read_text().split()[0])
+            os.killpg(pid, signal.SIGKILL)
+        except (ValueError, ProcessLookupError, PermissionError, IndexError):
+            pass
+
+
+@pytest.fixture
+def env(tmp_path):
+    """A server (trusting the test key when given) plus a list of agents, all stopped at the end."""
+    state = {"server": None, "agents": []}
+
+    def start_server(trust=None):
+        state["server"] = Server(tmp_path, trust)
+        return state["server"]
+
+    def start_agent(*a, **kw):
+        ag = Agent(tmp_path, *a, **kw)
+        state["agents"].append(ag)
+        return ag
+
+    yield tmp_path, start_server, start_agent
+    for ag in state["agents"]:
+        ag.stop(timeout=15)
+    for ag in state["agents"]:
+        kill_services(ag.root)
+    if state["server"]:
+        state["server"].stop()
+
+
+def test_usage_and_missing_identity(sw, tmp_path):
+    p = sw("agent", "--help")
+    assert p.returncode == 0
+    assert "--stop-services-on-exit" in p.stdout
+    p = sw("agent")
+    assert p.returncode == 2 and "--root DIR is required" in p.stderr
+    p = sw("agent", "--root", tmp_path / "r", "--ports", "80")
+    assert p.returncode == 2 and "--ports" in p.stderr
+    p = sw("agent", "--root", tmp_path / "r", "--labels", "noequals")
+    assert p.returncode == 2 and "--labels" in p.stderr
+    p = sw("agent", "--root", tmp_path / "r", "--server", "ftp://x")
+    assert p.returncode == 2
+    # No identity and no join token: a clear message, exit 2, nothing enrolled.
+    p = sw("agent", "--root", tmp_path / "r", "--server", "http://127.0.0.1:1", timeout=20)
+    assert p.returncode == 2
+    assert "agent.json" in p.stderr and "--join" in p.stderr
+    assert not (tmp_path / "r" / "agent.json").exists()
+
+
+def test_enroll_two_agents_and_reuse_identity(env):
+    tmp, start_server, start_agent = env
+    srv = start_server()
+    tok1 = srv.join_token({"env": "staging"})
+    tok2 = srv.join_token({"env": "staging"})
+    a = start_agent("host-a", srv.url, tok1, labels="region=eu")
+    b = start_agent("host-b", srv.url, tok2, labels="region=us")
+    wait_for(lambda: {"host-a", "host-b"} <= set(srv.hosts()), what="both hosts enrolled")
+    hosts = wait_for(lambda: (lambda h: h if h["host-a"]["online"] and h["host-b"]["online"] else None)(srv.hosts()),
+                     what="both hosts online")
+    assert hosts["host-a"]["labels"] == {"env": "staging", "region": "eu"}
+    assert hosts["host-b"]["labels"]["region"] == "us"
+    assert hosts["host-a"]["id"] != hosts["host-b"]["id"]
+    # The identity file: 0600, holds the host id and token; trusted keys beside it.
+    ident = a.root / "agent.json"
+    assert stat.S_IMODE(ident.stat().st_mode) == 0o600
+    doc = json.loads(ident.read_text())
+    assert doc["host_id"] == hosts["host-a"]["id"]
+    assert doc["host_token"].startswith("swh_")
+    assert tok1 not in ident.read_text()
+    assert doc["ports"] == list(a.ports)
+
+    # Restart without a join token: same identity, online again.
+    a.stop_ok()
+    a2 = start_agent("host-a", root=a.root, ports=a.ports)
+    a2.wait_log("desired state generation")
+    seen_before = srv.hosts()["host-a"]["last_seen"]
+    wait_for(lambda: srv.hosts()["host-a"]["last_seen"] != seen_before, what="restarted agent reporting")
+    assert srv.hosts()["host-a"]["id"] == doc["host_id"]
+    assert len(srv.hosts()) == 2
+    # A join token given again is ignored (and stays unused).
+    a2.stop_ok()
+    tok3 = srv.join_token()
+    a3 = start_agent("host-a", srv.url, tok3, root=a.root, ports=a.ports)
+    a3.wait_log("the join token is ignored")
+    assert json.loads(ident.read_text())["host_id"] == doc["host_id"]
+    c = start_agent("host-c", srv.url, tok3)
+    wait_for(lambda: "host-c" in srv.hosts(), what="tok3 still usable")
+    a3.stop_ok()
+    b.stop_ok()
+    c.stop_ok()
+
+
+def test_replayed_and_expired_join_token(env):
+    tmp, start_server, start_agent = env
+    srv = start_server()
+    tok = srv.join_token()
+    a = start_agent("first", srv.url, tok)
+    wait_for(lambda: "first" in srv.hosts(), what="enrolled")
+    replay = start_agent("second", srv.url, tok)
+    assert replay.proc.wait(timeout=20) == 1
+    assert "join token already used" in replay.text()
+    assert not (replay.root / "agent.json").exists()
+    short = srv.join_token(ttl="1s")
+    time.sleep(1.5)
+    late = start_agent("late", srv.url, short)
+    assert late.proc.wait(timeout=20) == 1
+    assert "expired" in late.text()
+    assert set(srv.hosts()) == {"first"}
+    a.stop_ok()
+
+
+def test_revoked_and_unknown_identity_exit_1(env):
+    tmp, start_server, start_agent = env
+    srv = start_server()
+    a = start_agent("doomed", srv.url, srv.join_token())
+    host = wait_for(lambda: srv.hosts().get("doomed"), what="enrolled")
+    a.wait_log("desired state generation")
+    status, _ = srv.api("DELETE", f"/api/v1/hosts/{host['id']}")
+    assert status == 200
+    assert a.proc.wait(timeout=20) == 1
+    out = a.text()
+    assert "revoked or is unknown" in out
+    # Restarting with the revoked identity fails the same way, without spinning.
+    again = start_agent("doomed", root=a.root, ports=a.ports)
+    assert again.proc.wait(timeout=20) == 1
+    # An identity the server never issued.
+    root = tmp / "forged"
+    root.mkdir()
+    (root / "agent.json").write_text(json.dumps({
+        "server": srv.url, "host_id": "h-nope", "host_token": "swh_forged", "name": "forged",
+        "ports": [free_port(), free_port()], "heartbeat_ms": 200, "labels": {}}))
+    os.chmod(root / "agent.json", 0o600)
+    forged = start_agent("forged", root=root)
+    assert forged.proc.wait(timeout=20) == 1
+    assert "HTTP 401" in forged.text()
+
+
+# ---- deployments of examples/hello ----
+
+
+@pytest.fixture(scope="module")
+def hello_release(tmp_path_factory):
+    """Build, run and release a copy of examples/hello once for this module."""
+    base = tmp_path_factory.mktemp("hello-release")
+    subprocess.run(["make", "-s", "-C", str(ROOT / "examples" / "hello")], check=True, timeout=300,
+                   stdout=subprocess.DEVNULL)
+    src = base / "hello"
+    shutil.copytree(ROOT / "examples" / "hello", src, ignore=shutil.ignore_patterns("build", "dist"))
+    env = dict(os.environ, SLIPWAY_HOME=str(base / "home"), SLIPWAY_ACTOR="tester@example.com")
+    env.pop("SLIPWAY_LOG", None)
+
+    def run(*args, timeout=300):
+        p = subprocess.run([_bin(), *args], cwd=src, env=env, capture_output=True, text=True, timeout=timeout)
+        assert p.returncode == 0, f"slipway {' '.join(args)}: {p.returncode}\n{p.stdout}\n{p.stderr}"
+        return p
+
+    run("keygen")
+    out = {}
+    for version in ("1.0.0", "1.0.1"):
+        (src / "VERSION").write_text(version + "\n")
+        run("run")
+        rel = json.loads(run("release", "--output", "json").stdout)
+        out[version] = {"digest": rel["digest"].split(":")[-1], "paths": rel["paths"],
+                        "pub": base / "home" / "keys" / "slipway.pub"}
+    # 1.0.2 has hooks; its before_start hangs past the hook timeout.
+    spec = (src / "slipway.yml").read_text()
+    stop_line = "  stop: { signal: TERM, grace: 10s }\n"
+    assert stop_line in spec
+    (src / "slipway.yml").write_text(spec.replace(stop_line, stop_line + (
+        "  hooks:\n"
+        "    before_install: echo before-install-ran\n"
+        "    after_install: test -x dist/hello && echo after-install-ran\n"
+        "    before_start: sleep 30\n"
+        "    timeout: 1s\n")))
+    (src / "VERSION").write_text("1.0.2\n")
+    run("run")
+    rel = json.loads(run("release", "--output", "json").stdout)
+    out["1.0.2"] = {"digest": rel["digest"].split(":")[-1], "paths": rel["paths"]}
+    # 1.0.3: a validate hook that fails (after the new process is up and healthy).
+    (src / "slipway.yml").write_text(spec.replace(stop_line, stop_line + (
+        "  hooks:\n"
+        "    validate: echo validating on $PORT; exit 3\n"
+        "    timeout: 5s\n")))
+    (src / "VERSION").write_text("1.0.3\n")
+    run("run")
+    rel = json.loads(run("release", "--output", "json").stdout)
+    out["1.0.3"] = {"digest": rel["digest"].split(":")[-1], "paths": rel["paths"]}
+    v1 = out["1.0.0"]
+    v1["v2"] = out["1.0.1"]
+    v1["hanging_hook"] = out["1.0.2"]
+    v1["failing_validate"] = out["1.0.3"]
+    return v1
+
+
+def upload(srv, rel):
+    names = {"bundle": "bundle.tar.zst", "bundle_signature": "bundle.tar.zst.minisig",
+             "manifest": "release.json", "manifest_signature": "release.json.minisig"}
+    for key, name in names.items():
+        data = Path(rel["paths"][key]).read_bytes()
+        status, out = srv.api("PUT", f"/api/v1/releases/{rel['digest']}/{name}", raw=data)
+        assert status == 200, (name, status, out)
+    status, out = srv.api("POST", f"/api/v1/releases/{rel['digest']}/commit")
+    assert status in (200, 201), (status, out)
+
+
+def slot_state(srv, host, service="hello", slot="a"):
+    h = srv.hosts().get(host)
+    if not h:
+        return None
+    for s in h.get("services") or []:
+        if s.get("service") == service and s.get("slot") == slot:
+            return s
+    return None
+
+
+def deploy(srv, digest, env_name="staging"):
+    status, dep = srv.api("POST", "/api/v1/deployments", {"service": "hello", "env": env_name, "digest": digest})
+    assert status == 201, (status, dep)
+    return dep
+
+
+def test_deploy_hello_adopt_crash_and_stop(env, hello_release):
+    tmp, start_server, start_agent = env
+    srv = start_server(trust=hello_release["pub"])
+    upload(srv, hello_release)
+    a = start_agent("web-1", srv.url, srv.join_token({"env": "staging"}))
+    wait_for(lambda: srv.hosts().get("web-1", {}).get("online"), what="online")
+    dep = deploy(srv, hello_release["digest"])
+    port = a.ports[0]
+    wait_for(lambda: http_get(f"http://127.0.0.1:{port}/")[0] == 200, timeout=60, what="hello answering")
+    assert "hello from hello" in http_get(f"http://127.0.0.1:{port}/")[1]
+    st = wait_for(lambda: (lambda s: s if s and s.get("state") == "healthy" else None)(slot_state(srv, "web-1")),
+                  timeout=30, what="healthy report")
+    assert st["digest"] == hello_release["digest"]
+    pid = st["pid"]
+    assert pid > 0
+    final = wait_for(lambda: (lambda d: d if d["state"] in ("succeeded", "failed", "rolled_back") else None)(
+        srv.api("GET", f"/api/v1/deployments/{dep['id']}")[1]), timeout=60, what="deployment finished")
+    assert final["state"] == "succeeded", final
+    # Installed as releases/<digest>/, the bundle kept for re-verification, a pid file with the start time.
+    assert (a.root / "releases" / hello_release["digest"] / "dist" / "hello").exists()
+    assert (a.root / "bundles" / (hello_release["digest"] + ".tar.zst")).exists()
+    assert (a.root / "run" / "hello-a.pid").read_text().split()[0] == str(pid)
+    assert "listening" in (a.root / "logs" / "hello-a.log").read_text() or \
+        (a.root / "logs" / "hello-a.log").stat().st_size > 0
+    print(f"\nagent peak RSS after a deploy of examples/hello: {a.hwm_kb()} kB")
+    assert a.hwm_kb() < 64 * 1024
+
+    # The agent stops: the service keeps answering; a new agent adopts the same pid.
+    a.stop_ok()
+    assert http_get(f"http://127.0.0.1:{port}/")[0] == 200
+    b = start_agent("web-1", root=a.root, ports=a.ports)
+    b.wait_log(f"adopted pid {pid}")
+    wait_for(lambda: (lambda s: s and s["state"] == "healthy" and s["pid"] == pid)(slot_state(srv, "web-1")),
+             what="adopted and healthy")
+    assert http_get(f"http://127.0.0.1:{port}/")[0] == 200
+    assert not re.search(r"starting \(release \w+\): pid \d+", b.text())  # adopted, not started again
+
+    # A crash of the adopted process (not our child: its status is unknown): restarted.
+    os.kill(pid, signal.SIGKILL)
+    b.wait_log("process exited (status unknown); restarting in 500ms")
+    mid = wait_for(lambda: (lambda s: s if s and s["state"] == "healthy" and s["pid"] not in (0, pid) else None)(
+        slot_state(srv, "web-1")), timeout=30, what="restarted after a crash")
+    assert http_get(f"http://127.0.0.1:{port}/")[0] == 200
+    # A crash of our own child soon after: the backoff doubles.
+    os.kill(mid["pid"], signal.SIGKILL)
+    b.wait_log("process killed by SIGKILL; restarting in 1s")
+    new = wait_for(lambda: (lambda s: s if s and s["state"] == "healthy" and s["pid"] not in (0, pid, mid["pid"])
+                            else None)(slot_state(srv, "web-1")), timeout=30, what="restarted after a second crash")
+    assert http_get(f"http://127.0.0.1:{port}/")[0] == 200
+    log = (a.root / "logs" / "hello-a.log").read_text()
+    assert "restarting in 500ms" in log and "restarting in 1s" in log
+
+    # --stop-services-on-exit: everything stops, pid files go.
+    b.stop_ok()
+    c = start_agent("web-1", root=a.root, ports=a.ports, extra=["--stop-services-on-exit"])
+    c.wait_log(f"adopted pid {new['pid']}")
+    c.stop_ok()
+    assert http_get(f"http://127.0.0.1:{port}/")[0] is None
+    assert not (a.root / "run" / "hello-a.pid").exists()
+    assert "stopped pid" in c.text()
+
+
+def test_tampered_bundle_refused(env, hello_release):
+    tmp, start_server, start_agent = env
+    srv = start_server(trust=hello_release["pub"])
+    upload(srv, hello_release)
+    digest = hello_release["digest"]
+    # Corrupt the server's stored copy after commit (a compromised or broken server).
+    stored = srv.data / "releases" / digest / "bundle.tar.zst"
+    assert stored.exists()
+    stored.write_bytes(stored.read_bytes()[:-16] + bytes(16))
+    a = start_agent("bad-1", srv.url, srv.join_token({"env": "staging"}))
+    wait_for(lambda: srv.hosts().get("bad-1", {}).get("online"), what="online")
+    dep = deploy(srv, digest)
+    st = wait_for(lambda: (lambda s: s if s and s["state"] == "refused" else None)(slot_state(srv, "bad-1")),
+                  timeout=30, what="refused")
+    assert "digest mismatch" in st["message"]
+    assert not (a.root / "bundles" / (digest + ".tar.zst")).exists()
+    assert not (a.root / "releases" / digest).exists()
+    assert not (a.root / "run" / "hello-a.pid").exists()
+    assert http_get(f"http://127.0.0.1:{a.ports[0]}/")[0] is None
+    wait_for(lambda: srv.api("GET", f"/api/v1/deployments/{dep['id']}")[1]["state"] in
+             ("failed", "rolled_back", "aborted"), timeout=60, what="deployment ended")
+    a.stop_ok()
+
+
+def test_disk_full_keeps_previous_release(env, hello_release):
+    tmp, start_server, start_agent = env
+    v1, v2 = hello_release, hello_release["v2"]
+    assert v1["digest"] != v2["digest"]
+    mnt = tmp / "tiny"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    started = []
+    try:
+        srv = start_server(trust=v1["pub"])
+        upload(srv, v1)
+        upload(srv, v2)
+        ag = start_agent("full-1", srv.url, srv.join_token({"env": "staging"}), root=mnt / "root",
+                         extra=["--stop-services-on-exit"])
+        started.append(ag)
+        wait_for(lambda: srv.hosts().get("full-1", {}).get("online"), what="online")
+        port = ag.ports[0]
+
+        def ended(dep_id):
+            return srv.api("GET", f"/api/v1/deployments/{dep_id}")[1]["state"] in \
+                ("succeeded", "failed", "rolled_back", "aborted")
+
+        dep = deploy(srv, v1["digest"])
+        wait_for(lambda: ended(dep["id"]), timeout=60, what="v1 deployed")
+        assert '"version":"1.0.0"' in http_get(f"http://127.0.0.1:{port}/version")[1].replace(" ", "")
+        # Fill the disk, then deploy v2: it cannot be downloaded; v1 keeps answering.
+        filler = mnt / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        dep = deploy(srv, v2["digest"])
+        st = wait_for(lambda: (lambda s: s if s and s["state"] == "failed" else None)(slot_state(srv, "full-1")),
+                      timeout=30, what="failed for lack of space")
+        assert st["message"].startswith("no space left on device while")
+        assert st["digest"] == v2["digest"]
+        assert '"version":"1.0.0"' in http_get(f"http://127.0.0.1:{port}/version")[1].replace(" ", "")
+        assert not (mnt / "root" / "releases" / v2["digest"]).exists()
+        assert not list((mnt / "root" / "bundles").glob("*.part.*"))
+        wait_for(lambda: ended(dep["id"]), timeout=60, what="v2 deployment ended")
+        assert ag.proc.poll() is None  # the agent itself keeps running and reporting
+        assert srv.hosts()["full-1"]["online"]
+        assert http_get(f"http://127.0.0.1:{port}/")[0] == 200
+        # Space again: v2 goes in; v1 stays on disk as the previous release.
+        filler.unlink()
+        dep = deploy(srv, v2["digest"])
+        wait_for(lambda: ended(dep["id"]), timeout=60, what="v2 deployed")
+        assert srv.api("GET", f"/api/v1/deployments/{dep['id']}")[1]["state"] == "succeeded"
+        assert '"version":"1.0.1"' in http_get(f"http://127.0.0.1:{port}/version")[1].replace(" ", "")
+        assert (mnt / "root" / "releases" / v1["digest"]).is_dir()
+        assert (mnt / "root" / "releases" / v2["digest"]).is_dir()
+        ag.stop_ok()
+    finally:
+        for a in started:  # before the file system (and its pid files) goes away
+            a.stop()
+        kill_services(mnt / "root")
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_hanging_hook_fails_and_previous_keeps_running(env, hello_release):
+    tmp, start_server, start_agent = env
+    v1, v3 = hello_release, hello_release["hanging_hook"]
+    srv = start_server(trust=v1["pub"])
+    upload(srv, v1)
+    upload(srv, v3)
+    ag = start_agent("hook-1", srv.url, srv.join_token({"env": "staging"}))
+    wait_for(lambda: srv.hosts().get("hook-1", {}).get("online"), what="online")
+    port = ag.ports[0]
+
+    def ended(dep_id):
+        return srv.api("GET", f"/api/v1/deployments/{dep_id}")[1]["state"] in \
+            ("succeeded", "failed", "rolled_back", "aborted")
+
+    dep = deploy(srv, v1["digest"])
+    wait_for(lambda: ended(dep["id"]), timeout=60, what="v1 deployed")
+    pid = slot_state(srv, "hook-1")["pid"]
+    t0 = time.monotonic()
+    dep = deploy(srv, v3["digest"])
+    st = wait_for(lambda: (lambda s: s if s and s["state"] == "failed" else None)(slot_state(srv, "hook-1")),
+                  timeout=30, what="hook failure reported")
+    assert st["message"] == "hook 'before_start' timed out after 1s"
+    assert time.monotonic() - t0 < 15
+    # The old process was never stopped.
+    assert '"version":"1.0.0"' in http_get(f"http://127.0.0.1:{port}/version")[1].replace(" ", "")
+    log = (ag.root / "logs" / "hello-a.log").read_text()
+    assert "before-install-ran" in log and "after-install-ran" in log
+    assert "hook 'before_start' timed out after 1s" in log
+    wait_for(lambda: ended(dep["id"]), timeout=60, what="deployment ended")
+    final = srv.api("GET", f"/api/v1/deployments/{dep['id']}")[1]
+    assert final["state"] in ("failed", "rolled_back")
+    wait_for(lambda: (lambda s: s and s["state"] == "healthy" and s["pid"] == pid)(slot_state(srv, "hook-1")),
+             what="v1 healthy again, same pid")
+    ag.stop_ok()
+
+
+def test_failing_validate_reported_then_rolled_back(env, hello_release):
+    tmp, start_server, start_agent = env
+    v1, v4 = hello_release, hello_release["failing_validate"]
+    srv = start_server(trust=v1["pub"])
+    upload(srv, v1)
+    upload(srv, v4)
+    ag = start_agent("val-1", srv.url, srv.join_token({"env": "staging"}))
+    wait_for(lambda: srv.hosts().get("val-1", {}).get("online"), what="online")
+    port = ag.ports[0]
+
+    def ended(dep_id):
+        return srv.api("GET", f"/api/v1/deployments/{dep_id}")[1]["state"] in \
+            ("succeeded", "failed", "rolled_back", "aborted")
+
+    dep = deploy(srv, v1["digest"])
+    wait_for(lambda: ended(dep["id"]), timeout=60, what="v1 deployed")
+    dep = deploy(srv, v4["digest"])
+    ag.wait_log("hook 'validate' failed: exit 3")
+    log = (ag.root / "logs" / "hello-a.log").read_text()
+    assert f"validating on {port}" in log
+    wait_for(lambda: ended(dep["id"]), timeout=60, what="deployment ended")
+    assert srv.api("GET", f"/api/v1/deployments/{dep['id']}")[1]["state"] in ("failed", "rolled_back")
+    # The controller put v1 back: it answers again.
+    wait_for(lambda: '"version":"1.0.0"' in http_get(f"http://127.0.0.1:{port}/version")[1].replace(" ", ""),
+             timeout=30, what="v1 back")
+    st = wait_for(lambda: (lambda s: s if s and s["state"] == "healthy" else None)(slot_state(srv, "val-1")),
+                  what="healthy again")
+    assert st["digest"] == v1["digest"]
+    ag.stop_ok()
+
+
+def test_cli_deploy_to_two_agents(env, hello_release):
+    """The same release through `slipway deploy --wait` (upload included) onto two agents."""
+    tmp, start_server, start_agent = env
+    srv = start_server(trust=hello_release["pub"])
+    a = start_agent("cli-1", srv.url, srv.join_token({"env": "staging"}))
+    b = start_agent("cli-2", srv.url, srv.join_token({"env": "staging"}))
+    wait_for(lambda: all(srv.hosts().get(n, {}).get("online") for n in ("cli-1", "cli-2")), what="both online")
+    env_vars = dict(os.environ, SLIPWAY_SERVER=srv.url, SLIPWAY_TOKEN=srv.admin, SLIPWAY_HOME=str(tmp / "cli-home"))
+    p = subprocess.run([_bin(), "deploy", hello_release["paths"]["bundle"], "--env", "staging", "--wait",
+                        "--timeout", "2m", "--output", "json"], env=env_vars, capture_output=True, text=True,
+                       timeout=180)
+    assert p.returncode == 0, p.stdout + p.stderr
+    for ag in (a, b):
+        assert http_get(f"http://127.0.0.1:{ag.ports[0]}/")[0] == 200
+        st = slot_state(srv, ag.name)
+        assert st["state"] == "healthy" and st["digest"] == hello_release["digest"]
+    a.stop_ok()
+    b.stop_ok()

@@ -1,0 +1,771 @@
+"""Scenario tests for deployments: `slipway deploy / status / rollback /
+history` against a real `slipway server`, four `slipway agent` processes
+(own roots, ports and labels) and a real HAProxy, all on loopback.
+
+Module set-up (once):
+  - releases of a small service `hello` (examples/hello's binary, built once
+    with make, copied into dist/ by a one-step pipeline) made with the real
+    `slipway keygen / run / release`: v1, v2, `bad` (HELLO_UNHEALTHY=1 in
+    run.env: /healthz answers 503), `hang` (a before_install hook that
+    sleeps past its timeout), and `hello2` v1 (another service);
+  - haproxy with an admin socket, one frontend and backend `hello` under
+    `balance random` with servers web-N-a / web-N-b for every host's two
+    slots (health checks on /healthz every 100 ms, a refused connection
+    marking a server down at once, `option redispatch`, retries on
+    connection failures).
+Each test starts its own server (fixed port, so that a restarted server is
+found again; heartbeat 300 ms, offline after 900 ms) and four agents
+web-1..web-4 (labels env=web,address=127.0.0.1) on the module's ports, and
+stops them at the end (agents with --stop-services-on-exit; what a killed
+agent leaves is killed through its pid files).
+
+The slipway.yml of the releases (environments used by the tests):
+  rolling   batch 2, max_unavailable 2, health_timeout 5s
+  bg        blue/green through the haproxy above, smoke command, keep_old 4s
+  deadline  one batch of 4, progress_deadline 4s
+  empty     a selector no host matches
+  other     hosts env=other (the second service's own two hosts)
+Every loop and wait is bounded.
+"""
+import http.client
+import json
+import os
+import pty
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HELLO_DIR = ROOT / "examples" / "hello"
+HOSTS = ["web-1", "web-2", "web-3", "web-4"]
+
+
+def _bin():
+    return os.environ.get("SLIPWAY_BIN") or str(ROOT / "build" / "slipway")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(cond, timeout=20.0, what="condition", step=0.05):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = cond()
+        if last:
+            return last
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+# ---- haproxy -----------------------------------------------------------------
+
+
+def haproxy_cmd(sock, command, timeout=2.0):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(str(sock))
+        s.sendall(command.encode() + b"\n")
+        out = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return out.decode()
+            out += d
+
+
+def haproxy_servers(sock):
+    """{server: (admin state word, op state, weight)} from `show servers state hello`."""
+    text = haproxy_cmd(sock, "show servers state hello")
+    lines = text.splitlines()
+    cols = lines[1].lstrip("# ").split()
+    out = {}
+    for line in lines[2:]:
+        f = line.split()
+        if len(f) != len(cols):
+            continue
+        row = dict(zip(cols, f))
+        admin = int(row["srv_admin_state"])
+        state = "maint" if admin & 0x67 else "drain" if admin & 0x18 else "ready"
+        out[row["srv_name"]] = (state, int(row["srv_op_state"]), int(row["srv_uweight"]))
+    return out
+
+
+def start_haproxy(base, ports):
+    hap = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not os.path.exists(hap):
+        pytest.fail("haproxy is not installed: run scripts/install-deps.sh (make deps)")
+    sock = base / "admin.sock"
+    fe = free_port()
+    lines = [
+        "global",
+        f"    stats socket {sock} mode 600 level admin",
+        "    stats timeout 10s",
+        "defaults",
+        "    mode http",
+        "    timeout connect 1s",
+        "    timeout client 10s",
+        "    timeout server 10s",
+        "    retries 5",
+        "    option redispatch 1",
+        "    retry-on conn-failure empty-response response-timeout",
+        "frontend fe",
+        f"    bind 127.0.0.1:{fe}",
+        "    default_backend hello",
+        "backend hello",
+        "    balance random",
+        "    option httpchk GET /healthz",
+        # Passive checks too: a refused connection (a process being replaced)
+        # takes the server out at once instead of at the next active check.
+        "    default-server inter 100ms fall 1 rise 1 weight 10 observe layer4 error-limit 1 on-error mark-down",
+    ]
+    for h in HOSTS:
+        a, b = ports[h]
+        lines.append(f"    server {h}-a 127.0.0.1:{a} check")
+        lines.append(f"    server {h}-b 127.0.0.1:{b} check")
+    cfg = base / "haproxy.cfg"
+    cfg.write_text("\n".join(lines) + "\n")
+    subprocess.run([hap, "-c", "-q", "-f", str(cfg)], check=True, timeout=10)
+    log = open(base / "haproxy.log", "w")
+    p = subprocess.Popen([hap, "-db", "-f", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
+    wait_for(lambda: sock.exists() and p.poll() is None, what="haproxy admin socket")
+    return p, sock, fe, log
+
+
+def haproxy_reset(sock):
+    """Every server ready with its configured weight (a test may leave some in maint)."""
+    for h in HOSTS:
+        for s in ("a", "b"):
+            haproxy_cmd(sock, f"set server hello/{h}-{s} state ready")
+            haproxy_cmd(sock, f"set server hello/{h}-{s} weight 100%")
+
+
+# ---- releases ------------------------------------------------------------------
+
+SPEC = """\
+service: {service}
+version: {version}
+build:
+  jobs:
+    package:
+      steps:
+        - run: mkdir -p dist && cp {hello} dist/hello && echo {version} > dist/VERSION
+      outputs: [dist/]
+run:
+  command: ./dist/hello --port ${{PORT}}
+  env: {{ HELLO_VERSION: "{version}", HELLO_DRAIN_MS: "3000"{extra_env} }}
+  health: {{ http: /healthz, interval: 200ms, timeout: 1s, retries: 2 }}
+  stop: {{ signal: TERM, grace: 5s }}
+{hooks}
+environments:
+  rolling:
+    hosts: {{ env: web }}
+    strategy:
+      rolling: {{ batch: 2, max_unavailable: 2, health_timeout: 5s }}
+  bg:
+    hosts: {{ env: web }}
+    strategy:
+      blue_green:
+        keep_old: 4s
+        smoke: {smoke}
+        traffic: {{ haproxy: {{ socket: {sock}, backend: hello }} }}
+  deadline:
+    hosts: {{ env: web }}
+    progress_deadline: 4s
+    strategy:
+      rolling: {{ batch: 4, max_unavailable: 4, health_timeout: 60s }}
+  empty:
+    hosts: {{ env: nowhere }}
+  other:
+    hosts: {{ env: other }}
+    strategy:
+      rolling: {{ batch: 1, max_unavailable: 1, health_timeout: 10s }}
+"""
+
+SMOKE = """\
+#!/bin/sh
+# The smoke test of the bg environment: every new instance answers /healthz.
+echo "$SLIPWAY_TARGETS" >> "{log}"
+for t in $(echo "$SLIPWAY_TARGETS" | tr ',' ' '); do
+    /usr/bin/python3 -c "import sys, urllib.request; urllib.request.urlopen('http://' + sys.argv[1] + '/healthz', timeout=2)" "$t" || {{ echo "smoke: $t does not answer"; exit 1; }}
+done
+"""
+
+
+def make_release(base, env, name, service, version, extra_env="", hooks=""):
+    src = base / f"src-{name}"
+    src.mkdir()
+    (src / "slipway.yml").write_text(SPEC.format(
+        service=service, version=version, hello=HELLO_DIR / "build" / "hello", extra_env=extra_env, hooks=hooks,
+        smoke=base / "smoke.sh", sock=base / "admin.sock"))
+
+    def run(*args):
+        p = subprocess.run([_bin(), *args], cwd=src, env=env, capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, f"slipway {' '.join(args)}: {p.returncode}\n{p.stdout}\n{p.stderr}"
+        return p
+
+    run("run")
+    rel = json.loads(run("release", "--output", "json").stdout)
+    return {"digest": rel["digest"].split(":")[-1], "bundle": rel["paths"]["bundle"], "version": version,
+            "service": service}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    base = tmp_path_factory.mktemp("deploy")
+    if not (HELLO_DIR / "build" / "hello").exists():
+        subprocess.run(["make", "-s", "-C", str(HELLO_DIR)], check=True, timeout=300, stdout=subprocess.DEVNULL)
+    ports = {h: (free_port(), free_port()) for h in HOSTS}
+    ports.update({h: (free_port(), free_port()) for h in ("api-1", "api-2")})
+    (base / "smoke.sh").write_text(SMOKE.format(log=base / "smoke.log"))
+    os.chmod(base / "smoke.sh", 0o755)
+    hap, sock, fe, hlog = start_haproxy(base, ports)
+    try:
+        env = dict(os.environ, SLIPWAY_HOME=str(base / "home"), SLIPWAY_ACTOR="tester@example.com")
+        for k in ("SLIPWAY_LOG", "SLIPWAY_SERVER", "SLIPWAY_TOKEN"):
+            env.pop(k, None)
+        subprocess.run([_bin(), "keygen"], env=env, check=True, capture_output=True, timeout=30)
+        rel = {
+            "v1": make_release(base, env, "v1", "hello", "1.0.0"),
+            "v2": make_release(base, env, "v2", "hello", "2.0.0"),
+            "bad": make_release(base, env, "bad", "hello", "3.0.0-bad", extra_env=', HELLO_UNHEALTHY: "1"'),
+            "hang": make_release(base, env, "hang", "hello", "4.0.0-hang",
+                                 hooks="  hooks: { before_install: sleep 30, timeout: 1s }"),
+            "other": make_release(base, env, "other", "hello2", "1.5.0"),
+        }
+        yield {"base": base, "ports": ports, "sock": sock, "fe": fe, "rel": rel,
+               "pub": base / "home" / "keys" / "slipway.pub"}
+    finally:
+        hap.terminate()
+        try:
+            hap.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            hap.kill()
+            hap.wait(timeout=10)
+        hlog.close()
+
+
+# ---- server, agents, CLI ---------------------------------------------------------
+
+
+class Server:
+    def __init__(self, tmp, pub, port):
+        self.tmp = tmp
+        self.data = tmp / "data"
+        self.pub = pub
+        self.port = port
+        self.proc = None
+        self.start()
+
+    def start(self):
+        url_file = self.data / "server.url"
+        if url_file.exists():
+            url_file.unlink()
+        self.log = open(self.tmp / "server.log", "a")
+        env = dict(os.environ, SLIPWAY_HOME=str(self.tmp / "server-home"), SLIPWAY_LOG="info")
+        self.proc = subprocess.Popen(
+            [_bin(), "server", "--data", str(self.data), "--listen", f"127.0.0.1:{self.port}", "--heartbeat",
+             "300ms", "--trust", str(self.pub)], stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        wait_for(lambda: url_file.exists() and (self.data / "admin.token").exists(), what="server.url")
+        self.url = url_file.read_text().strip()
+        self.admin = (self.data / "admin.token").read_text().strip()
+        wait_for(lambda: self.api("GET", "/api/v1/health")[0] == 200, what="server health")
+
+    def api(self, method, path, body=None, timeout=10):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Authorization", "Bearer " + self.admin)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                text = r.read().decode()
+                return r.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as e:
+            text = e.read().decode()
+            try:
+                return e.code, json.loads(text)
+            except ValueError:
+                return e.code, text
+        except (urllib.error.URLError, ConnectionError, OSError):
+            return None, None
+
+    def join_token(self, labels):
+        status, out = self.api("POST", "/api/v1/join-tokens", {"labels": labels})
+        assert status in (200, 201), (status, out)
+        return out["token"]
+
+    def hosts(self):
+        status, out = self.api("GET", "/api/v1/hosts")
+        assert status == 200, (status, out)
+        return {h["name"]: h for h in out}
+
+    def deployment(self, dep_id):
+        status, out = self.api("GET", f"/api/v1/deployments/{dep_id}")
+        assert status == 200, (status, out)
+        return out
+
+    def wait_final(self, dep_id, timeout=60):
+        return wait_for(lambda: (lambda d: d if d["state"] not in ("pending", "progressing") else None)(
+            self.deployment(dep_id)), timeout=timeout, what=f"{dep_id} to end", step=0.1)
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self.log.close()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if not self.log.closed:
+            self.log.close()
+
+
+class Agent:
+    def __init__(self, tmp, name, url, join, labels, ports):
+        self.root = tmp / f"agent-{name}"
+        self.name = name
+        self.logf = open(tmp / f"agent-{name}.log", "w")
+        env = dict(os.environ, SLIPWAY_HOME=str(tmp / "agent-home"))
+        for k in ("SLIPWAY_SERVER", "SLIPWAY_JOIN_TOKEN", "SLIPWAY_LOG"):
+            env.pop(k, None)
+        self.proc = subprocess.Popen(
+            [_bin(), "agent", "--root", str(self.root), "--name", name, "--server", url, "--join", join,
+             "--labels", labels, "--ports", f"{ports[0]},{ports[1]}", "--poll-wait", "5",
+             "--stop-services-on-exit"], stdout=self.logf, stderr=subprocess.STDOUT, env=env)
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+
+
+def kill_services(root):
+    run = Path(root) / "run"
+    if not run.is_dir():
+        return
+    for pf in run.glob("*.pid"):
+        try:
+            os.killpg(int(pf.read_text().split()[0]), signal.SIGKILL)
+        except (ValueError, ProcessLookupError, PermissionError, IndexError):
+            pass
+
+
+class Fleet:
+    def __init__(self, world, tmp):
+        self.world = world
+        self.tmp = tmp
+        self.server = Server(tmp, world["pub"], free_port())
+        self.agents = {}
+        for h in HOSTS:
+            self.add_agent(h, "env=web,address=127.0.0.1")
+        wait_for(lambda: all(self.server.hosts().get(h, {}).get("online") for h in HOSTS), what="4 hosts online")
+
+    def add_agent(self, name, labels):
+        tok = self.server.join_token({})
+        self.agents[name] = Agent(self.tmp, name, self.server.url, tok, labels, self.world["ports"][name])
+
+    def cli(self, *args, timeout=120):
+        env = dict(os.environ, SLIPWAY_HOME=str(self.tmp / "cli-home"), SLIPWAY_SERVER=self.server.url,
+                   SLIPWAY_TOKEN=self.server.admin, SLIPWAY_ACTOR="tester@example.com")
+        env.pop("SLIPWAY_LOG", None)
+        return subprocess.run([_bin(), *map(str, args)], env=env, capture_output=True, text=True, timeout=timeout)
+
+    def deploy(self, rel, env_name, *extra, expect=0):
+        p = self.cli("deploy", self.world["rel"][rel]["bundle"], "--env", env_name, "--output", "json", *extra)
+        assert p.returncode == expect, f"deploy {rel} to {env_name}: exit {p.returncode}\n{p.stdout}\n{p.stderr}"
+        return json.loads(p.stdout) if p.stdout.strip().startswith("{") else None
+
+    def slot(self, host, slot="a", service="hello"):
+        for s in self.server.hosts().get(host, {}).get("services") or []:
+            if s.get("service") == service and s.get("slot") == slot:
+                return s
+        return None
+
+    def running(self, digest, hosts=HOSTS, slot="a", service="hello"):
+        """Every host reports digest healthy in slot."""
+        return all((lambda s: s and s.get("digest") == digest and s.get("state") == "healthy")(
+            self.slot(h, slot, service)) for h in hosts)
+
+    def stop(self):
+        for a in self.agents.values():
+            a.stop()
+        for a in self.agents.values():
+            kill_services(a.root)
+        self.server.stop()
+
+
+@pytest.fixture
+def fleet(world, tmp_path):
+    haproxy_reset(world["sock"])
+    f = Fleet(world, tmp_path)
+    yield f
+    f.stop()
+
+
+# ---- traffic ---------------------------------------------------------------------
+
+
+class Load:
+    """Continuous GET / through haproxy from a few threads, bounded to 120 s."""
+
+    def __init__(self, port, threads=2):
+        self.port = port
+        self.stop_ev = threading.Event()
+        self.results = []  # (monotonic time, status or error text, version)
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.loop, daemon=True) for _ in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def one(self):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            c.request("GET", "/")
+            r = c.getresponse()
+            body = r.read().decode(errors="replace")
+            version = body.split()[3] if r.status == 200 and body.startswith("hello from") else None
+            return r.status, version
+        except (OSError, http.client.HTTPException) as e:
+            return f"error: {e!r}", None
+        finally:
+            c.close()
+
+    def loop(self):
+        end = time.monotonic() + 120
+        while not self.stop_ev.is_set() and time.monotonic() < end:
+            status, version = self.one()
+            with self.lock:
+                self.results.append((time.monotonic(), status, version))
+            time.sleep(0.003)
+
+    def stop(self):
+        self.stop_ev.set()
+        for t in self.threads:
+            t.join(timeout=10)
+        return self.results
+
+    def failures(self):
+        with self.lock:
+            return [r for r in self.results if r[1] != 200]
+
+    def count(self):
+        with self.lock:
+            return len(self.results)
+
+
+def versions_after(results, t0):
+    return {r[2] for r in results if r[0] >= t0}
+
+
+# ---- the scenarios -----------------------------------------------------------------
+
+
+def test_rolling_zero_downtime(fleet, world):
+    rel = world["rel"]
+    fleet.deploy("v1", "rolling", "--wait")
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), what="v1 everywhere")
+    load = Load(world["fe"])
+    wait_for(lambda: load.count() > 50, what="load started")
+    dep = fleet.deploy("v2", "rolling", "--wait")
+    assert dep["state"] == "succeeded", dep
+    t_done = time.monotonic()
+    wait_for(lambda: load.count() > 0 and
+             versions_after(load.results, t_done + 0.5) == {"2.0.0"}, timeout=10, what="only v2 answering")
+    results = load.stop()
+    assert len(results) > 300, f"only {len(results)} requests"
+    assert load.failures() == [], f"{len(load.failures())} of {len(results)} requests failed: {load.failures()[:5]}"
+    assert {"1.0.0", "2.0.0"} <= {r[2] for r in results}
+    assert fleet.running(rel["v2"]["digest"])
+    # Batches of two: the plan says so, and every host ran through it.
+    d = fleet.server.deployment(dep["id"])
+    plan = d.get("plan") or {}
+    if plan:
+        assert [len(b) for b in plan["batches"]] == [2, 2]
+        assert all(h["phase"] == "healthy" for h in plan["hosts"])
+
+
+def test_blue_green_zero_downtime_and_switch_at_once(fleet, world):
+    rel = world["rel"]
+    sock = world["sock"]
+    fleet.deploy("v1", "bg", "--wait")
+    wait_for(lambda: fleet.running(rel["v1"]["digest"], slot="a"), what="v1 in slot a")
+    st = haproxy_servers(sock)
+    assert all(st[f"{h}-a"][0] == "ready" and st[f"{h}-b"][0] == "maint" for h in HOSTS), st
+    load = Load(world["fe"])
+    wait_for(lambda: load.count() > 50, what="load started")
+    dep = fleet.deploy("v2", "bg", "--wait")
+    assert dep["state"] == "succeeded", dep
+    time.sleep(0.5)
+    results = load.stop()
+    assert load.failures() == [], f"{len(load.failures())} of {len(results)} failed: {load.failures()[:5]}"
+    # The switch: before it only v1 answers, after it only v2; the overlap is the
+    # few milliseconds between the weight and maint commands.
+    first_v2 = min(r[0] for r in results if r[2] == "2.0.0")
+    last_v1 = max(r[0] for r in results if r[2] == "1.0.0")
+    assert last_v1 - first_v2 < 0.3, f"v1 and v2 both answered for {last_v1 - first_v2:.3f}s"
+    # New colour in b takes traffic, old colour in a stays up (keep_old) in maint.
+    st = haproxy_servers(sock)
+    assert all(st[f"{h}-b"][0] == "ready" and st[f"{h}-b"][2] > 0 and st[f"{h}-a"][0] == "maint"
+               for h in HOSTS), st
+    assert fleet.running(rel["v2"]["digest"], slot="b")
+    assert fleet.running(rel["v1"]["digest"], slot="a")
+    # The smoke test ran against the four new instances.
+    smoke = (world["base"] / "smoke.log").read_text().splitlines()[-1].split(",")
+    assert sorted(smoke) == sorted(f"127.0.0.1:{world['ports'][h][1]}" for h in HOSTS)
+    # Within keep_old (4 s) a rollback is one switch: slot a still runs v1.
+    t0 = time.monotonic()
+    p = fleet.cli("rollback", "hello", "--env", "bg", "--wait", "--output", "json")
+    assert p.returncode == 0, p.stderr
+    back = json.loads(p.stdout)
+    assert back["digest"] == rel["v1"]["digest"] and back["state"] == "succeeded"
+    assert time.monotonic() - t0 < 4
+    st = haproxy_servers(sock)
+    assert all(st[f"{h}-a"][0] == "ready" and st[f"{h}-b"][0] == "maint" for h in HOSTS), st
+    assert fleet.running(rel["v1"]["digest"], slot="a")
+    # keep_old after that switch, the colour it left (v2 in slot b) is removed.
+    wait_for(lambda: all(fleet.slot(h, "b") is None for h in HOSTS), timeout=20, what="old colour removed")
+    assert fleet.running(rel["v1"]["digest"], slot="a")
+
+
+def test_unhealthy_release_rolls_back_and_service_keeps_answering(fleet, world):
+    rel = world["rel"]
+    fleet.deploy("v1", "rolling", "--wait")
+    load = Load(world["fe"])
+    wait_for(lambda: load.count() > 50, what="load started")
+    p = fleet.cli("deploy", rel["bad"]["bundle"], "--env", "rolling", "--wait")
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "rolled_back" in p.stderr and "not healthy after 5s" in p.stderr, p.stderr
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), timeout=15, what="v1 back everywhere")
+    t_end = time.monotonic()
+    time.sleep(0.3)
+    results = load.stop()
+    assert load.failures() == [], f"{len(load.failures())} of {len(results)} failed: {load.failures()[:5]}"
+    # Rolling replaces a host's release in place and the rolling strategy has no
+    # load balancer to drain (docs/rollout.md): until haproxy's next health check
+    # (100 ms) sees /healthz answer 503, a few requests may reach the new process,
+    # which answers / correctly. Never after the rollback, and never a failure.
+    bad = [r for r in results if r[2] == "3.0.0-bad"]
+    assert len(bad) < len(results) * 0.05, f"{len(bad)} of {len(results)} answered by the unhealthy release"
+    assert versions_after(results, t_end) == {"1.0.0"}
+    deps = fleet.server.api("GET", "/api/v1/deployments?service=hello&env=rolling")[1]
+    assert deps[0]["state"] == "rolled_back" and deps[0]["digest"] == rel["bad"]["digest"]
+    assert "host 'web-1' not healthy after 5s" in deps[0]["reason"] or \
+        "host 'web-2' not healthy after 5s" in deps[0]["reason"], deps[0]["reason"]
+
+
+def test_server_killed_mid_rollout_resumes(fleet, world):
+    rel = world["rel"]
+    fleet.deploy("v1", "rolling", "--wait")
+    dep = fleet.deploy("v2", "rolling")
+    # Kill it once the first batch has been told.
+    wait_for(lambda: any(h["phase"] != "waiting" for h in fleet.server.deployment(dep["id"])["hosts"]),
+             what="first batch started", step=0.02)
+    fleet.server.kill()
+    time.sleep(0.5)
+    fleet.server.start()
+    final = fleet.server.wait_final(dep["id"], timeout=60)
+    assert final["state"] in ("succeeded", "rolled_back"), final
+    want = rel["v2"]["digest"] if final["state"] == "succeeded" else rel["v1"]["digest"]
+    # No host half-switched: every host runs the same release, healthy.
+    wait_for(lambda: fleet.running(want), timeout=20, what=f"every host on {want[:12]}")
+    for h in HOSTS:
+        assert fleet.slot(h, "b") is None
+    kinds = [e["kind"] for e in fleet.server.api("GET", "/api/v1/events?after=0&limit=1000")[1]["events"]
+             if e["subject"] == f"deployment/{dep['id']}"]
+    assert kinds[0] == "deployment.created" and kinds[-1] == f"deployment.{final['state']}"
+
+
+def test_agent_killed_mid_deploy_rolls_back(fleet, world):
+    rel = world["rel"]
+    fleet.deploy("v1", "rolling", "--wait")
+    dep = fleet.deploy("v2", "rolling")
+    wait_for(lambda: any(h["phase"] != "waiting" for h in fleet.server.deployment(dep["id"])["hosts"]),
+             what="first batch started", step=0.02)
+    fleet.agents["web-3"].kill()
+    final = fleet.server.wait_final(dep["id"], timeout=30)
+    assert final["state"] == "rolled_back", final
+    assert "host 'web-3'" in final["reason"] and "offline" in final["reason"], final["reason"]
+    wait_for(lambda: fleet.running(rel["v1"]["digest"], hosts=["web-1", "web-2", "web-4"]), timeout=20,
+             what="v1 back on the live hosts")
+    assert fleet.server.hosts()["web-3"]["online"] is False
+
+
+def test_one_active_per_service_env_and_services_in_parallel(fleet, world):
+    rel = world["rel"]
+    fleet.add_agent("api-1", "env=other,address=127.0.0.1")
+    fleet.add_agent("api-2", "env=other,address=127.0.0.1")
+    wait_for(lambda: all(fleet.server.hosts().get(h, {}).get("online") for h in ("api-1", "api-2")),
+             what="api hosts online")
+    fleet.deploy("v1", "rolling", "--wait")
+    dep = fleet.deploy("v2", "rolling")
+    p = fleet.cli("deploy", rel["v1"]["bundle"], "--env", "rolling")
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert f"deployment {dep['id']} of hello to rolling is still" in p.stderr, p.stderr
+    status, body = fleet.server.api("POST", "/api/v1/deployments",
+                                    {"service": "hello", "env": "rolling", "digest": rel["v1"]["digest"]})
+    assert status == 409 and "still" in body["error"]["message"], (status, body)
+    other = fleet.deploy("other", "other")
+    assert fleet.server.deployment(dep["id"])["state"] in ("pending", "progressing")
+    f1 = fleet.server.wait_final(dep["id"])
+    f2 = fleet.server.wait_final(other["id"])
+    assert f1["state"] == "succeeded" and f2["state"] == "succeeded", (f1, f2)
+    assert fleet.running(rel["other"]["digest"], hosts=["api-1", "api-2"], service="hello2")
+    assert fleet.running(rel["v2"]["digest"])
+
+
+def test_no_matching_hosts_is_bad_input(fleet, world):
+    p = fleet.cli("deploy", world["rel"]["v1"]["bundle"], "--env", "empty")
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "no hosts match env=nowhere for environment 'empty'" in p.stderr, p.stderr
+    p = fleet.cli("deploy", world["rel"]["v1"]["bundle"], "--env", "qa")
+    assert p.returncode == 2 and "environment 'qa' is not defined" in p.stderr, p.stderr
+    assert fleet.server.api("GET", "/api/v1/deployments")[1] == []
+
+
+def test_progress_deadline_rolls_back(fleet, world):
+    rel = world["rel"]
+    fleet.deploy("v1", "deadline", "--wait")
+    p = fleet.cli("deploy", rel["bad"]["bundle"], "--env", "deadline", "--wait", "--output", "json")
+    assert p.returncode == 1
+    dep = json.loads(p.stdout)
+    assert dep["state"] == "rolled_back", dep
+    assert dep["reason"] == "progress deadline exceeded (4s)", dep["reason"]
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), timeout=15, what="v1 back")
+
+
+def test_hanging_hook_fails_install_and_rolls_back(fleet, world):
+    rel = world["rel"]
+    fleet.deploy("v1", "rolling", "--wait")
+    t0 = time.monotonic()
+    p = fleet.cli("deploy", rel["hang"]["bundle"], "--env", "rolling", "--wait", "--output", "json")
+    assert p.returncode == 1, p.stdout + p.stderr
+    dep = json.loads(p.stdout)
+    assert dep["state"] == "rolled_back", dep
+    assert dep["reason"].startswith("host 'web-"), dep["reason"]
+    assert time.monotonic() - t0 < 25
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), timeout=15, what="v1 back")
+
+
+def test_status_history_rollback_commands(fleet, world):
+    rel = world["rel"]
+    # Usage errors first.
+    p = fleet.cli("deploy", rel["v1"]["bundle"])
+    assert p.returncode == 2 and "--env" in p.stderr
+    p = fleet.cli("deploy", fleet.tmp / "nope.tar.zst", "--env", "rolling")
+    assert p.returncode == 2 and "not a release bundle" in p.stderr
+    p = fleet.cli("history", "hello")
+    assert p.returncode == 2
+    for cmd in ("deploy", "status", "rollback", "history"):
+        p = fleet.cli(cmd, "--help")
+        assert p.returncode == 0 and p.stdout.startswith(f"usage: slipway {cmd}")
+    p = fleet.cli("rollback", "hello", "--env", "rolling")
+    assert p.returncode == 2 and "no successful deployment" in p.stderr, p.stderr
+
+    p = fleet.cli("deploy", rel["v1"]["bundle"], "--env", "rolling", "--wait")
+    assert p.returncode == 0, p.stderr
+    assert "uploading release" in p.stdout and "succeeded in" in p.stdout, p.stdout
+    d2 = fleet.deploy("v2", "rolling", "--wait")
+    assert d2["state"] == "succeeded" and d2["uploaded"] is True
+
+    p = fleet.cli("status")
+    assert p.returncode == 0 and d2["id"] in p.stdout and "succeeded" in p.stdout, p.stdout
+    ov = json.loads(fleet.cli("status", "--output", "json").stdout)
+    assert ov["active"] == [] and ov["latest"][0]["id"] == d2["id"]
+    p = fleet.cli("status", d2["id"])
+    assert p.returncode == 0, p.stderr
+    for h in HOSTS:
+        assert h in p.stdout
+    assert rel["v2"]["digest"][:12] in p.stdout and "2.0.0" in p.stdout
+    p = fleet.cli("status", d2["id"], "--watch", timeout=30)
+    assert p.returncode == 0 and f"{d2['id']} succeeded" in p.stdout, p.stdout
+    p = fleet.cli("status", "dep-99")
+    assert p.returncode == 2, p.stderr
+
+    # Rollback: back to v1, as a new deployment; --watch follows it.
+    p = fleet.cli("rollback", "hello", "--env", "rolling", "--output", "json")
+    assert p.returncode == 0, p.stderr
+    back = json.loads(p.stdout)
+    assert back["digest"] == rel["v1"]["digest"]
+    p = fleet.cli("status", back["id"], "--watch", timeout=60)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert any("web-1: updating" in line for line in lines), p.stdout
+    assert any(f"{back['id']} succeeded" in line for line in lines), p.stdout
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), timeout=15, what="v1 back")
+
+    p = fleet.cli("history", "hello", "--env", "rolling")
+    assert p.returncode == 0, p.stderr
+    rows = p.stdout.splitlines()
+    assert rows[0].split()[:3] == ["ID", "STATE", "VERSION"]
+    assert rows[1].split()[:3] == [back["id"], "succeeded", "1.0.0"]
+    assert rows[2].split()[:3] == [d2["id"], "succeeded", "2.0.0"]
+    assert len(rows) == 4
+    hist = json.loads(fleet.cli("history", "hello", "--env", "rolling", "--output", "json").stdout)
+    assert [d["id"] for d in hist] == [back["id"], d2["id"], "dep-1"]
+    assert hist[1]["prev_digest"] == rel["v1"]["digest"]
+    # Deploying a release the server has: no upload. Watched on a terminal:
+    # the per-host view is redrawn in place until it ends.
+    d4 = fleet.deploy("v2", "rolling")
+    assert d4["uploaded"] is False
+    screen = watch_on_tty(fleet, d4["id"])
+    assert "\033[H\033[J" in screen, screen
+    assert "HOST" in screen and "SLOT" in screen and "RELEASE" in screen and "HEALTH" in screen
+    assert f"{d4['id']}  hello 2.0.0" in screen and "succeeded" in screen.split("\033[H\033[J")[-1]
+    for h in HOSTS:
+        assert h in screen
+
+
+def watch_on_tty(fleet, dep_id):
+    """`slipway status ID --watch` with a pseudo-terminal as stdout; returns what it drew."""
+    master, slave = pty.openpty()
+    env = dict(os.environ, SLIPWAY_HOME=str(fleet.tmp / "cli-home"), SLIPWAY_SERVER=fleet.server.url,
+               SLIPWAY_TOKEN=fleet.server.admin)
+    p = subprocess.Popen([_bin(), "status", dep_id, "--watch"], stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([master], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif p.poll() is not None:
+            break
+    if p.poll() is None:
+        p.kill()
+    assert p.wait(timeout=10) == 0, p.stderr.read()
+    p.stderr.close()
+    os.close(master)
+    return out.decode(errors="replace")
