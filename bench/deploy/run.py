@@ -102,8 +102,8 @@ environments:
         sh("git", "add", "-A", cwd=src)
         sh("git", "-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-qm", version, cwd=src)
         sh(SW, "run", "-j2", env=env, cwd=src)
-        rel = json.loads(sh(SW, "release", "--output", "json", env=env, cwd=src))
-        bundles.append(Path(rel["bundle"]))
+        rel = json.loads(sh(SW, "release", "--version", version, "--output", "json", env=env, cwd=src))
+        bundles.append(Path(rel["paths"]["bundle"]))
     return bundles
 
 
