@@ -644,3 +644,57 @@ def test_cli_deploy_to_two_agents(env, hello_release):
         assert st["state"] == "healthy" and st["digest"] == hello_release["digest"]
     a.stop_ok()
     b.stop_ok()
+
+
+def test_signed_bundle_with_path_traversal_refused(env, hello_release, tmp_path):
+    """A release signed by a trusted key but whose archive climbs out of its
+    directory: the agent's safe unpacker refuses it, nothing is written
+    outside the release directory, and nothing runs."""
+    import hashlib
+    import io
+    import tarfile
+
+    tmp, start_server, start_agent = env
+    work = tmp_path / "evil"
+    work.mkdir()
+    subprocess.run(["minisign", "-G", "-W", "-p", str(work / "k.pub"), "-s", str(work / "k.key")],
+                   check=True, capture_output=True, timeout=30)
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data in (("dist/hello", b"#!/bin/sh\nexit 0\n"), ("../../escaped.txt", b"pwned\n")):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            ti.mode = 0o755
+            tf.addfile(ti, io.BytesIO(data))
+    (work / "b.tar").write_bytes(raw.getvalue())
+    subprocess.run(["zstd", "-q", "-f", str(work / "b.tar"), "-o", str(work / "b.tar.zst")], check=True, timeout=30)
+    blob = (work / "b.tar.zst").read_bytes()
+    digest = hashlib.sha256(blob).hexdigest()
+    bundle = work / f"{digest}.tar.zst"
+    bundle.write_bytes(blob)
+    manifest = json.loads(Path(hello_release["paths"]["manifest"]).read_text())
+    manifest.update({"digest": "sha256:" + digest, "bundle": bundle.name, "size": len(blob), "files": 2})
+    mpath = work / f"{digest}.release.json"
+    mpath.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    for f in (bundle, mpath):
+        subprocess.run(["minisign", "-S", "-s", str(work / "k.key"), "-m", str(f)],
+                       check=True, capture_output=True, timeout=30)
+    rel = {"digest": digest, "paths": {"bundle": str(bundle), "bundle_signature": str(bundle) + ".minisig",
+                                       "manifest": str(mpath), "manifest_signature": str(mpath) + ".minisig"}}
+    srv = start_server(trust=work / "k.pub")
+    upload(srv, rel)
+    a = start_agent("trav-1", srv.url, srv.join_token({"env": "staging"}))
+    wait_for(lambda: srv.hosts().get("trav-1", {}).get("online"), what="online")
+    dep = deploy(srv, digest)
+    st = wait_for(lambda: (lambda s: s if s and s["state"] in ("refused", "failed") else None)(
+        slot_state(srv, "trav-1")), timeout=30, what="install refused")
+    assert ".." in st["message"], st
+    # Nothing escaped: not beside the releases, not at the agent root, not above it.
+    for d in (a.root / "releases", a.root, a.root.parent):
+        assert not (d / "escaped.txt").exists()
+    assert not (a.root / "releases" / digest).exists()
+    assert not (a.root / "run" / "hello-a.pid").exists()
+    ended = wait_for(lambda: (lambda d: d if d["state"] in ("failed", "rolled_back", "aborted") else None)(
+        srv.api("GET", f"/api/v1/deployments/{dep['id']}")[1]), timeout=60, what="deployment ended")
+    assert "trav-1" in ended["reason"], ended
+    a.stop_ok()
