@@ -15,27 +15,28 @@
 #include <string.h>
 #include <time.h>
 
+/* Object-like, so that any mention (a call, a function pointer) fails. */
 #define SW_BANNED(func) sorry_##func##_is_banned_in_slipway
 
 #undef strcpy
-#define strcpy(x, y) SW_BANNED(strcpy)
+#define strcpy SW_BANNED(strcpy)
 #undef strcat
-#define strcat(x, y) SW_BANNED(strcat)
+#define strcat SW_BANNED(strcat)
 #undef strncpy
-#define strncpy(x, y, n) SW_BANNED(strncpy)
+#define strncpy SW_BANNED(strncpy)
 #undef sprintf
-#define sprintf(...) SW_BANNED(sprintf)
+#define sprintf SW_BANNED(sprintf)
 #undef vsprintf
-#define vsprintf(...) SW_BANNED(vsprintf)
+#define vsprintf SW_BANNED(vsprintf)
 #undef gets
-#define gets(x) SW_BANNED(gets)
+#define gets SW_BANNED(gets)
 #undef strtok
-#define strtok(x, y) SW_BANNED(strtok)
+#define strtok SW_BANNED(strtok)
 #undef atoi
-#define atoi(x) SW_BANNED(atoi)
+#define atoi SW_BANNED(atoi)
 #undef gmtime
-#define gmtime(x) SW_BANNED(gmtime)
+#define gmtime SW_BANNED(gmtime)
 #undef localtime
-#define localtime(x) SW_BANNED(localtime)
+#define localtime SW_BANNED(localtime)
 
 #endif
