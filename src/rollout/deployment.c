@@ -337,6 +337,29 @@ static bool sw_dep_restored(const struct sw_obs *obs, json_t *ph, char *why, siz
 	return true;
 }
 
+/*
+ * Rolling with a balancer, at the end of a rollback: hosts that did not
+ * come back healthy (or went offline) stay in maint; say so where they are
+ * listed.
+ */
+static void sw_dep_left_out(json_t *dep, const struct sw_obs *obs)
+{
+	char msg[SW_ERR_MSG_MAX];
+	const char *phase;
+	json_t *ph;
+	size_t i;
+
+	if (!sw_rolling_traffic(dep, obs))
+		return;
+	json_array_foreach(json_object_get(sw_dep_plan(dep), "hosts"), i, ph) {
+		phase = sw_json_str(ph, "phase");
+		if (!phase || (strcmp(phase, "restoring") && strcmp(phase, "offline")))
+			continue;
+		snprintf(msg, sizeof(msg), "left in maint: %s", sw_json_str(ph, "message") ? sw_json_str(ph, "message") : "");
+		sw_dep_host_phase(ph, !strcmp(phase, "offline") ? "offline" : "failed", msg, obs->now_ms);
+	}
+}
+
 static void sw_dep_rollback_step(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
 {
 	json_t *plan = sw_dep_plan(dep), *hosts = json_object_get(plan, "hosts"), *ph;
@@ -344,14 +367,20 @@ static void sw_dep_rollback_step(json_t *dep, const struct sw_obs *obs, struct s
 	int64_t failed = sw_dep_int(plan, "failed_ms"), restore = sw_dep_int(plan, "restore_ms");
 	int64_t timeout = sw_dep_health_timeout(dep);
 	enum sw_dep_state st = SW_DEP_FAILED;
-	char why[600], d[32], msg[SW_ERR_MSG_MAX];
+	char why[SW_ERR_MSG_MAX], d[32], msg[SW_ERR_MSG_MAX], lb_why[SW_ERR_MSG_MAX] = "";
 	struct sw_err err = SW_ERR_INIT;
 	const char *waiting = NULL;
+	bool rolling = !strcmp(sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : "", "rolling");
 	size_t i;
 
 	if (!reason)
 		reason = "";
 	if (!json_is_true(json_object_get(plan, "restoring"))) {
+		/* Rolling with a balancer: updated hosts out of rotation before their rows go back. */
+		if (rolling && sw_rolling_unroute(dep, obs) > 0) {
+			sw_dep_set_step(dep, "rolling back: draining updated hosts: %s", reason);
+			return;
+		}
 		/* Blue/green: traffic goes back to the old colour before anything is removed. */
 		if (!strcmp(sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : "", "blue_green") &&
 		    sw_bluegreen_unswitch(dep, obs, &err) < 0 && json_is_true(json_object_get(plan, "switch_started"))) {
@@ -375,27 +404,44 @@ static void sw_dep_rollback_step(json_t *dep, const struct sw_obs *obs, struct s
 		if (!phase || strcmp(phase, "restoring"))
 			continue;
 		if (sw_dep_restored(obs, ph, why, sizeof(why))) {
-			if (!strcmp(sw_json_str(ph, "phase"), "restoring"))
+			if (strcmp(sw_json_str(ph, "phase"), "restoring"))
+				continue;
+			/* Healthy on the previous release: only now back in rotation (rolling with a balancer). */
+			if (!rolling || sw_rolling_reroute(dep, obs, ph, why, sizeof(why)) > 0) {
 				sw_dep_host_phase(ph, "restored", "", obs->now_ms);
-		} else {
-			json_object_set_new(ph, "message", json_string(why));
+				continue;
+			}
 			if (!waiting)
-				waiting = sw_json_str(ph, "name");
+				snprintf(lb_why, sizeof(lb_why), "%s", why);
 		}
+		json_object_set_new(ph, "message", json_string(why));
+		if (!waiting)
+			waiting = sw_json_str(ph, "name");
 	}
 	if (!waiting) {
 		if (final)
 			sw_dep_state_parse(final, &st);
+		if (rolling)
+			sw_dep_left_out(dep, obs);
 		sw_deployment_finish(dep, st, reason, out);
 		return;
 	}
 	if (obs->now_ms - restore > timeout) {
-		snprintf(msg, sizeof(msg), "%s; rollback incomplete: host '%s' not healthy after %s", reason, waiting,
-			 sw_format_duration_ms((uint64_t)timeout, d, sizeof(d)));
+		if (*lb_why)
+			snprintf(msg, sizeof(msg), "%s; rollback incomplete: host '%s' not back in rotation after %s (%s)",
+				 reason, waiting, sw_format_duration_ms((uint64_t)timeout, d, sizeof(d)), lb_why);
+		else
+			snprintf(msg, sizeof(msg), "%s; rollback incomplete: host '%s' not healthy after %s", reason,
+				 waiting, sw_format_duration_ms((uint64_t)timeout, d, sizeof(d)));
+		if (rolling)
+			sw_dep_left_out(dep, obs);
 		sw_deployment_finish(dep, SW_DEP_FAILED, msg, out);
 		return;
 	}
-	sw_dep_set_step(dep, "rolling back: waiting for host '%s' to run the previous release", waiting);
+	if (*lb_why)
+		sw_dep_set_step(dep, "rolling back: host '%s': %s", waiting, lb_why);
+	else
+		sw_dep_set_step(dep, "rolling back: waiting for host '%s' to run the previous release", waiting);
 }
 
 /* ---- the step ----------------------------------------------------------- */

@@ -19,8 +19,11 @@
  *                      traffic switch failed; abort)── plan.phase "rollback":
  *                      hosts already told are given back their desired rows
  *                      as they were before (plan.hosts[].before), traffic is
- *                      switched back (blue/green), and once they report
- *                      healthy again (bounded by health_timeout):
+ *                      switched back (blue/green) or updated hosts are
+ *                      drained out first and put back in rotation only
+ *                      once healthy (rolling with a balancer, rolling.h),
+ *                      and once they report healthy again (bounded by
+ *                      health_timeout):
  *                          rolled_back   (a previous release runs again)
  *                          failed        (first deployment: hosts stopped,
  *                                         or the restore did not get healthy)

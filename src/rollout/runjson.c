@@ -114,6 +114,9 @@ json_t *sw_runjson_env(const struct sw_spec_env *env)
 				      env->blue_green.smoke ? json_string(env->blue_green.smoke) : json_null(),
 				      "keep_old_ms", (json_int_t)env->blue_green.keep_old_ms));
 	switch (env->strategy) {
+	case SW_STRATEGY_ROLLING:
+		traffic = sw_runjson_traffic(&env->rolling.traffic);
+		break;
 	case SW_STRATEGY_BLUE_GREEN:
 		traffic = sw_runjson_traffic(&env->blue_green.traffic);
 		break;

@@ -27,7 +27,8 @@
  *   | rolling              | {batch, max_unavailable, min_healthy}: each an    |
  *   |                      | integer count or a "N%" string                    |
  *   | blue_green           | {smoke: string|null, keep_old_ms}                 |
- *   | traffic              | {haproxy: {socket, backend}} or null              |
+ *   | traffic              | {haproxy: {socket, backend}} or null: the         |
+ *   |                      | strategy's own (rolling, blue_green, canary)      |
  *
  * Ownership: every function returns a new reference. Calls jansson, spec/.
  */

@@ -20,7 +20,8 @@ stops them at the end (agents with --stop-services-on-exit; what a killed
 agent leaves is killed through its pid files).
 
 The slipway.yml of the releases (environments used by the tests):
-  rolling   batch 2, max_unavailable 2, health_timeout 5s
+  rolling   batch 2, max_unavailable 2, health_timeout 5s, each host drained
+            through the haproxy above while it is replaced
   bg        blue/green through the haproxy above, smoke command, keep_old 4s
   deadline  one batch of 4, progress_deadline 4s
   empty     a selector no host matches
@@ -173,7 +174,11 @@ environments:
   rolling:
     hosts: {{ env: web }}
     strategy:
-      rolling: {{ batch: 2, max_unavailable: 2, health_timeout: 5s }}
+      rolling:
+        batch: 2
+        max_unavailable: 2
+        health_timeout: 5s
+        traffic: {{ haproxy: {{ socket: {sock}, backend: hello }} }}
   bg:
     hosts: {{ env: web }}
     strategy:
@@ -484,6 +489,34 @@ def versions_after(results, t0):
     return {r[2] for r in results if r[0] >= t0}
 
 
+class StateWatch:
+    """Samples haproxy's admin state of every web-N-a server (bounded to 120 s)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.stop_ev = threading.Event()
+        self.seen = {f"{h}-a": set() for h in HOSTS}
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        end = time.monotonic() + 120
+        while not self.stop_ev.is_set() and time.monotonic() < end:
+            try:
+                st = haproxy_servers(self.sock)
+            except (OSError, IndexError, KeyError, ValueError):
+                st = {}
+            for name, seen in self.seen.items():
+                if name in st:
+                    seen.add(st[name][0])
+            time.sleep(0.01)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.thread.join(timeout=10)
+        return self.seen
+
+
 # ---- the scenarios -----------------------------------------------------------------
 
 
@@ -493,9 +526,13 @@ def test_rolling_zero_downtime(fleet, world):
     wait_for(lambda: fleet.running(rel["v1"]["digest"]), what="v1 everywhere")
     load = Load(world["fe"])
     wait_for(lambda: load.count() > 50, what="load started")
+    watch = StateWatch(world["sock"])
     dep = fleet.deploy("v2", "rolling", "--wait")
     assert dep["state"] == "succeeded", dep
     t_done = time.monotonic()
+    # Every host was taken out of rotation (maint) while it was replaced.
+    seen = watch.stop()
+    assert all("maint" in s for s in seen.values()), seen
     wait_for(lambda: load.count() > 0 and
              versions_after(load.results, t_done + 0.5) == {"2.0.0"}, timeout=10, what="only v2 answering")
     results = load.stop()
@@ -503,6 +540,8 @@ def test_rolling_zero_downtime(fleet, world):
     assert load.failures() == [], f"{len(load.failures())} of {len(results)} requests failed: {load.failures()[:5]}"
     assert {"1.0.0", "2.0.0"} <= {r[2] for r in results}
     assert fleet.running(rel["v2"]["digest"])
+    st = haproxy_servers(world["sock"])
+    assert all(st[f"{h}-a"][0] == "ready" for h in HOSTS), st
     # Batches of two: the plan says so, and every host ran through it.
     d = fleet.server.deployment(dep["id"])
     plan = d.get("plan") or {}
@@ -567,13 +606,12 @@ def test_unhealthy_release_rolls_back_and_service_keeps_answering(fleet, world):
     time.sleep(0.3)
     results = load.stop()
     assert load.failures() == [], f"{len(load.failures())} of {len(results)} failed: {load.failures()[:5]}"
-    # Rolling replaces a host's release in place and the rolling strategy has no
-    # load balancer to drain (docs/rollout.md): until haproxy's next health check
-    # (100 ms) sees /healthz answer 503, a few requests may reach the new process,
-    # which answers / correctly. Never after the rollback, and never a failure.
     bad = [r for r in results if r[2] == "3.0.0-bad"]
-    assert len(bad) < len(results) * 0.05, f"{len(bad)} of {len(results)} answered by the unhealthy release"
+    assert bad == [], f"{len(bad)} of {len(results)} answered by the unhealthy release"
     assert versions_after(results, t_end) == {"1.0.0"}
+    # The hosts it touched are back in rotation, on v1.
+    st = haproxy_servers(world["sock"])
+    assert all(st[f"{h}-a"][0] == "ready" for h in HOSTS), st
     deps = fleet.server.api("GET", "/api/v1/deployments?service=hello&env=rolling")[1]
     assert deps[0]["state"] == "rolled_back" and deps[0]["digest"] == rel["bad"]["digest"]
     assert "host 'web-1' not healthy after 5s" in deps[0]["reason"] or \
@@ -716,7 +754,12 @@ def test_status_history_rollback_commands(fleet, world):
     p = fleet.cli("status", back["id"], "--watch", timeout=60)
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
-    assert any("web-1: updating" in line for line in lines), p.stdout
+    # One line per change, each host followed to healthy. Which steps in between
+    # it shows depends on when it reads (events are read at once, the per-host
+    # phases at most a second apart): without load a host drains and is replaced
+    # within a second.
+    for h in HOSTS:
+        assert any(f"{h}: healthy" in line for line in lines), p.stdout
     assert any(f"{back['id']} succeeded" in line for line in lines), p.stdout
     wait_for(lambda: fleet.running(rel["v1"]["digest"]), timeout=15, what="v1 back")
 

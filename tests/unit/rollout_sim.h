@@ -2,8 +2,10 @@
  * rollout_sim.h - a small simulated fleet for the state machine tests
  * (test_deployment.c, test_bluegreen.c): hosts with desired rows and
  * generations, agents that report, a fake load balancer implementing
- * struct sw_traffic_ops, and a deployment record built the way
- * sw_rollout_create() builds one. Header-only (static functions).
+ * struct sw_traffic_ops (with current sessions per server, a log of state
+ * changes and desired writes in order, and a switch that makes every call
+ * fail as an unreachable socket would), and a deployment record built the
+ * way sw_rollout_create() builds one. Header-only (static functions).
  */
 #ifndef SW_TEST_ROLLOUT_SIM_H
 #define SW_TEST_ROLLOUT_SIM_H
@@ -37,6 +39,7 @@ struct sim_server {
 	unsigned weight, initial;
 	enum sw_traffic_state state;
 	enum sw_traffic_health health;
+	int64_t scur; /* current sessions (stats) */
 };
 
 struct sim_lb {
@@ -45,7 +48,9 @@ struct sim_lb {
 	size_t n;
 	char refuse_state[32]; /* set_state on this server fails ... */
 	bool refuse_maint_only; /* ... only when asked for maint */
+	bool down;             /* every call fails: the socket is gone */
 	unsigned calls;
+	char log[8192];        /* "web-1-a:drain web-1:row ..." in order (sim_apply logs rows) */
 };
 
 struct sim {
@@ -59,6 +64,21 @@ struct sim {
 };
 
 /* ---- fake balancer ------------------------------------------------------- */
+
+/* Append "<what>:<how> " to the log. */
+static void sim_log(struct sim_lb *lb, const char *what, const char *how)
+{
+	size_t len = strlen(lb->log);
+
+	snprintf(lb->log + len, sizeof(lb->log) - len, "%s:%s ", what, how);
+}
+
+static int sim_down(struct sim_lb *lb, struct sw_err *err)
+{
+	lb->calls++;
+	return lb->down ? sw_err_set(err, SW_EIO, "cannot connect to haproxy at 'sim.sock': No such file or directory")
+			: 0;
+}
 
 static struct sim_server *sim_srv(struct sim_lb *lb, const char *name)
 {
@@ -76,7 +96,8 @@ static int sim_set_weight(struct sw_traffic *t, const char *backend, const char 
 	struct sim_lb *lb = (struct sim_lb *)t;
 	struct sim_server *s = sim_srv(lb, server);
 
-	lb->calls++;
+	if (sim_down(lb, err) < 0)
+		return -1;
 	if (!s)
 		return sw_err_set(err, SW_EFAILED, "no such server '%s'", server);
 	s->weight = weight;
@@ -103,12 +124,14 @@ static int sim_set_state(struct sw_traffic *t, const char *backend, const char *
 	struct sim_lb *lb = (struct sim_lb *)t;
 	struct sim_server *s = sim_srv(lb, server);
 
-	lb->calls++;
+	if (sim_down(lb, err) < 0)
+		return -1;
 	if (!s)
 		return sw_err_set(err, SW_EFAILED, "no such server '%s'", server);
 	if (!strcmp(lb->refuse_state, server) && (!lb->refuse_maint_only || state == SW_TRAFFIC_MAINT))
 		return sw_err_set(err, SW_EFAILED, "haproxy refused: 'permission denied'");
 	s->state = state;
+	sim_log(lb, server, sw_traffic_state_name(state));
 	return 0;
 }
 
@@ -116,9 +139,12 @@ static int sim_servers(struct sw_traffic *t, const char *backend, struct sw_aren
 		       size_t *n, struct sw_err *err)
 {
 	struct sim_lb *lb = (struct sim_lb *)t;
-	struct sw_traffic_server *v = sw_arena_allocarray(a, lb->n + 1, sizeof(*v));
+	struct sw_traffic_server *v;
 	size_t i;
 
+	if (sim_down(lb, err) < 0)
+		return -1;
+	v = sw_arena_allocarray(a, lb->n + 1, sizeof(*v));
 	for (i = 0; i < lb->n; i++) {
 		v[i].name = sw_arena_strdup(a, lb->srv[i].name);
 		v[i].addr = "";
@@ -136,8 +162,22 @@ static int sim_servers(struct sw_traffic *t, const char *backend, struct sw_aren
 static int sim_stats(struct sw_traffic *t, const char *backend, struct sw_arena *a, struct sw_traffic_stats **out,
 		     size_t *n, struct sw_err *err)
 {
-	*out = NULL;
-	*n = 0;
+	struct sim_lb *lb = (struct sim_lb *)t;
+	struct sw_traffic_stats *v;
+	size_t i;
+
+	if (sim_down(lb, err) < 0)
+		return -1;
+	v = sw_arena_allocarray(a, lb->n + 1, sizeof(*v));
+	for (i = 0; i < lb->n; i++) {
+		memset(&v[i], 0, sizeof(v[i]));
+		v[i].name = sw_arena_strdup(a, lb->srv[i].name);
+		v[i].status = "";
+		v[i].check_status = "";
+		v[i].scur = lb->srv[i].scur;
+	}
+	*out = v;
+	*n = lb->n;
 	return 0;
 }
 
@@ -286,6 +326,7 @@ static struct sw_obs *sim_obs(struct sim *s, bool with_lb)
 static void sim_apply(struct sim *s, const struct sw_step *out)
 {
 	json_t *act, *want, *ph;
+	char row[128];
 	size_t i, j;
 
 	json_array_foreach(out->desired, i, act) {
@@ -295,6 +336,9 @@ static void sim_apply(struct sim *s, const struct sw_step *out)
 		if (!h)
 			continue;
 		want = json_object_get(act, "want");
+		snprintf(row, sizeof(row), "row(%s)",
+			 json_is_null(want) ? "none" : json_string_value(json_object_get(want, "digest")));
+		sim_log(&s->lb, h->name, row);
 		json_decref(h->want[k]);
 		h->want[k] = json_is_null(want) ? NULL : json_deep_copy(want);
 		h->gen++;
