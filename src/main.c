@@ -35,6 +35,11 @@ const struct sw_cli_cmd sw_cli_commands[] = {
 	{ "status", sw_cmd_status, "deployments in progress, or one deployment's per-host progress" },
 	{ "rollback", sw_cmd_rollback, "deploy the previous good release of a service again" },
 	{ "history", sw_cmd_history, "the deployments of a service to an environment, newest first" },
+	{ "pause", sw_cmd_pause, "stop a deployment between steps (hosts keep what they run)" },
+	{ "resume", sw_cmd_resume, "let a paused deployment go on" },
+	{ "promote", sw_cmd_promote, "skip a deployment's current pause or step wait" },
+	{ "abort", sw_cmd_abort, "abort a deployment: hosts go back to the previous release" },
+	{ "retry", sw_cmd_retry, "start an aborted or rolled back deployment again" },
 	{ "version", sw_cmd_version, "print the version" },
 	{ "help", sw_cmd_help, "list commands" },
 };
@@ -49,7 +54,7 @@ static void sw_usage(FILE *f)
 	for (i = 0; i < sw_cli_command_count; i++)
 		fprintf(f, "  %-11s %s\n", sw_cli_commands[i].name, sw_cli_commands[i].summary);
 	fprintf(f, "\nRun 'slipway <command> --help' for a command's options.\n"
-		   "Not built yet: canary analysis, rings, promote/pause/abort verbs (see docs/architecture.md).\n");
+		   "Not built yet: canary analysis, rings (see docs/architecture.md).\n");
 }
 
 static int sw_cmd_help(int argc, char **argv)

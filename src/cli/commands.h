@@ -21,5 +21,10 @@ int sw_cmd_deploy(int argc, char **argv);  /* cli/deploy.c */
 int sw_cmd_status(int argc, char **argv);  /* cli/deploy.c */
 int sw_cmd_rollback(int argc, char **argv); /* cli/deploy.c */
 int sw_cmd_history(int argc, char **argv); /* cli/deploy.c */
+int sw_cmd_pause(int argc, char **argv);   /* cli/deploy.c */
+int sw_cmd_resume(int argc, char **argv);  /* cli/deploy.c */
+int sw_cmd_promote(int argc, char **argv); /* cli/deploy.c */
+int sw_cmd_abort(int argc, char **argv);   /* cli/deploy.c */
+int sw_cmd_retry(int argc, char **argv);   /* cli/deploy.c */
 
 #endif

@@ -9,6 +9,8 @@
  *   slipway rollback SERVICE --env ENV [--wait]   a new deployment of the
  *        previous good release
  *   slipway history SERVICE --env ENV             deployments, newest first
+ *   slipway pause|resume|promote|abort|retry DEPLOYMENT [--reason R]
+ *        manual control of one deployment (rollout/controller.h)
  *
  * Following a deployment (--wait, --watch) reads it again whenever the
  * event log moves (GET /api/v1/events long-poll, at most a second apart):
@@ -110,16 +112,16 @@ static const char sw_history_usage[] =
 	"  --output FMT      text (default) or json\n"
 	"  -h, --help        show this help\n";
 
-enum { OPT_SERVER = 256, OPT_TOKEN, OPT_OUTPUT, OPT_ENV, OPT_WAIT, OPT_WATCH, OPT_TIMEOUT, OPT_LIMIT };
+enum { OPT_SERVER = 256, OPT_TOKEN, OPT_OUTPUT, OPT_ENV, OPT_WAIT, OPT_WATCH, OPT_TIMEOUT, OPT_LIMIT, OPT_REASON };
 
 /* What each command accepts. */
-enum { F_ENV = 1, F_WAIT = 2, F_WATCH = 4, F_LIMIT = 8, F_TIMEOUT = 16 };
+enum { F_ENV = 1, F_WAIT = 2, F_WATCH = 4, F_LIMIT = 8, F_TIMEOUT = 16, F_REASON = 32 };
 
 struct sw_dcli {
 	const char *cmd;
 	const char *usage;
 	unsigned allowed;
-	const char *server, *token, *env;
+	const char *server, *token, *env, *reason;
 	enum sw_output out;
 	bool wait, watch;
 	uint64_t timeout_ms;
@@ -136,7 +138,8 @@ static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_cod
 		{ "output", required_argument, NULL, OPT_OUTPUT }, { "env", required_argument, NULL, OPT_ENV },
 		{ "wait", no_argument, NULL, OPT_WAIT },	   { "watch", no_argument, NULL, OPT_WATCH },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT }, { "limit", required_argument, NULL, OPT_LIMIT },
-		{ "help", no_argument, NULL, 'h' },		   { NULL, 0, NULL, 0 },
+		{ "reason", required_argument, NULL, OPT_REASON }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
 	int c;
@@ -174,13 +177,16 @@ static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_cod
 		}
 		if ((c == OPT_ENV && !(d->allowed & F_ENV)) || (c == OPT_WAIT && !(d->allowed & F_WAIT)) ||
 		    (c == OPT_WATCH && !(d->allowed & F_WATCH)) || (c == OPT_LIMIT && !(d->allowed & F_LIMIT)) ||
-		    (c == OPT_TIMEOUT && !(d->allowed & F_TIMEOUT))) {
+		    (c == OPT_TIMEOUT && !(d->allowed & F_TIMEOUT)) || (c == OPT_REASON && !(d->allowed & F_REASON))) {
 			*exit_code = sw_cli_usage_error(d->cmd, "unknown option '%s'", argv[optind - 1]);
 			return -1;
 		}
 		switch (c) {
 		case OPT_ENV:
 			d->env = optarg;
+			break;
+		case OPT_REASON:
+			d->reason = optarg;
 			break;
 		case OPT_WAIT:
 			d->wait = true;
@@ -698,6 +704,90 @@ int sw_cmd_rollback(int argc, char **argv)
 	rc = sw_dcli_started(&d, dep, NULL);
 	json_decref(dep);
 	return rc;
+}
+
+/* ---- manual control: pause, resume, promote, abort, retry ------------------- */
+
+#define SW_VERB_USAGE_FMT \
+	"usage: slipway %s DEPLOYMENT%s [--server URL] [--token TOKEN] [--output text|json]\n" \
+	"\n" \
+	"%s\n" \
+	"Asking again is harmless (\"already paused\"); a verb the deployment's state\n" \
+	"does not allow (it has ended, it is rolling back) fails with the reason.\n" \
+	"\n" \
+	"options:\n" \
+	"%s" \
+	"  --server URL      server URL (default $SLIPWAY_SERVER)\n" \
+	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n" \
+	"  --output FMT      text (default) or json\n" \
+	"  -h, --help        show this help\n"
+
+static int sw_dcli_verb(const char *verb, const char *what, bool reason, int argc, char **argv)
+{
+	char usage[2048], path[256], esc[160], d1[16];
+	struct sw_dcli d = { .cmd = verb, .usage = usage, .allowed = reason ? F_REASON : 0 };
+	struct sw_err err = SW_ERR_INIT;
+	json_t *body, *res = NULL, *dep;
+	const char *msg;
+	int code = 0, rc;
+
+	snprintf(usage, sizeof(usage), SW_VERB_USAGE_FMT, verb, reason ? " [--reason R]" : "", what,
+		 reason ? "  --reason R        why (recorded in the event and the deployment)\n" : "");
+	if (sw_dcli_parse(&d, argc, argv, &code) < 0)
+		return code;
+	if (!d.arg)
+		return sw_cli_usage_error(d.cmd, "which deployment? give its id (see 'slipway status')");
+	if (sw_client_escape(d.arg, esc, sizeof(esc)) < 0)
+		return sw_cli_usage_error(d.cmd, "deployment id '%.64s' is too long", d.arg);
+	if (sw_client_init(&d.cl, d.server, d.token, &err) < 0)
+		return sw_cli_fail(d.cmd, &err);
+	snprintf(path, sizeof(path), "/api/v1/deployments/%s/%s", esc, verb);
+	body = d.reason ? json_pack("{s:s}", "reason", d.reason) : json_object();
+	rc = sw_client_json(&d.cl, "POST", path, body, &res, &err);
+	json_decref(body);
+	if (rc < 0)
+		return sw_cli_fail(d.cmd, &err);
+	if (d.out == SW_OUTPUT_JSON) {
+		sw_cli_print_json(res);
+		return 0;
+	}
+	/* abort answers the deployment itself; the other verbs {deployment, message}. */
+	dep = json_object_get(res, "deployment") ? json_object_get(res, "deployment") : res;
+	msg = sw_json_str(res, "message");
+	if (!strcmp(verb, "retry"))
+		printf("%s: %s (%s %s to %s)\n", d.arg, msg ? msg : "retried", sw_dcli_str(dep, "service"),
+		       sw_dcli_short(sw_json_str(dep, "digest"), d1, sizeof(d1)), sw_dcli_str(dep, "env"));
+	else if (msg)
+		printf("%s: %s (%s)\n", d.arg, msg, sw_dcli_str(dep, "state"));
+	else
+		printf("%s: abort requested (%s)\n", d.arg, sw_dcli_str(dep, "state"));
+	json_decref(res);
+	return 0;
+}
+
+int sw_cmd_pause(int argc, char **argv)
+{
+	return sw_dcli_verb("pause", "Stop a deployment between steps: it does not advance, hosts keep what they\nrun, until 'slipway resume'.", true, argc, argv);
+}
+
+int sw_cmd_resume(int argc, char **argv)
+{
+	return sw_dcli_verb("resume", "Let a paused deployment go on where it stopped.", false, argc, argv);
+}
+
+int sw_cmd_promote(int argc, char **argv)
+{
+	return sw_dcli_verb("promote", "Skip the current pause or step wait of a deployment (canary: go to the\nnext step now); a paused deployment is resumed.", false, argc, argv);
+}
+
+int sw_cmd_abort(int argc, char **argv)
+{
+	return sw_dcli_verb("abort", "Abort an active deployment: hosts go back to the previous release.", true, argc, argv);
+}
+
+int sw_cmd_retry(int argc, char **argv)
+{
+	return sw_dcli_verb("retry", "Start an aborted, rolled back or failed deployment again from its first\nstep: a new deployment of the same release.", false, argc, argv);
 }
 
 /* ---- history --------------------------------------------------------------- */

@@ -358,10 +358,14 @@ static int sw_ctl_commit(struct sw_controller *c, json_t *dep, const struct sw_s
 			 struct sw_err *err)
 {
 	struct sw_store *st = c->cfg.store;
-	json_t *cur = NULL, *abort_req;
+	json_t *cur = NULL, *abort_req, *ev;
 	enum sw_dep_state cs;
 	const char *actor = "server";
+	char subject[256];
+	size_t i;
 	int rc = -1;
+
+	snprintf(subject, sizeof(subject), "deployment/%s", sw_json_str(dep, "id") ? sw_json_str(dep, "id") : "");
 
 	sw_ctl_lock(c);
 	if (sw_store_begin(st, err) < 0)
@@ -377,8 +381,33 @@ static int sw_ctl_commit(struct sw_controller *c, json_t *dep, const struct sw_s
 	abort_req = json_object_get(sw_dep_plan(cur), "abort");
 	if (abort_req && !json_object_get(sw_dep_plan(dep), "abort"))
 		json_object_set(sw_dep_plan(dep), "abort", abort_req);
+	/*
+	 * So must a pause (or resume, promote) recorded since: the step's own
+	 * changes stay, the manual state wins unless the step ended the deployment.
+	 */
+	if (!sw_json_str(dep, "_read_state") || strcmp(sw_json_str(cur, "state") ? sw_json_str(cur, "state") : "",
+						     sw_json_str(dep, "_read_state"))) {
+		const char *cst = sw_json_str(cur, "state");
+
+		if (cst && sw_dep_state_parse(sw_json_str(dep, "state"), &cs) == 0 && !sw_dep_state_final(cs) &&
+		    !out->transition) {
+			json_object_set_new(dep, "state", json_string(cst));
+			json_object_set(sw_dep_plan(dep), "pause", json_object_get(sw_dep_plan(cur), "pause"));
+			if (!json_object_get(sw_dep_plan(cur), "pause"))
+				json_object_del(sw_dep_plan(dep), "pause");
+			json_object_set(dep, "deadline_ms", json_object_get(cur, "deadline_ms"));
+		}
+	}
+	if (json_object_get(sw_dep_plan(cur), "promote") && !json_object_get(sw_dep_plan(dep), "promote") &&
+	    sw_dep_int(json_object_get(sw_dep_plan(cur), "promote"), "at_ms") > sw_dep_int(sw_dep_plan(dep), "promote_done_ms"))
+		json_object_set(sw_dep_plan(dep), "promote", json_object_get(sw_dep_plan(cur), "promote"));
+	json_object_del(dep, "_read_state");
 	if (sw_ctl_apply_desired(st, dep, out, err) < 0 || sw_store_deployment_save(st, dep, err) < 0)
 		goto fail;
+	json_array_foreach(out->events, i, ev)
+		if (sw_store_append(st, "server", sw_json_str(ev, "kind"), subject, json_object_get(ev, "payload"), NULL,
+				    err) < 0)
+			goto fail;
 	if (out->transition) {
 		if (out->state == SW_DEP_ABORTED)
 			actor = sw_json_str(json_object_get(sw_dep_plan(dep), "abort"), "actor");
@@ -436,6 +465,14 @@ static void sw_ctl_run(struct sw_controller *c, const char *id)
 			json_decref(dep);
 			return;
 		}
+		/* Paused: not stepped at all (hosts keep what they run). */
+		if (!strcmp(sw_json_str(dep, "state") ? sw_json_str(dep, "state") : "", "paused") &&
+		    !json_object_get(sw_dep_plan(dep), "abort")) {
+			sw_ctl_obs_release(&o);
+			json_decref(dep);
+			return;
+		}
+		json_object_set_new(dep, "_read_state", json_string(sw_json_str(dep, "state") ? sw_json_str(dep, "state") : ""));
 		sw_step_init(&out);
 		smoke = sw_ctl_smoke_find(c, id);
 		o.obs.smoke = !smoke ? SW_SMOKE_IDLE : !smoke->done ? SW_SMOKE_RUNNING
@@ -939,6 +976,62 @@ out:
 	return rc;
 }
 
+/*
+ * Retry: a new deployment of the same digest into the same env, from the
+ * first step, for an aborted, rolled back or failed one. Asking again while
+ * that new deployment exists answers it (idempotent): the retry is found by
+ * spec.retry_of among the newer deployments of (service, env).
+ */
+static int sw_ctl_retry(struct sw_store *st, const char *id, const char *actor, json_t **out, char *note,
+			size_t notesize, struct sw_err *err)
+{
+	json_t *dep = NULL, *history = NULL, *d, *created = NULL;
+	enum sw_dep_state s;
+	const char *state;
+	size_t i;
+	int rc = -1;
+
+	if (sw_store_deployment_get(st, id, &dep, err) < 0)
+		return -1;
+	state = sw_json_str(dep, "state") ? sw_json_str(dep, "state") : "?";
+	if (sw_dep_state_parse(state, &s) < 0 || !sw_dep_state_final(s)) {
+		sw_err_set(err, SW_EBUSY, "%s is still %s; abort it before retrying", id, state);
+		goto out;
+	}
+	if (s == SW_DEP_SUCCEEDED) {
+		sw_err_set(err, SW_EBUSY, "%s has succeeded; nothing to retry", id);
+		goto out;
+	}
+	if (sw_store_deployment_list(st, sw_json_str(dep, "service"), sw_json_str(dep, "env"), 0, 50, &history, err) < 0)
+		goto out;
+	json_array_foreach(history, i, d) {
+		if (!strcmp(sw_json_str(d, "id") ? sw_json_str(d, "id") : "", id))
+			break; /* older ones cannot be its retry */
+		if (!strcmp(sw_json_str(json_object_get(d, "spec"), "retry_of") ? sw_json_str(json_object_get(d, "spec"), "retry_of") : "", id)) {
+			snprintf(note, notesize, "already retried as %s", sw_json_str(d, "id"));
+			*out = json_incref(d);
+			rc = 0;
+			goto out;
+		}
+	}
+	if (sw_ctl_create(st, sw_json_str(dep, "service"), sw_json_str(dep, "env"), sw_json_str(dep, "digest"), actor,
+			  "retry", &created, err) < 0)
+		goto out;
+	/* Remember what it retries (the create committed already; a second write of the same row). */
+	json_object_set_new(json_object_get(created, "spec"), "retry_of", json_string(id));
+	if (sw_store_deployment_save(st, created, err) < 0) {
+		json_decref(created);
+		goto out;
+	}
+	snprintf(note, notesize, "retried as %s", sw_json_str(created, "id"));
+	*out = created;
+	rc = 0;
+out:
+	json_decref(history);
+	json_decref(dep);
+	return rc;
+}
+
 int sw_rollout_create(struct sw_store *st, const char *service, const char *env, const char *digest,
 		      const char *actor, json_t **dep, struct sw_err *err)
 {
@@ -955,7 +1048,7 @@ int sw_rollout_abort(struct sw_store *st, const char *id, const char *actor, con
 	if (sw_store_deployment_get(st, id, &dep, err) < 0)
 		return -1;
 	if (sw_dep_state_parse(sw_json_str(dep, "state"), &s) < 0 || sw_dep_state_final(s)) {
-		sw_err_set(err, SW_EINPUT, "deployment %s has already ended (%s)", id,
+		sw_err_set(err, SW_EBUSY, "%s has already ended (%s); nothing to abort", id,
 			   sw_json_str(dep, "state") ? sw_json_str(dep, "state") : "?");
 		goto out;
 	}
@@ -971,6 +1064,13 @@ int sw_rollout_abort(struct sw_store *st, const char *id, const char *actor, con
 	json_object_set_new(plan, "abort", json_pack("{s:s, s:s, s:I}", "actor", actor && *actor ? actor : "unknown",
 						      "reason", reason ? reason : "", "at_ms",
 						      (json_int_t)sw_clock_wall_ms()));
+	/* A paused deployment goes back to where it was so that the rollback runs. */
+	if (s == SW_DEP_PAUSED) {
+		const char *from = sw_json_str(json_object_get(plan, "pause"), "from");
+
+		json_object_set_new(dep, "state", json_string(from && !strcmp(from, "pending") ? "pending" : "progressing"));
+		json_object_del(plan, "pause");
+	}
 	if (!st->in_tx) {
 		if (sw_store_begin(st, err) < 0)
 			goto out;
@@ -984,6 +1084,61 @@ int sw_rollout_abort(struct sw_store *st, const char *id, const char *actor, con
 		if (sw_store_commit(st, err) < 0)
 			goto out;
 	}
+	rc = 0;
+out:
+	if (own)
+		sw_store_rollback(st);
+	json_decref(dep);
+	return rc;
+}
+
+int sw_rollout_verb(struct sw_store *st, const char *id, const char *verb, const char *actor, const char *reason,
+		    json_t **out, char *note, size_t notesize, struct sw_err *err)
+{
+	json_t *dep = NULL;
+	int64_t now = sw_clock_wall_ms();
+	int own = 0, rc = -1, changed;
+	const char *kind;
+
+	*out = NULL;
+	if (notesize)
+		note[0] = '\0';
+	if (!strcmp(verb, "retry"))
+		return sw_ctl_retry(st, id, actor, out, note, notesize, err);
+	if (sw_store_deployment_get(st, id, &dep, err) < 0)
+		return -1;
+	if (!strcmp(verb, "pause")) {
+		changed = sw_dep_pause(dep, actor, reason, now, note, notesize, err);
+		kind = "paused";
+	} else if (!strcmp(verb, "resume")) {
+		changed = sw_dep_resume(dep, now, note, notesize, err);
+		kind = "resumed";
+	} else if (!strcmp(verb, "promote")) {
+		changed = sw_dep_promote(dep, actor, now, note, notesize, err);
+		kind = "promoted";
+	} else {
+		sw_err_set(err, SW_EINPUT, "unknown deployment verb '%s'", verb);
+		goto out;
+	}
+	if (changed < 0)
+		goto out;
+	if (changed > 0) {
+		if (!st->in_tx) {
+			if (sw_store_begin(st, err) < 0)
+				goto out;
+			own = 1;
+		}
+		if (sw_store_deployment_save(st, dep, err) < 0 ||
+		    sw_ctl_event(st, dep, kind, actor && *actor ? actor : "unknown", err) < 0)
+			goto out;
+		if (own) {
+			own = 0;
+			if (sw_store_commit(st, err) < 0)
+				goto out;
+		}
+	}
+	*out = dep;
+	dep = NULL;
 	rc = 0;
 out:
 	if (own)

@@ -57,7 +57,7 @@ void sw_controller_stop(struct sw_controller *c);
  */
 int sw_rollout_create(struct sw_store *st, const char *service, const char *env, const char *digest,
 		      const char *actor, json_t **dep, struct sw_err *err);
-/* Abort an active deployment: hosts go back to the previous release. Idempotent on ended ones? No: SW_EINPUT. */
+/* Abort an active deployment: hosts go back to the previous release. Idempotent while it is active; SW_EBUSY once it ended. */
 int sw_rollout_abort(struct sw_store *st, const char *id, const char *actor, const char *reason,
 		     struct sw_err *err);
 /* New deployment of the previous successful release of (service, env). */
@@ -65,6 +65,18 @@ int sw_rollout_rollback(struct sw_store *st, const char *service, const char *en
 			json_t **dep, struct sw_err *err);
 
 /* ---- additions (rollout helper) ------------------------------------------ */
+
+/*
+ * Manual control: verb "pause" | "resume" | "promote" | "retry" on
+ * deployment id (deployment.h says what each does to the record), with its
+ * event deployment.paused | resumed | promoted (retry: the new deployment's
+ * deployment.created). Idempotent: a verb with nothing to do returns 0 and
+ * says why in note ("already paused"); a verb the state does not allow is
+ * SW_EBUSY with the reason ("dep-3 has ended (succeeded); nothing to
+ * pause"). *out: new reference to the deployment (retry: the new one).
+ */
+int sw_rollout_verb(struct sw_store *st, const char *id, const char *verb, const char *actor, const char *reason,
+		    json_t **out, char *note, size_t notesize, struct sw_err *err);
 
 /*
  * The progress view of one deployment for `GET /api/v1/deployments/{id}`

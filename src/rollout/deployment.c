@@ -9,8 +9,10 @@
 #include "rollout/deployment.h"
 #include "base/buf.h"
 #include "base/json.h"
+#include "base/mem.h"
 #include "base/num.h"
 #include "rollout/bluegreen.h"
+#include "rollout/canary.h"
 #include "rollout/rolling.h"
 
 #include <stdarg.h>
@@ -20,6 +22,7 @@
 static const char *const sw_dep_names[SW_DEP_NSTATES] = {
 	[SW_DEP_PENDING] = "pending",	  [SW_DEP_PROGRESSING] = "progressing", [SW_DEP_SUCCEEDED] = "succeeded",
 	[SW_DEP_ROLLED_BACK] = "rolled_back", [SW_DEP_FAILED] = "failed",	[SW_DEP_ABORTED] = "aborted",
+	[SW_DEP_PAUSED] = "paused",
 };
 
 const char *sw_dep_state_name(enum sw_dep_state s)
@@ -49,9 +52,14 @@ bool sw_dep_transition_ok(enum sw_dep_state from, enum sw_dep_state to)
 	switch (from) {
 	case SW_DEP_PENDING:
 		/* failed: a record the controller cannot run; aborted: before it started. */
-		return to == SW_DEP_PROGRESSING || to == SW_DEP_ABORTED || to == SW_DEP_FAILED;
+		return to == SW_DEP_PROGRESSING || to == SW_DEP_ABORTED || to == SW_DEP_FAILED || to == SW_DEP_PAUSED;
 	case SW_DEP_PROGRESSING:
-		return to == SW_DEP_SUCCEEDED || to == SW_DEP_ROLLED_BACK || to == SW_DEP_FAILED || to == SW_DEP_ABORTED;
+		return to == SW_DEP_SUCCEEDED || to == SW_DEP_ROLLED_BACK || to == SW_DEP_FAILED ||
+		       to == SW_DEP_ABORTED || to == SW_DEP_PAUSED;
+	case SW_DEP_PAUSED:
+		/* resume (to where it was), or an abort / unreadable record ending it */
+		return to == SW_DEP_PENDING || to == SW_DEP_PROGRESSING || to == SW_DEP_ABORTED ||
+		       to == SW_DEP_FAILED || to == SW_DEP_ROLLED_BACK;
 	default:
 		return false;
 	}
@@ -67,6 +75,8 @@ void sw_step_release(struct sw_step *s)
 {
 	json_decref(s->desired);
 	s->desired = NULL;
+	json_decref(s->events);
+	s->events = NULL;
 }
 
 /* ---- accessors ---------------------------------------------------------- */
@@ -268,6 +278,137 @@ void sw_deployment_finish(json_t *dep, enum sw_dep_state state, const char *reas
 	out->state = state;
 }
 
+/* ---- manual control ----------------------------------------------------- */
+
+static const char *sw_dep_id(const json_t *dep)
+{
+	return sw_json_str(dep, "id") ? sw_json_str(dep, "id") : "?";
+}
+
+/* Refuse a verb on an ended deployment or one rolling back. */
+static int sw_dep_verb_check(const json_t *dep, const char *verb, enum sw_dep_state *st, struct sw_err *err)
+{
+	const char *phase = sw_json_str(sw_dep_plan(dep), "phase");
+
+	if (sw_dep_state_parse(sw_json_str(dep, "state"), st) < 0)
+		return sw_err_set(err, SW_EBUSY, "%s is in an unknown state '%s'; nothing to %s", sw_dep_id(dep),
+				  sw_json_str(dep, "state") ? sw_json_str(dep, "state") : "", verb);
+	if (sw_dep_state_final(*st))
+		return sw_err_set(err, SW_EBUSY, "%s has ended (%s); nothing to %s", sw_dep_id(dep),
+				  sw_dep_state_name(*st), verb);
+	if (!json_is_object(sw_dep_plan(dep)))
+		return sw_err_set(err, SW_EBUSY, "%s has no plan; nothing to %s", sw_dep_id(dep), verb);
+	if (json_object_get(sw_dep_plan(dep), "abort") || (phase && strcmp(phase, "rollout")))
+		return sw_err_set(err, SW_EBUSY, "%s is %s; nothing to %s", sw_dep_id(dep),
+				  phase && !strcmp(phase, "done") ? "ending" : "rolling back", verb);
+	return 0;
+}
+
+int sw_dep_pause(json_t *dep, const char *actor, const char *reason, int64_t now_ms, char *note, size_t notesize,
+		 struct sw_err *err)
+{
+	enum sw_dep_state st;
+
+	if (notesize)
+		note[0] = '\0';
+	if (sw_dep_verb_check(dep, "pause", &st, err) < 0)
+		return -1;
+	if (st == SW_DEP_PAUSED) {
+		snprintf(note, notesize, "already paused");
+		return 0;
+	}
+	json_object_set_new(sw_dep_plan(dep), "pause",
+			    json_pack("{s:s, s:s, s:I, s:s}", "actor", actor && *actor ? actor : "unknown", "reason",
+				      reason && *reason ? reason : "paused", "at_ms", (json_int_t)now_ms, "from",
+				      sw_dep_state_name(st)));
+	json_object_set_new(dep, "state", json_string("paused"));
+	json_object_set_new(dep, "reason", json_string(reason && *reason ? reason : "paused"));
+	sw_dep_set_step(dep, "paused: %s", reason && *reason ? reason : "paused");
+	snprintf(note, notesize, "paused");
+	return 1;
+}
+
+/* Push a timer field of obj out by d ms (it stood still while paused). */
+static void sw_dep_shift(json_t *obj, const char *key, int64_t d)
+{
+	int64_t v = sw_dep_int(obj, key);
+
+	if (v > 0)
+		json_object_set_new(obj, key, json_integer(v + d));
+}
+
+int sw_dep_resume(json_t *dep, int64_t now_ms, char *note, size_t notesize, struct sw_err *err)
+{
+	static const char *const timers[] = { "batch_started_ms", "blocked_ms", "step_started_ms",
+					      "pause_until_ms", "cstep_started_ms",
+					      "cinst_started_ms" };
+	json_t *plan = sw_dep_plan(dep), *pause, *ph;
+	const char *from;
+	enum sw_dep_state st, back = SW_DEP_PROGRESSING;
+	int64_t d;
+	size_t i;
+
+	if (notesize)
+		note[0] = '\0';
+	if (sw_dep_verb_check(dep, "resume", &st, err) < 0)
+		return -1;
+	if (st != SW_DEP_PAUSED) {
+		snprintf(note, notesize, "not paused (%s)", sw_dep_state_name(st));
+		return 0;
+	}
+	pause = json_object_get(plan, "pause");
+	from = sw_json_str(pause, "from");
+	if (from && sw_dep_state_parse(from, &back) == 0 && back != SW_DEP_PENDING)
+		back = SW_DEP_PROGRESSING;
+	d = now_ms - sw_dep_int(pause, "at_ms");
+	if (d < 0 || !pause)
+		d = 0;
+	for (i = 0; i < SW_ARRAY_LEN(timers); i++)
+		sw_dep_shift(plan, timers[i], d);
+	json_array_foreach(json_object_get(plan, "hosts"), i, ph)
+		sw_dep_shift(ph, "since_ms", d);
+	sw_dep_shift(dep, "deadline_ms", d);
+	json_object_del(plan, "pause");
+	json_object_set_new(dep, "state", json_string(sw_dep_state_name(back)));
+	json_object_set_new(dep, "reason", json_string(""));
+	sw_dep_set_step(dep, "resuming");
+	snprintf(note, notesize, "resumed");
+	return 1;
+}
+
+int sw_dep_promote(json_t *dep, const char *actor, int64_t now_ms, char *note, size_t notesize, struct sw_err *err)
+{
+	enum sw_dep_state st;
+	int rc;
+
+	if (sw_dep_verb_check(dep, "promote", &st, err) < 0)
+		return -1;
+	if (json_object_get(sw_dep_plan(dep), "promote")) {
+		snprintf(note, notesize, "already promoted");
+		return 0;
+	}
+	json_object_set_new(sw_dep_plan(dep), "promote",
+			    json_pack("{s:s, s:I, s:I}", "actor", actor && *actor ? actor : "unknown", "at_ms",
+				      (json_int_t)now_ms, "step", (json_int_t)sw_dep_int(sw_dep_plan(dep), "cstep")));
+	/* A paused deployment is resumed by promote (the pause is what it skips). */
+	rc = st == SW_DEP_PAUSED ? sw_dep_resume(dep, now_ms, note, notesize, err) : 1;
+	if (rc < 0)
+		return -1;
+	snprintf(note, notesize, "promoted");
+	return 1;
+}
+
+bool sw_dep_take_promote(json_t *dep)
+{
+	json_t *plan = sw_dep_plan(dep), *p = json_object_get(plan, "promote");
+
+	if (!p)
+		return false;
+	json_object_set_new(plan, "promote_done_ms", json_integer(sw_dep_int(p, "at_ms")));
+	json_object_del(plan, "promote");
+	return true;
+}
+
 /* ---- rollback ----------------------------------------------------------- */
 
 static int64_t sw_dep_health_timeout(const json_t *dep)
@@ -381,6 +522,17 @@ static void sw_dep_rollback_step(json_t *dep, const struct sw_obs *obs, struct s
 			sw_dep_set_step(dep, "rolling back: draining updated hosts: %s", reason);
 			return;
 		}
+		/* Canary: canary weight to 0 (stable back to full) before any canary instance stops. */
+		if (!strcmp(sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : "", "canary") &&
+		    sw_canary_unroute(dep, obs, &err) < 0) {
+			if (obs->now_ms - failed > timeout) {
+				snprintf(msg, sizeof(msg), "%s; canary traffic could not be taken off: %s", reason, err.msg);
+				sw_deployment_finish(dep, SW_DEP_FAILED, msg, out);
+				return;
+			}
+			sw_dep_set_step(dep, "rolling back: taking canary traffic off: %s", err.msg);
+			return;
+		}
 		/* Blue/green: traffic goes back to the old colour before anything is removed. */
 		if (!strcmp(sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : "", "blue_green") &&
 		    sw_bluegreen_unswitch(dep, obs, &err) < 0 && json_is_true(json_object_get(plan, "switch_started"))) {
@@ -457,8 +609,8 @@ int sw_deployment_step(json_t *dep, const struct sw_obs *obs, struct sw_step *ou
 		return sw_err_set(err, SW_EINPUT, "deployment '%s': unknown state '%s'",
 				  sw_json_str(dep, "id") ? sw_json_str(dep, "id") : "",
 				  sw_json_str(dep, "state") ? sw_json_str(dep, "state") : "");
-	if (sw_dep_state_final(st))
-		return 0;
+	if (sw_dep_state_final(st) || st == SW_DEP_PAUSED)
+		return 0; /* paused: hosts keep what they run until resumed (or aborted: the abort resumes it) */
 	strategy = sw_json_str(plan, "strategy");
 	phase = sw_json_str(plan, "phase");
 	if (!json_is_object(plan) || !strategy || !phase || !json_is_array(json_object_get(plan, "hosts")) ||
@@ -495,9 +647,14 @@ int sw_deployment_step(json_t *dep, const struct sw_obs *obs, struct sw_step *ou
 			sw_dep_fail(dep, obs, reason);
 		} else if (!strcmp(strategy, "blue_green")) {
 			sw_bluegreen_step(dep, obs, out);
+		} else if (!strcmp(strategy, "canary")) {
+			sw_canary_step(dep, obs, out);
 		} else {
 			sw_rolling_step(dep, obs, out);
 		}
+		/* Rolling and blue/green have no waits to skip: a promote is used up. */
+		if (strcmp(strategy, "canary"))
+			sw_dep_take_promote(dep);
 		if (out->transition)
 			return 0;
 		phase = sw_json_str(plan, "phase");

@@ -29,6 +29,17 @@
  *                                         or the restore did not get healthy)
  *                          aborted       (asked for: plan.abort)
  *
+ * Paused (addition, manual control): pending or progressing (phase
+ * "rollout") -> paused -> back to the state it left (plan.pause.from), on
+ * `slipway resume` or `promote`. A paused deployment is not stepped at all:
+ * hosts keep what they run, no desired rows are written, and the progress
+ * deadline and the running batch's timers are pushed out by the time spent
+ * paused when it resumes (sw_dep_resume). An abort of a paused deployment
+ * puts it back to its previous state first, so that the rollback runs.
+ * plan.pause = {actor, reason, at_ms, from}; plan.promote = {actor, at_ms}
+ * is a request to skip the current wait, consumed by the strategy that
+ * waits (canary pauses); strategies without waits drop it.
+ *
  * A host's report counts only when it is fresh: its generation_applied has
  * reached the generation written with our last change to it (plan host
  * "gen"), so a state left from an earlier attempt is never mistaken for the
@@ -66,6 +77,7 @@ enum sw_dep_state {
 	SW_DEP_ROLLED_BACK,
 	SW_DEP_FAILED,
 	SW_DEP_ABORTED,
+	SW_DEP_PAUSED, /* addition: stopped between steps by `slipway pause` (or a canary pause: {}) */
 	SW_DEP_NSTATES
 };
 
@@ -110,6 +122,7 @@ struct sw_step {
 	enum sw_dep_state state;
 	bool smoke_start;           /* start the smoke command (SLIPWAY_TARGETS in plan.smoke.targets) */
 	bool again;                 /* step again at once (more to do without waiting) */
+	json_t *events;             /* addition: [{kind, payload}] more events to commit with it (NULL: none) */
 };
 
 void sw_step_init(struct sw_step *s);
@@ -129,6 +142,20 @@ int sw_deployment_step(json_t *dep, const struct sw_obs *obs, struct sw_step *ou
  * plan phase "done".
  */
 void sw_deployment_finish(json_t *dep, enum sw_dep_state state, const char *reason, struct sw_step *out);
+
+/*
+ * Manual control (addition), pure record changes the controller's verbs
+ * (sw_rollout_pause, ...) commit with their event. Each returns 1 when it
+ * changed dep, 0 when there was nothing to do (note gets "already paused"),
+ * -1 with SW_EBUSY and a message when the state does not allow it.
+ */
+int sw_dep_pause(json_t *dep, const char *actor, const char *reason, int64_t now_ms, char *note, size_t notesize,
+		 struct sw_err *err);
+int sw_dep_resume(json_t *dep, int64_t now_ms, char *note, size_t notesize, struct sw_err *err);
+int sw_dep_promote(json_t *dep, const char *actor, int64_t now_ms, char *note, size_t notesize, struct sw_err *err);
+
+/* A promote asked for (plan.promote): true once, when a wait consumes it. */
+bool sw_dep_take_promote(json_t *dep);
 
 /* ---- shared by the strategies (rolling.c, bluegreen.c) ---------------- */
 

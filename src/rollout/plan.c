@@ -147,7 +147,7 @@ json_t *sw_plan_build(const json_t *env, const json_t *hosts, struct sw_err *err
 	size_t i, n = json_array_size(hosts);
 	bool bg;
 
-	if (!strategy || (strcmp(strategy, "rolling") && strcmp(strategy, "blue_green"))) {
+	if (!strategy || (strcmp(strategy, "rolling") && strcmp(strategy, "blue_green") && strcmp(strategy, "canary"))) {
 		sw_err_set(err, SW_EINPUT, "environment '%s' uses the %s strategy, which this server cannot run yet",
 			   sw_json_str(env, "name") ? sw_json_str(env, "name") : "", strategy ? strategy : "unknown");
 		return NULL;
@@ -156,7 +156,8 @@ json_t *sw_plan_build(const json_t *env, const json_t *hosts, struct sw_err *err
 		sw_err_set(err, SW_EINPUT, "no hosts to plan for");
 		return NULL;
 	}
-	bg = !strcmp(strategy, "blue_green");
+	/* Blue/green and canary: every host in one batch (each keeps serving from its other slot). */
+	bg = !strcmp(strategy, "blue_green") || !strcmp(strategy, "canary");
 	if (bg) {
 		memset(&lim, 0, sizeof(lim));
 		lim.hosts = lim.batch = lim.max_unavailable = lim.size = n;

@@ -12,13 +12,14 @@
  *   max_unavailable  percent rounds down, but at least 1 when not 0%
  *   min_healthy      percent rounds up
  * A size below 1 (max_unavailable 0, or min_healthy >= hosts) cannot make
- * progress and is refused (SW_EINPUT naming the setting). Blue/green puts
- * every host in one batch (each host keeps serving from its other slot).
+ * progress and is refused (SW_EINPUT naming the setting). Blue/green and
+ * canary put every host in one batch (each host keeps serving from its
+ * other slot); canary's own fields are in canary.h.
  *
  * The plan JSON (the deployment's `plan` column; deployment.h says how each
  * field moves):
  *   | field              | meaning                                            |
- *   | strategy           | "rolling" | "blue_green"                           |
+ *   | strategy           | "rolling" | "blue_green" | "canary"                |
  *   | phase              | "rollout" -> "rollback" (only on failure/abort)    |
  *   |                    | -> "done"                                          |
  *   | step               | one line for people: "batch 2 of 3", ...           |

@@ -91,6 +91,41 @@ static json_t *sw_runjson_traffic(const struct sw_spec_traffic *t)
 			 t->haproxy_backend ? t->haproxy_backend : "");
 }
 
+/* canary: {steps: [{kind, weight | pause_ms, manual | analysis | instances}], templates, start_at_step}. */
+static json_t *sw_runjson_canary(const struct sw_spec_canary *c)
+{
+	static const char *const kinds[] = { [SW_CANARY_WEIGHT] = "weight", [SW_CANARY_PAUSE] = "pause",
+					     [SW_CANARY_ANALYSIS] = "analysis", [SW_CANARY_INSTANCES] = "instances" };
+	json_t *steps = json_array(), *templates = json_array(), *st;
+	size_t i;
+
+	for (i = 0; i < c->nsteps; i++) {
+		const struct sw_spec_canary_step *s = &c->steps[i];
+
+		st = json_pack("{s:s}", "kind", (unsigned)s->kind < 4 ? kinds[s->kind] : "unknown");
+		switch (s->kind) {
+		case SW_CANARY_WEIGHT:
+			json_object_set_new(st, "weight", json_integer(s->weight));
+			break;
+		case SW_CANARY_PAUSE:
+			json_object_set_new(st, "pause_ms", json_integer((json_int_t)s->pause_ms));
+			json_object_set_new(st, "manual", json_boolean(s->pause_manual));
+			break;
+		case SW_CANARY_ANALYSIS:
+			json_object_set_new(st, "analysis", json_string(s->analysis ? s->analysis : ""));
+			break;
+		case SW_CANARY_INSTANCES:
+			json_object_set_new(st, "instances", sw_runjson_amount(&s->instances));
+			break;
+		}
+		json_array_append_new(steps, st);
+	}
+	for (i = 0; i < c->ntemplates; i++)
+		json_array_append_new(templates, json_string(c->templates[i]));
+	return json_pack("{s:o, s:o, s:I}", "steps", steps, "templates", templates, "start_at_step",
+			 (json_int_t)c->start_at_step);
+}
+
 json_t *sw_runjson_env(const struct sw_spec_env *env)
 {
 	json_t *o = json_object(), *sel = json_object(), *traffic;
@@ -128,5 +163,7 @@ json_t *sw_runjson_env(const struct sw_spec_env *env)
 		break;
 	}
 	json_object_set_new(o, "traffic", traffic);
+	if (env->strategy == SW_STRATEGY_CANARY)
+		json_object_set_new(o, "canary", sw_runjson_canary(&env->canary));
 	return o;
 }

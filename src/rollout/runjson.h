@@ -29,6 +29,11 @@
  *   | blue_green           | {smoke: string|null, keep_old_ms}                 |
  *   | traffic              | {haproxy: {socket, backend}} or null: the         |
  *   |                      | strategy's own (rolling, blue_green, canary)      |
+ *   | canary               | (canary only) {steps: [{kind: "weight", weight} | |
+ *   |                      | {kind: "pause", pause_ms, manual} | {kind:        |
+ *   |                      | "analysis", analysis} | {kind: "instances",       |
+ *   |                      | instances: count | "N%"}], templates: [name],     |
+ *   |                      | start_at_step}                                    |
  *
  * Ownership: every function returns a new reference. Calls jansson, spec/.
  */

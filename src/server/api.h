@@ -76,6 +76,7 @@ int sw_api_deploy_create(struct sw_api *a, struct sw_err *err);
 int sw_api_deploy_list(struct sw_api *a, struct sw_err *err);
 int sw_api_deploy_get(struct sw_api *a, struct sw_err *err);
 int sw_api_deploy_abort(struct sw_api *a, struct sw_err *err);
+int sw_api_deploy_verb(struct sw_api *a, struct sw_err *err);
 int sw_api_rollback(struct sw_api *a, struct sw_err *err);
 /* api_events.c */
 int sw_api_events(struct sw_api *a, struct sw_err *err);

@@ -1,5 +1,6 @@
 /*
- * api_deploy.c - deployments over HTTP: create, list, get, abort, rollback
+ * api_deploy.c - deployments over HTTP: create, list, get, abort, rollback,
+ * and the manual control verbs pause, resume, promote, retry
  * (routes in routes.c). The decisions are the rollout controller's
  * (rollout/controller.h): these handlers validate, call it with the store
  * lock held, and kick it after releasing the lock.
@@ -93,6 +94,38 @@ int sw_api_deploy_abort(struct sw_api *a, struct sw_err *err)
 	sw_server_notify(s);
 	sw_server_kick(s);
 	return sw_api_reply(a, 200, dep);
+}
+
+/*
+ * POST /api/v1/deployments/{id}/{pause|resume|promote|retry}: the verb is
+ * the last path segment. 200 {deployment, message} ("already paused" when
+ * there was nothing to do); retry: 201 with the new deployment (200 when it
+ * had been retried already).
+ */
+int sw_api_deploy_verb(struct sw_api *a, struct sw_err *err)
+{
+	struct sw_server *s = a->srv;
+	const char *id = sw_route_param(&a->params, "id"), *reason, *path = a->route->pattern, *verb;
+	char note[256];
+	json_t *dep = NULL, *body;
+	unsigned status = 200;
+	int rc;
+
+	verb = strrchr(path, '/');
+	verb = verb ? verb + 1 : "";
+	if (sw_val_abort(a->body, &reason, err) < 0)
+		return -1;
+	sw_server_lock(s);
+	rc = sw_rollout_verb(s->store, id, verb, a->who.actor, reason, &dep, note, sizeof(note), err);
+	sw_server_unlock(s);
+	if (rc < 0)
+		return -1;
+	if (!strcmp(verb, "retry") && !strncmp(note, "retried", 7))
+		status = 201;
+	sw_server_notify(s);
+	sw_server_kick(s);
+	body = json_pack("{s:o, s:s}", "deployment", dep ? dep : json_object(), "message", note);
+	return sw_api_reply(a, status, body);
 }
 
 int sw_api_rollback(struct sw_api *a, struct sw_err *err)

@@ -186,6 +186,15 @@ environments:
         keep_old: 4s
         smoke: {smoke}
         traffic: {{ haproxy: {{ socket: {sock}, backend: hello }} }}
+  canary:
+    hosts: {{ env: web }}
+    strategy:
+      canary:
+        traffic: {{ haproxy: {{ socket: {sock}, backend: hello }} }}
+        steps:
+          - weight: 25
+          - pause: {{}}
+          - weight: 100
   deadline:
     hosts: {{ env: web }}
     progress_deadline: 4s
@@ -323,7 +332,7 @@ class Server:
         return out
 
     def wait_final(self, dep_id, timeout=60):
-        return wait_for(lambda: (lambda d: d if d["state"] not in ("pending", "progressing") else None)(
+        return wait_for(lambda: (lambda d: d if d["state"] not in ("pending", "progressing", "paused") else None)(
             self.deployment(dep_id)), timeout=timeout, what=f"{dep_id} to end", step=0.1)
 
     def kill(self):
@@ -812,3 +821,153 @@ def watch_on_tty(fleet, dep_id):
     p.stderr.close()
     os.close(master)
     return out.decode(errors="replace")
+
+
+# ---- manual control: pause, resume, promote, abort, retry ----------------------
+
+
+def test_pause_resume_and_verbs_refused_when_ended(fleet, world):
+    rel = world["rel"]
+    fleet.deploy("v1", "rolling", "--wait")
+    dep = fleet.deploy("v2", "rolling")
+    # Pause as soon as the first batch has been told.
+    wait_for(lambda: any(h["phase"] != "waiting" for h in fleet.server.deployment(dep["id"])["hosts"]),
+             what="first batch started", step=0.02)
+    p = fleet.cli("pause", dep["id"], "--reason", "looking at graphs")
+    assert p.returncode == 0 and "paused" in p.stdout, p.stdout + p.stderr
+    d = fleet.server.deployment(dep["id"])
+    assert d["state"] == "paused" and d["reason"] == "looking at graphs", d
+    p = fleet.cli("pause", dep["id"], "--output", "json")
+    assert p.returncode == 0 and json.loads(p.stdout)["message"] == "already paused", p.stdout
+    # Paused: it does not advance; the second batch keeps v1.
+    before = [(h["name"], h["phase"]) for h in d["hosts"]]
+    time.sleep(2.0)
+    d = fleet.server.deployment(dep["id"])
+    assert d["state"] == "paused", d
+    second = [h for h in d["hosts"] if h["name"] in ("web-3", "web-4")]
+    assert all(h["phase"] == "waiting" for h in second), (before, d["hosts"])
+    for h in ("web-3", "web-4"):
+        assert fleet.slot(h, "a")["digest"] == rel["v1"]["digest"]
+    p = fleet.cli("resume", dep["id"])
+    assert p.returncode == 0 and "resumed" in p.stdout, p.stdout + p.stderr
+    final = fleet.server.wait_final(dep["id"], timeout=40)
+    assert final["state"] == "succeeded", final
+    wait_for(lambda: fleet.running(rel["v2"]["digest"]), timeout=15, what="v2 everywhere")
+    kinds = [e["kind"] for e in fleet.server.api("GET", "/api/v1/events?after=0&limit=1000")[1]["events"]
+             if e["subject"] == f"deployment/{dep['id']}"]
+    assert kinds.count("deployment.paused") == 1 and kinds.count("deployment.resumed") == 1, kinds
+    # Ended: every verb refused, with the reason (409 over the API, exit 1 in the CLI).
+    for verb in ("pause", "resume", "promote", "abort"):
+        p = fleet.cli(verb, dep["id"])
+        assert p.returncode == 1 and f"{dep['id']} has" in p.stderr and "ended (succeeded)" in p.stderr, \
+            (verb, p.stderr)
+    status, out = fleet.server.api("POST", f"/api/v1/deployments/{dep['id']}/pause", {})
+    assert status == 409 and "nothing to pause" in json.dumps(out), (status, out)
+    p = fleet.cli("retry", dep["id"])
+    assert p.returncode == 1 and "has succeeded; nothing to retry" in p.stderr, p.stderr
+    p = fleet.cli("pause", "dep-99")
+    assert p.returncode == 2, p.stderr
+    for cmd in ("pause", "resume", "promote", "abort", "retry"):
+        p = fleet.cli(cmd, "--help")
+        assert p.returncode == 0 and p.stdout.startswith(f"usage: slipway {cmd}")
+    p = fleet.cli("pause")
+    assert p.returncode == 2 and "which deployment" in p.stderr
+
+
+def test_retry_of_a_rolled_back_deployment(fleet, world):
+    rel = world["rel"]
+    fleet.deploy("v1", "rolling", "--wait")
+    p = fleet.cli("deploy", rel["bad"]["bundle"], "--env", "rolling", "--wait", "--output", "json")
+    assert p.returncode == 1, p.stdout + p.stderr
+    bad = json.loads(p.stdout)
+    assert bad["state"] == "rolled_back", bad
+    p = fleet.cli("retry", bad["id"], "--output", "json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    again = out["deployment"]
+    assert again["id"] != bad["id"] and again["digest"] == bad["digest"], out
+    assert out["message"] == f"retried as {again['id']}"
+    # Idempotent: asking again answers the same new deployment.
+    status, out2 = fleet.server.api("POST", f"/api/v1/deployments/{bad['id']}/retry", {})
+    assert status == 200 and out2["deployment"]["id"] == again["id"], (status, out2)
+    # It starts from its first step: abort it while it runs; v1 keeps serving.
+    wait_for(lambda: fleet.server.deployment(again["id"])["state"] != "pending", what="retry started")
+    p = fleet.cli("abort", again["id"], "--reason", "still bad")
+    assert p.returncode == 0, p.stderr
+    final = fleet.server.wait_final(again["id"], timeout=30)
+    assert final["state"] == "aborted" and "still bad" in final["reason"], final
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), timeout=15, what="v1 back")
+
+
+# ---- canary ----------------------------------------------------------------------
+
+
+def canary_events(fleet, dep_id):
+    return [e for e in fleet.server.api("GET", "/api/v1/events?after=0&limit=1000")[1]["events"]
+            if e["subject"] == f"deployment/{dep_id}"]
+
+
+def test_canary_25_then_promote(fleet, world):
+    rel = world["rel"]
+    sock = world["sock"]
+    fleet.deploy("v1", "rolling", "--wait")
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), what="v1 everywhere")
+    dep = fleet.deploy("v2", "canary")
+    d = wait_for(lambda: (lambda x: x if x["state"] == "paused" else None)(fleet.server.deployment(dep["id"])),
+                 timeout=30, what="canary paused at step 2", step=0.1)
+    assert d["reason"] == "waiting for promote at step 2", d
+    # One canary (web-1, slot b) beside the stable slot a of every host.
+    st = haproxy_servers(sock)
+    assert st["web-1-b"][0] == "ready", st
+    # (the other idle servers run nothing: out of rotation or down)
+    assert all(st[f"{h}-b"][0] == "maint" or st[f"{h}-b"][1] == 0 for h in HOSTS[1:]), st
+    assert fleet.slot("web-1", "b")["digest"] == rel["v2"]["digest"]
+    # The real split through HAProxy (balance random) at 25%.
+    load = Load(world["fe"])
+    wait_for(lambda: load.count() >= 400, timeout=30, what="400 requests")
+    results = load.stop()
+    assert load.failures() == [], load.failures()[:5]
+    share = sum(1 for r in results if r[2] == "2.0.0") / len(results)
+    assert 0.15 <= share <= 0.35, f"canary share {share:.3f} of {len(results)} requests"
+    kinds = [(e["kind"], e["payload"].get("kind"), e["payload"].get("weight")) for e in canary_events(fleet, dep["id"])]
+    assert ("deployment.step", "weight", 0) in kinds and ("deployment.step", "pause", 25) in kinds, kinds
+    assert ("deployment.paused", None, None) in kinds, kinds
+    # Promote: every host gets v2 in slot b, traffic switches, slot a is removed.
+    p = fleet.cli("promote", dep["id"])
+    assert p.returncode == 0 and "promoted" in p.stdout, p.stdout + p.stderr
+    final = fleet.server.wait_final(dep["id"], timeout=40)
+    assert final["state"] == "succeeded", final
+    wait_for(lambda: fleet.running(rel["v2"]["digest"], slot="b"), timeout=15, what="v2 in slot b everywhere")
+    st = haproxy_servers(sock)
+    assert all(st[f"{h}-b"][0] == "ready" and st[f"{h}-a"][0] == "maint" for h in HOSTS), st
+    wait_for(lambda: all(fleet.slot(h, "a") is None for h in HOSTS), timeout=15, what="slot a removed")
+    kinds = [e["kind"] for e in canary_events(fleet, dep["id"])]
+    assert kinds.count("deployment.promoted") == 1 and kinds[-1] == "deployment.succeeded", kinds
+
+
+def test_canary_abort_during_weight_step(fleet, world):
+    rel = world["rel"]
+    sock = world["sock"]
+    fleet.deploy("v1", "rolling", "--wait")
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), what="v1 everywhere")
+    load = Load(world["fe"])
+    wait_for(lambda: load.count() > 50, what="load started")
+    dep = fleet.deploy("v2", "canary")
+    wait_for(lambda: fleet.server.deployment(dep["id"])["state"] == "paused", timeout=30, what="canary at 25%",
+             step=0.1)
+    wait_for(lambda: any(r[2] == "2.0.0" for r in load.results), timeout=10, what="the canary answering")
+    p = fleet.cli("abort", dep["id"], "--reason", "looks wrong")
+    assert p.returncode == 0, p.stderr
+    final = fleet.server.wait_final(dep["id"], timeout=30)
+    assert final["state"] == "aborted" and "looks wrong" in final["reason"], final
+    t_end = time.monotonic()
+    st = haproxy_servers(sock)
+    assert st["web-1-b"][0] == "maint", st
+    assert all(st[f"{h}-a"][0] == "ready" for h in HOSTS), st
+    wait_for(lambda: load.count() > 0 and versions_after(load.results, t_end + 0.2) == {"1.0.0"}, timeout=10,
+             what="only v1 answering")
+    results = load.stop()
+    assert load.failures() == [], f"{len(load.failures())} of {len(results)} failed: {load.failures()[:5]}"
+    assert versions_after(results, t_end) == {"1.0.0"}
+    wait_for(lambda: fleet.slot("web-1", "b") is None, timeout=15, what="canary instance stopped")
+    assert fleet.running(rel["v1"]["digest"])

@@ -49,6 +49,7 @@ struct sim_lb {
 	char refuse_state[32]; /* set_state on this server fails ... */
 	bool refuse_maint_only; /* ... only when asked for maint */
 	bool down;             /* every call fails: the socket is gone */
+	bool log_weights;      /* addition (canary): log weights too, "web-1-b:w0" */
 	unsigned calls;
 	char log[8192];        /* "web-1-a:drain web-1:row ..." in order (sim_apply logs rows) */
 };
@@ -101,6 +102,12 @@ static int sim_set_weight(struct sw_traffic *t, const char *backend, const char 
 	if (!s)
 		return sw_err_set(err, SW_EFAILED, "no such server '%s'", server);
 	s->weight = weight;
+	if (lb->log_weights) {
+		char how[16];
+
+		snprintf(how, sizeof(how), "w%u", weight);
+		sim_log(lb, server, how);
+	}
 	return 0;
 }
 

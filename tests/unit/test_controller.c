@@ -47,8 +47,7 @@ static const char spec_rolling[] =
 	"  prod:\n"
 	"    hosts: { env: prod }\n"
 	"    strategy:\n"
-	"      canary:\n"
-	"        steps: [ { pause: 1m } ]\n"
+	"      rings: { order: [early, all] }\n"
 	"  empty:\n"
 	"    hosts: { env: nowhere }\n";
 
@@ -352,7 +351,7 @@ static void test_create_errors(void **state)
 	assert_string_equal(err.msg, "no hosts match env=nowhere for environment 'empty'");
 	assert_null(create(f, D1, "prod", &err));
 	assert_int_equal(err.code, SW_EINPUT);
-	assert_non_null(strstr(err.msg, "canary strategy"));
+	assert_non_null(strstr(err.msg, "rings strategy")); /* canary runs now; rings come later */
 
 	/* "sha256:" prefixed digests find the same release. */
 	json_t *dep = create(f, "sha256:" D1, "staging", &err);
@@ -493,8 +492,8 @@ static void test_abort(void **state)
 	lock(f);
 	assert_int_equal(sw_rollout_abort(f->st, "dep-1", "alice", "", &err), -1);
 	unlock(f);
-	assert_int_equal(err.code, SW_EINPUT);
-	assert_non_null(strstr(err.msg, "already ended (aborted)"));
+	assert_int_equal(err.code, SW_EBUSY);
+	assert_string_equal(err.msg, "dep-1 has already ended (aborted); nothing to abort");
 	lock(f);
 	assert_int_equal(sw_rollout_abort(f->st, "dep-9", "alice", "", &err), -1);
 	unlock(f);
@@ -554,6 +553,83 @@ static void test_offline_host(void **state)
 	assert_string_equal(desired_digest(f, "h1", "a"), D1);
 }
 
+/* Manual control through the controller: events, idempotence, refusals, retry. */
+static void test_verbs(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err err = SW_ERR_INIT;
+	char note[128];
+	json_t *dep, *fin, *again;
+	struct evscan ev;
+	int i, paused = 0, resumed = 0;
+
+	controller_start(f);
+	f->report = "starting"; /* never healthy: the deployment waits */
+	agents_start(f);
+	dep = create(f, D1, "staging", &err);
+	json_decref(dep);
+	usleep(200 * 1000);
+	lock(f);
+	assert_int_equal(sw_rollout_verb(f->st, "dep-1", "pause", "alice", "look", &dep, note, sizeof(note), &err), 0);
+	assert_string_equal(note, "paused");
+	assert_string_equal(json_string_value(json_object_get(dep, "state")), "paused");
+	json_decref(dep);
+	assert_int_equal(sw_rollout_verb(f->st, "dep-1", "pause", "alice", NULL, &dep, note, sizeof(note), &err), 0);
+	assert_string_equal(note, "already paused");
+	json_decref(dep);
+	unlock(f);
+	sw_controller_kick(f->c);
+	usleep(300 * 1000);
+	lock(f);
+	assert_int_equal(sw_store_deployment_get(f->st, "dep-1", &dep, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(dep, "state")), "paused"); /* the controller left it */
+	json_decref(dep);
+	assert_int_equal(sw_rollout_verb(f->st, "dep-1", "resume", "alice", NULL, &dep, note, sizeof(note), &err), 0);
+	assert_string_equal(json_string_value(json_object_get(dep, "state")), "progressing");
+	json_decref(dep);
+	assert_int_equal(sw_rollout_verb(f->st, "dep-1", "pause", "alice", NULL, &dep, note, sizeof(note), &err), 0);
+	json_decref(dep);
+	/* An abort of a paused deployment rolls it back. */
+	assert_int_equal(sw_rollout_abort(f->st, "dep-1", "alice", "stop", &err), 0);
+	unlock(f);
+	sw_controller_kick(f->c);
+	fin = wait_final(f, "dep-1", 5000);
+	assert_string_equal(json_string_value(json_object_get(fin, "state")), "aborted");
+	json_decref(fin);
+	events_of(f, "dep-1", &ev);
+	for (i = 0; i < ev.n; i++) {
+		paused += !strcmp(ev.kinds[i], "deployment.paused");
+		resumed += !strcmp(ev.kinds[i], "deployment.resumed");
+	}
+	assert_int_equal(paused, 2);
+	assert_int_equal(resumed, 1);
+	lock(f);
+	assert_int_equal(sw_rollout_verb(f->st, "dep-1", "pause", "alice", NULL, &dep, note, sizeof(note), &err), -1);
+	assert_int_equal(err.code, SW_EBUSY);
+	assert_string_equal(err.msg, "dep-1 has ended (aborted); nothing to pause");
+	assert_int_equal(sw_rollout_verb(f->st, "dep-1", "promote", "alice", NULL, &dep, note, sizeof(note), &err), -1);
+	assert_int_equal(err.code, SW_EBUSY);
+	/* Retry: a new deployment of the same release; asking again answers the same one. */
+	assert_int_equal(sw_rollout_verb(f->st, "dep-1", "retry", "alice", NULL, &dep, note, sizeof(note), &err), 0);
+	assert_string_equal(json_string_value(json_object_get(dep, "id")), "dep-2");
+	assert_string_equal(json_string_value(json_object_get(dep, "digest")), D1);
+	assert_string_equal(note, "retried as dep-2");
+	assert_int_equal(sw_rollout_verb(f->st, "dep-1", "retry", "alice", NULL, &again, note, sizeof(note), &err), 0);
+	assert_string_equal(json_string_value(json_object_get(again, "id")), "dep-2");
+	assert_string_equal(note, "already retried as dep-2");
+	json_decref(again);
+	json_decref(dep);
+	assert_int_equal(sw_rollout_verb(f->st, "dep-2", "retry", "alice", NULL, &dep, note, sizeof(note), &err), -1);
+	assert_int_equal(err.code, SW_EBUSY);
+	assert_non_null(strstr(err.msg, "dep-2 is still"));
+	assert_int_equal(sw_rollout_verb(f->st, "dep-9", "pause", "alice", NULL, &dep, note, sizeof(note), &err), -1);
+	assert_int_equal(err.code, SW_ENOTFOUND);
+	assert_int_equal(sw_rollout_abort(f->st, "dep-2", "alice", "", &err), 0);
+	unlock(f);
+	sw_controller_kick(f->c);
+	json_decref(wait_final(f, "dep-2", 5000));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -561,6 +637,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rollout_and_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_rolls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verbs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offline_host, setup, teardown),
 	};

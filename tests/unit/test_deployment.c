@@ -39,7 +39,10 @@ static void test_transitions(void **state)
 	assert_int_equal(sw_dep_state_parse("rolled_back", &s), 0);
 	assert_int_equal(s, SW_DEP_ROLLED_BACK);
 	assert_string_equal(sw_dep_state_name(SW_DEP_ABORTED), "aborted");
-	assert_int_equal(sw_dep_state_parse("paused", &s), -1);
+	assert_int_equal(sw_dep_state_parse("paused", &s), 0);
+	assert_int_equal(s, SW_DEP_PAUSED);
+	assert_false(sw_dep_state_final(SW_DEP_PAUSED));
+	assert_int_equal(sw_dep_state_parse("gated", &s), -1);
 	assert_true(sw_dep_state_final(SW_DEP_FAILED));
 	assert_false(sw_dep_state_final(SW_DEP_PROGRESSING));
 }
@@ -410,6 +413,103 @@ static void test_bad_record(void **state)
 	sim_release(&s);
 }
 
+/* Manual control: pause stops the steps, resume goes on where it stopped, promote, refusals. */
+static void test_pause_resume_promote(void **state)
+{
+	struct sw_err err = SW_ERR_INIT;
+	struct sim s;
+	struct sw_step out;
+	char note[128];
+	int64_t deadline, since;
+	int i, gen0;
+
+	(void)state;
+	sim_init(&s, 4, OLD);
+	sim_dep(&s, "rolling", "{\"batch\": 1, \"max_unavailable\": 1}", NEW, OLD, NULL);
+	for (i = 0; i < 3; i++) {
+		sim_step(&s, false, &out);
+		sw_step_release(&out);
+		s.now += 100;
+		sim_agents(&s, NULL, NULL, NULL);
+	}
+	assert_string_equal(sim_state(&s), "progressing");
+	assert_int_equal(sw_dep_pause(s.dep, "alice", "looking at graphs", s.now, note, sizeof(note), &err), 1);
+	assert_string_equal(sim_state(&s), "paused");
+	assert_string_equal(note, "paused");
+	assert_true(sw_dep_transition_ok(SW_DEP_PROGRESSING, SW_DEP_PAUSED));
+	assert_true(sw_dep_transition_ok(SW_DEP_PAUSED, SW_DEP_PROGRESSING));
+	assert_false(sw_dep_transition_ok(SW_DEP_SUCCEEDED, SW_DEP_PAUSED));
+	/* Idempotent. */
+	assert_int_equal(sw_dep_pause(s.dep, "bob", NULL, s.now, note, sizeof(note), &err), 0);
+	assert_string_equal(note, "already paused");
+	/* Paused: many steps later nothing was written, nothing moved. */
+	gen0 = (int)s.h[1].gen + (int)s.h[2].gen + (int)s.h[3].gen;
+	deadline = sw_dep_int(s.dep, "deadline_ms");
+	since = sw_dep_int(sim_plan(&s), "batch_started_ms");
+	for (i = 0; i < 50; i++) {
+		assert_int_equal(sim_step(&s, false, &out), -1);
+		assert_int_equal(json_array_size(out.desired), 0);
+		sw_step_release(&out);
+		s.now += 1000;
+		sim_agents(&s, NULL, NULL, NULL);
+	}
+	assert_string_equal(sim_state(&s), "paused");
+	assert_int_equal((int)s.h[1].gen + (int)s.h[2].gen + (int)s.h[3].gen, gen0);
+	assert_string_equal(sim_want_digest(&s, 3, 0), OLD);
+	/* Resume: timers pushed out by the 50 s paused, back to progressing, then it finishes. */
+	assert_int_equal(sw_dep_resume(s.dep, s.now, note, sizeof(note), &err), 1);
+	assert_string_equal(sim_state(&s), "progressing");
+	assert_int_equal(sw_dep_int(s.dep, "deadline_ms"), deadline + 50000);
+	if (since)
+		assert_int_equal(sw_dep_int(sim_plan(&s), "batch_started_ms"), since + 50000);
+	assert_null(json_object_get(sim_plan(&s), "pause"));
+	assert_int_equal(sw_dep_resume(s.dep, s.now, note, sizeof(note), &err), 0);
+	assert_string_equal(note, "not paused (progressing)");
+	/* Promote on a rolling deployment: recorded, then used up by the next step (nothing waits). */
+	assert_int_equal(sw_dep_promote(s.dep, "alice", s.now, note, sizeof(note), &err), 1);
+	assert_int_equal(sw_dep_promote(s.dep, "alice", s.now, note, sizeof(note), &err), 0);
+	assert_string_equal(note, "already promoted");
+	sim_step(&s, false, &out);
+	sw_step_release(&out);
+	assert_null(json_object_get(sim_plan(&s), "promote"));
+	sim_agents(&s, NULL, NULL, NULL);
+	sim_run(&s, false, NULL, NULL, 100, 200);
+	assert_string_equal(sim_state(&s), "succeeded");
+	/* Ended: every verb refused with the reason. */
+	assert_int_equal(sw_dep_pause(s.dep, "alice", NULL, s.now, note, sizeof(note), &err), -1);
+	assert_int_equal(err.code, SW_EBUSY);
+	assert_string_equal(err.msg, "dep-1 has ended (succeeded); nothing to pause");
+	assert_int_equal(sw_dep_resume(s.dep, s.now, note, sizeof(note), &err), -1);
+	assert_string_equal(err.msg, "dep-1 has ended (succeeded); nothing to resume");
+	assert_int_equal(sw_dep_promote(s.dep, "alice", s.now, note, sizeof(note), &err), -1);
+	assert_string_equal(err.msg, "dep-1 has ended (succeeded); nothing to promote");
+	sim_release(&s);
+
+	/* Rolling back: pause refused (the stable release must come back). */
+	sim_init(&s, 2, OLD);
+	sim_dep(&s, "rolling", NULL, NEW, OLD, NULL);
+	sim_step(&s, false, &out);
+	sw_step_release(&out);
+	json_object_set_new(sim_plan(&s), "abort", json_pack("{s:s}", "actor", "bob"));
+	sim_step(&s, false, &out);
+	sw_step_release(&out);
+	assert_int_equal(sw_dep_pause(s.dep, "alice", NULL, s.now, note, sizeof(note), &err), -1);
+	assert_string_equal(err.msg, "dep-1 is rolling back; nothing to pause");
+	sim_release(&s);
+
+	/* Paused while pending: resume goes back to pending, which then starts. */
+	sim_init(&s, 2, OLD);
+	sim_dep(&s, "rolling", NULL, NEW, OLD, NULL);
+	assert_int_equal(sw_dep_pause(s.dep, "alice", NULL, s.now, note, sizeof(note), &err), 1);
+	assert_int_equal(sim_step(&s, false, &out), -1);
+	sw_step_release(&out);
+	assert_int_equal(sw_dep_promote(s.dep, "alice", s.now, note, sizeof(note), &err), 1);
+	assert_string_equal(sim_state(&s), "pending");
+	assert_int_equal(sim_step(&s, false, &out), SW_DEP_PROGRESSING);
+	sw_step_release(&out);
+	sim_release(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +528,7 @@ int main(void)
 		cmocka_unit_test(test_stale_report_ignored),
 		cmocka_unit_test(test_restore_incomplete),
 		cmocka_unit_test(test_bad_record),
+		cmocka_unit_test(test_pause_resume_promote),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -214,10 +214,18 @@ static void test_build(void **state)
 	json_decref(plan);
 	json_decref(e);
 
+	/* Canary: every host in one batch, like blue/green. Rings: not yet. */
 	e = env("canary", "{}");
+	plan = sw_plan_build(e, h, &err);
+	assert_non_null(plan);
+	assert_string_equal(json_string_value(json_object_get(plan, "strategy")), "canary");
+	assert_int_equal(json_array_size(json_array_get(json_object_get(plan, "batches"), 0)), 5);
+	json_decref(plan);
+	json_decref(e);
+	e = env("rings", "{}");
 	assert_null(sw_plan_build(e, h, &err));
 	assert_int_equal(err.code, SW_EINPUT);
-	assert_non_null(strstr(err.msg, "canary strategy"));
+	assert_non_null(strstr(err.msg, "rings strategy"));
 	json_decref(e);
 
 	e = env("rolling", "{\"min_healthy\": 5}");
