@@ -10,7 +10,7 @@ PKGS=(
 	libyaml-dev libjansson-dev libsodium-dev libsqlite3-dev libarchive-dev libzstd-dev
 	liblua5.4-dev libgit2-dev libcurl4-openssl-dev libmicrohttpd-dev libpq-dev libexpat1-dev
 	# tests and real peers
-	libcmocka-dev python3 python3-pytest minisign zstd sqlite3 procps haproxy
+	libcmocka-dev python3 python3-pytest minisign zstd sqlite3 procps haproxy prometheus
 )
 if [ "${1:-}" = "--bench" ]; then PKGS+=(time); fi
 

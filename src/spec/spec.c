@@ -13,6 +13,8 @@
  *  3. Names are resolved (needs, secrets, after, analysis references) in
  *     file order, then matrices are expanded and jobs ordered
  *     topologically.
+ * Analysis conditions are compiled (never run), and the names they read
+ * are checked against what their provider measures (sw_spec_provider_fields).
  * The first error stops the load; every error carries file:line:col.
  *
  * Owns: the returned struct sw_spec and its arena (sw_spec_free).
@@ -1596,6 +1598,406 @@ static const struct field analysis_fields[] = {
 	{ "inconclusive_limit", F_UINT, AT(sw_spec_analysis, inconclusive_limit), .max = 100000 },
 };
 
+/* ---- analysis conditions: the fields they may use ------------------------
+ *
+ * What each provider measures, by the names conditions use. src/analysis/
+ * sets exactly these names (tests/unit/test_analysis.c checks that the two
+ * agree); the table lives here because spec/ may not call analysis/.
+ * A condition that uses any other free name is refused at load time.
+ */
+static const char *const haproxy_values[] = {
+	"requests", "request_rate", "errors", "error_rate", "response_ms",
+	"stable_requests", "stable_request_rate", "stable_errors", "stable_error_rate", "stable_response_ms",
+};
+static const char *const prometheus_values[] = { "result", "results" };
+static const char *const http_values[] = { "status", "latency_ms", "result" };
+static const char *const command_values[] = { "exit_code", "result" };
+
+static const struct {
+	const char *const *names;
+	size_t n;
+} provider_values[] = {
+	[SW_PROVIDER_HAPROXY] = { haproxy_values, SW_ARRAY_LEN(haproxy_values) },
+	[SW_PROVIDER_PROMETHEUS] = { prometheus_values, SW_ARRAY_LEN(prometheus_values) },
+	[SW_PROVIDER_HTTP] = { http_values, SW_ARRAY_LEN(http_values) },
+	[SW_PROVIDER_COMMAND] = { command_values, SW_ARRAY_LEN(command_values) },
+};
+
+const char *const *sw_spec_provider_fields(enum sw_provider p, size_t *n)
+{
+	SW_BUG_ON((size_t)p >= SW_ARRAY_LEN(provider_values));
+	*n = provider_values[p].n;
+	return provider_values[p].names;
+}
+
+const char *sw_spec_provider_name(enum sw_provider p)
+{
+	SW_BUG_ON((size_t)p >= SW_ARRAY_LEN(provider_fields));
+	return provider_fields[p].key;
+}
+
+/* Globals a condition may use besides the provider's fields. */
+static const char *const condition_globals[] = { "math" };
+
+static const char *const lua_keywords[] = {
+	"and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in",
+	"local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
+};
+
+/* A token of Lua source (off, len into the text): a name, punctuation, or a string or number. */
+enum ltok_kind { LTOK_EOF, LTOK_NAME, LTOK_PUNCT, LTOK_VALUE };
+struct ltok {
+	enum ltok_kind kind;
+	size_t off, len;
+};
+
+/* Length of a long bracket opening "[==[" at s[i], or 0 if none; *level = the '='s. */
+static size_t long_open(const char *s, size_t n, size_t i, size_t *level)
+{
+	size_t j = i + 1;
+
+	if (i >= n || s[i] != '[')
+		return 0;
+	while (j < n && s[j] == '=')
+		j++;
+	if (j >= n || s[j] != '[')
+		return 0;
+	*level = j - i - 1;
+	return j - i + 1;
+}
+
+/* Index just past the "]==]" closing a long bracket of this level (or n). */
+static size_t long_close(const char *s, size_t n, size_t i, size_t level)
+{
+	for (; i < n; i++) {
+		size_t j = i + 1;
+
+		if (s[i] != ']')
+			continue;
+		while (j < n && s[j] == '=')
+			j++;
+		if (j < n && s[j] == ']' && j - i - 1 == level)
+			return j + 1;
+	}
+	return n;
+}
+
+static bool lname_start(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
+}
+
+static bool lname_char(char ch)
+{
+	return lname_start(ch) || (ch >= '0' && ch <= '9');
+}
+
+/*
+ * The next token of s at *pos, with Lua's lexical rules: whitespace,
+ * comments (short and long), strings (quoted and long) and numbers are
+ * skipped over as values; names and punctuation come out. Input that the
+ * compiler accepted is assumed (the check runs after it), but nothing is
+ * read past n whatever the input.
+ */
+static struct ltok lex_next(const char *s, size_t n, size_t *pos)
+{
+	static const char *const multi[] = { "...", "..", "::", "==", "~=", "<=", ">=", "//", "<<", ">>" };
+	struct ltok t = { LTOK_EOF, n, 0 };
+	size_t i = *pos, level, k;
+
+	for (;;) {
+		while (i < n && strchr(" \t\r\n\f\v", s[i]))
+			i++;
+		if (i + 1 < n && s[i] == '-' && s[i + 1] == '-') {
+			i += 2;
+			if ((k = long_open(s, n, i, &level)))
+				i = long_close(s, n, i + k, level);
+			else
+				while (i < n && s[i] != '\n')
+					i++;
+			continue;
+		}
+		break;
+	}
+	if (i >= n) {
+		*pos = n;
+		return t;
+	}
+	t.off = i;
+	if (s[i] == '"' || s[i] == '\'') {
+		char quote = s[i++];
+
+		while (i < n && s[i] != quote && s[i] != '\n')
+			i += s[i] == '\\' && i + 1 < n ? 2 : 1;
+		i += i < n;
+		t.kind = LTOK_VALUE;
+	} else if ((k = long_open(s, n, i, &level))) {
+		i = long_close(s, n, i + k, level);
+		t.kind = LTOK_VALUE;
+	} else if ((s[i] >= '0' && s[i] <= '9') || (s[i] == '.' && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9')) {
+		const char *expo = "Ee";
+
+		if (s[i] == '0' && i + 1 < n && (s[i + 1] == 'x' || s[i + 1] == 'X'))
+			expo = "Pp", i += 2;
+		while (i < n) {
+			if (strchr(expo, s[i]) && i + 1 < n && (s[i + 1] == '+' || s[i + 1] == '-'))
+				i += 2;
+			else if (lname_char(s[i]) || s[i] == '.')
+				i++;
+			else
+				break;
+		}
+		t.kind = LTOK_VALUE;
+	} else if (lname_start(s[i])) {
+		while (i < n && lname_char(s[i]))
+			i++;
+		t.kind = LTOK_NAME;
+	} else {
+		t.kind = LTOK_PUNCT;
+		i++;
+		for (k = 0; k < SW_ARRAY_LEN(multi); k++) {
+			size_t ml = strlen(multi[k]);
+
+			if (t.off + ml <= n && !memcmp(s + t.off, multi[k], ml)) {
+				i = t.off + ml;
+				break;
+			}
+		}
+	}
+	t.len = i - t.off;
+	*pos = i;
+	return t;
+}
+
+static bool ltok_is(const char *s, struct ltok t, const char *what)
+{
+	return t.kind != LTOK_EOF && t.len == strlen(what) && !memcmp(s + t.off, what, t.len);
+}
+
+static bool in_list(const char *s, struct ltok t, const char *const *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ltok_is(s, t, list[i]))
+			return true;
+	return false;
+}
+
+#define MAX_BOUND 256 /* local names tracked in one condition */
+
+struct lscan {
+	const char *s;
+	size_t n;
+	struct ltok *toks;
+	size_t ntoks;
+	bool *attrib;                 /* per token: the name of a local's attribute (<const>, <close>) */
+	struct ltok bound[MAX_BOUND]; /* names a condition declares (locals, parameters, for variables) */
+	size_t nbound;
+	bool too_many;
+};
+
+static void bind_name(struct lscan *ls, struct ltok t)
+{
+	if (t.kind != LTOK_NAME)
+		return;
+	if (ls->nbound == MAX_BOUND)
+		ls->too_many = true;
+	else
+		ls->bound[ls->nbound++] = t;
+}
+
+/*
+ * Names the expression declares itself, wherever they are (scopes are not
+ * followed: a name declared anywhere counts as declared everywhere, which
+ * can only let a misspelling through, never refuse a good condition).
+ */
+static void collect_bound(struct lscan *ls)
+{
+	const char *s = ls->s;
+	size_t i, j;
+
+	for (i = 0; i < ls->ntoks; i++) {
+		struct ltok t = ls->toks[i];
+
+		if (ltok_is(s, t, "local") || ltok_is(s, t, "for")) {
+			/* local a <const>, b = ...; local function f; for k, v in / for i = */
+			for (j = i + 1; j < ls->ntoks; j++) {
+				struct ltok u = ls->toks[j];
+
+				if (ltok_is(s, u, "function"))
+					continue;
+				if (u.kind == LTOK_NAME && !in_list(s, u, lua_keywords, SW_ARRAY_LEN(lua_keywords)))
+					bind_name(ls, u);
+				else if (ltok_is(s, u, "<") && j + 2 < ls->ntoks && ltok_is(s, ls->toks[j + 2], ">")) {
+					ls->attrib[j + 1] = true; /* attribute: <const>, <close> */
+					j += 2;
+				} else if (!ltok_is(s, u, ","))
+					break;
+			}
+		} else if (ltok_is(s, t, "function")) {
+			/* function [a.b:c] (p1, p2, ...) */
+			bool method = false;
+
+			for (j = i + 1; j < ls->ntoks && !ltok_is(s, ls->toks[j], "("); j++) {
+				if (ltok_is(s, ls->toks[j], ":"))
+					method = true;
+				if (j == i + 1)
+					bind_name(ls, ls->toks[j]); /* an assignment target, not a read */
+			}
+			for (j++; j < ls->ntoks && !ltok_is(s, ls->toks[j], ")"); j++)
+				bind_name(ls, ls->toks[j]);
+			if (method)
+				bind_name(ls, (struct ltok){ LTOK_NAME, 0, 0 }); /* "self": see is_bound */
+		}
+	}
+}
+
+static bool is_bound(const struct lscan *ls, struct ltok t)
+{
+	size_t i;
+
+	for (i = 0; i < ls->nbound; i++) {
+		struct ltok b = ls->bound[i];
+
+		if (b.len == 0 ? ltok_is(ls->s, t, "self")
+			       : b.len == t.len && !memcmp(ls->s + b.off, ls->s + t.off, t.len))
+			return true;
+	}
+	return false;
+}
+
+/* Start of 1-based line `line` of the file (or its end). */
+static const char *line_ptr(struct ctx *c, unsigned line)
+{
+	const char *p = c->data, *end = c->data + c->len, *nl;
+	unsigned l;
+
+	for (l = 1; l < line && p < end; l++)
+		p = (nl = memchr(p, '\n', (size_t)(end - p))) ? nl + 1 : end;
+	return p;
+}
+
+/*
+ * Where byte `off` (a name of len bytes) of a condition is in the file, for
+ * a one-line scalar (plain or quoted) and a literal block (`|`); the value's
+ * start when the text cannot be matched byte for byte (escapes, folding).
+ */
+static struct sw_spec_loc expr_loc(struct ctx *c, const struct node *v, size_t off, size_t len)
+{
+	const char *expr = v->str, *end = c->data + c->len, *p = line_ptr(c, v->loc.line);
+	size_t k = 0, line_off = 0, chars = 0, i;
+	struct sw_spec_loc loc = v->loc;
+
+	for (i = 1; i < v->loc.col && p < end; i++) /* libyaml counts characters */
+		for (p++; p < end && ((unsigned char)*p & 0xc0) == 0x80; p++)
+			;
+	for (i = 0; i < off; i++)
+		if (expr[i] == '\n')
+			k++, line_off = i + 1;
+	for (i = line_off; i < off; i++)
+		chars += ((unsigned char)expr[i] & 0xc0) != 0x80;
+	if (p >= end)
+		return loc;
+	if (*p == '|') { /* line k of the text is file line +1+k, after the block's indentation */
+		const char *first = line_ptr(c, v->loc.line + 1), *src = line_ptr(c, v->loc.line + 1 + (unsigned)k);
+		size_t indent = 0;
+
+		while (first + indent < end && first[indent] == ' ')
+			indent++;
+		if ((size_t)(end - src) >= indent + off - line_off + len &&
+		    !memcmp(src + indent, expr + line_off, off - line_off + len)) {
+			loc.line = v->loc.line + 1 + (unsigned)k;
+			loc.col = (unsigned)(indent + 1 + chars);
+		}
+		return loc;
+	}
+	if (k == 0) {
+		size_t q0 = *p == '"' || *p == '\'';
+
+		if ((size_t)(end - p) >= q0 + off + len && !memcmp(p + q0, expr, off + len))
+			loc.col += (unsigned)(q0 + chars);
+	}
+	return loc;
+}
+
+/*
+ * Refuse a condition that reads a name the provider does not measure: a
+ * lexical scan with Lua's rules. Free names are those that are not
+ * keywords, not after '.', ':', '::' or goto (fields, methods, labels), not
+ * directly before a single '=' (table keys, assignment targets) and not
+ * declared by the expression itself.
+ */
+static int check_condition_fields(struct ctx *c, const struct sw_spec_analysis *an, const struct node *v)
+{
+	const char *s = v->str;
+	size_t n = strlen(s), pos = 0, nf, i, cap = 64;
+	const char *const *fields = sw_spec_provider_fields(an->provider, &nf);
+	struct lscan *ls = sw_arena_alloc(&c->tmp, sizeof(*ls));
+	struct ltok t;
+
+	ls->s = s;
+	ls->n = n;
+	ls->toks = sw_arena_allocarray(&c->tmp, cap, sizeof(*ls->toks));
+	while ((t = lex_next(s, n, &pos)).kind != LTOK_EOF) {
+		if (ls->ntoks == cap) {
+			struct ltok *more = sw_arena_allocarray(&c->tmp, cap * 2, sizeof(*more));
+
+			memcpy(more, ls->toks, cap * sizeof(*more));
+			ls->toks = more;
+			cap *= 2;
+		}
+		ls->toks[ls->ntoks++] = t;
+	}
+	ls->attrib = sw_arena_allocarray(&c->tmp, ls->ntoks ? ls->ntoks : 1, sizeof(bool));
+	collect_bound(ls);
+	if (ls->too_many)
+		return 0; /* cannot tell; the run-time check still names the field */
+	for (i = 0; i < ls->ntoks; i++) {
+		struct ltok prev = i ? ls->toks[i - 1] : (struct ltok){ LTOK_EOF, 0, 0 };
+		struct ltok next = i + 1 < ls->ntoks ? ls->toks[i + 1] : (struct ltok){ LTOK_EOF, n, 0 };
+		struct suggest sg = { NULL, 0 };
+		struct sw_buf list = SW_BUF_INIT(SW_ERR_MSG_MAX);
+		char *name;
+		size_t k;
+		int rc;
+
+		t = ls->toks[i];
+		if (t.kind != LTOK_NAME || ls->attrib[i] || in_list(s, t, lua_keywords, SW_ARRAY_LEN(lua_keywords)) ||
+		    ltok_is(s, prev, ".") || ltok_is(s, prev, ":") || ltok_is(s, prev, "::") ||
+		    ltok_is(s, prev, "goto") || ltok_is(s, next, "=") || is_bound(ls, t) ||
+		    in_list(s, t, fields, nf) || in_list(s, t, condition_globals, SW_ARRAY_LEN(condition_globals)))
+			continue;
+		name = sw_arena_strndup(&c->tmp, s + t.off, t.len);
+		for (k = 0; k < nf; k++) {
+			suggest_add(&sg, name, fields[k]);
+			sw_buf_printf(&list, "%s%s", k ? ", " : "", fields[k]);
+		}
+		if (sg.best)
+			rc = fail(c, expr_loc(c, v, t.off, t.len), "condition refers to unknown field '%s'%s",
+				  q(c, name), suggest_str(c, &sg));
+		else
+			rc = fail(c, expr_loc(c, v, t.off, t.len),
+				  "condition refers to unknown field '%s' (the %s provider measures: %s)", q(c, name),
+				  sw_spec_provider_name(an->provider), sw_buf_str(&list));
+		sw_buf_release(&list);
+		return rc;
+	}
+	return 0;
+}
+
+/* Both conditions of a fully read analysis, in file order (fail keeps the first). */
+static int check_conditions(struct ctx *c, const struct sw_spec_analysis *an, const struct node *n)
+{
+	const struct node *v;
+	int rc = 0;
+
+	for (v = n->first; v; v = v->next)
+		if (v->kind == NODE_SCALAR && (!strcmp(v->key->str, "success") || !strcmp(v->key->str, "failure")))
+			rc |= check_condition_fields(c, an, v);
+	return rc ? -1 : 0;
+}
+
 static int top_analysis(struct ctx *c, const struct node *n, void *obj)
 {
 	struct sw_spec *spec = obj;
@@ -1620,6 +2022,8 @@ static int top_analysis(struct ctx *c, const struct node *n, void *obj)
 			return -1;
 		if (!an->success && !an->failure)
 			return fail(c, v->key->loc, "analysis '%s' needs 'success' or 'failure'", an->name);
+		if (check_conditions(c, an, v) < 0)
+			return -1;
 	}
 	return 0;
 }

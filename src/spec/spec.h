@@ -249,4 +249,24 @@ long sw_spec_analysis_index(const struct sw_spec *spec, const char *name);
 /* Is name a valid service name: [a-z0-9][a-z0-9-]*, at most 63 bytes? */
 bool sw_spec_service_name_ok(const char *name);
 
+/*
+ * Analysis conditions may read only what their provider measures (and
+ * `math`); a condition naming anything else is refused at load time
+ * ("condition refers to unknown field 'p95_ms' (the haproxy provider
+ * measures: ...)"). The names, per provider (src/analysis/ sets exactly
+ * these; docs/analysis.md describes them):
+ *
+ *   haproxy     requests request_rate errors error_rate response_ms
+ *               stable_requests stable_request_rate stable_errors
+ *               stable_error_rate stable_response_ms
+ *   prometheus  result results
+ *   http        status latency_ms result
+ *   command     exit_code result
+ *
+ * sw_spec_provider_fields() returns that static list (*n names);
+ * sw_spec_provider_name() "haproxy", "prometheus", "http", "command".
+ */
+const char *const *sw_spec_provider_fields(enum sw_provider p, size_t *n);
+const char *sw_spec_provider_name(enum sw_provider p);
+
 #endif

@@ -292,7 +292,7 @@ static void test_full_spec(void **state)
 	assert_int_equal(a->provider, SW_PROVIDER_HAPROXY);
 	assert_int_equal(a->interval_ms, 1000);
 	assert_int_equal(a->count, 30);
-	assert_string_equal(a->success, "error_rate < 0.01 and p95_ms < 300");
+	assert_string_equal(a->success, "error_rate < 0.01 and response_ms < 300");
 	assert_string_equal(a->failure, "error_rate > 0.05");
 	assert_int_equal(a->failure_limit, 2);
 	assert_int_equal(a->success_loc.line, 95);
@@ -736,6 +736,94 @@ static void test_names(void **state)
 	assert_false(sw_spec_service_name_ok("a234567890123456789012345678901234567890123456789012345678901234"));
 }
 
+/* ---- analysis conditions may read only their provider's fields -------------
+ * (added with src/analysis/: the table is sw_spec_provider_fields()) */
+
+static void check_condition(const char *provider, const char *key, const char *expr, const char *where, const char *msg)
+{
+	char yaml[1024];
+
+	snprintf(yaml, sizeof(yaml), "service: x\nanalysis:\n  a:\n    provider: {%s}\n    %s: %s\n", provider, key, expr);
+	if (!where) {
+		sw_spec_free(must_parse(yaml));
+		return;
+	}
+	check_error(yaml, where, msg);
+}
+
+static void test_condition_fields(void **state)
+{
+	const char *hap = "haproxy: {}", *prom = "prometheus: {address: 'http://p:9090', query: up}",
+		   *http = "http: {url: 'http://h/'}", *cmd = "command: {run: ./c.sh}";
+	size_t n, i;
+	const char *const *names;
+
+	(void)state;
+	/* an unknown name: the list of what the provider measures, at the name itself */
+	check_condition(hap, "success", "'error_rate < 0.01 and p95_ms < 300'", "5:37",
+			"condition refers to unknown field 'p95_ms' (the haproxy provider measures: requests, request_rate, "
+			"errors, error_rate, response_ms, stable_requests, stable_request_rate, stable_errors, "
+			"stable_error_rate, stable_response_ms)");
+	check_condition(hap, "failure", "eror_rate > 0.1", "5:14", "condition refers to unknown field 'eror_rate' (did you mean 'error_rate'?)");
+	check_condition(prom, "success", "\"reslt < 0.3\"", "5:15", "condition refers to unknown field 'reslt' (did you mean 'result'?)");
+	check_condition(prom, "success", "value < 1", "5:14",
+			"condition refers to unknown field 'value' (the prometheus provider measures: result, results)");
+	check_condition(http, "success", "exit_code == 0", "5:14",
+			"condition refers to unknown field 'exit_code' (the http provider measures: status, latency_ms, result)");
+	check_condition(cmd, "failure", "status ~= 0", "5:14",
+			"condition refers to unknown field 'status' (the command provider measures: exit_code, result)");
+	check_condition(cmd, "failure", "x1 ~= 0", "5:14",
+			"condition refers to unknown field 'x1' (the command provider measures: exit_code, result)");
+	check_condition(hap, "success", "print(error_rate)", "5:14",
+			"condition refers to unknown field 'print' (the haproxy provider measures: requests, request_rate, "
+			"errors, error_rate, response_ms, stable_requests, stable_request_rate, stable_errors, "
+			"stable_error_rate, stable_response_ms)");
+	check_condition(hap, "success", "error_rate .. '' ~= stable", "5:34", "condition refers to unknown field 'stable' (the haproxy provider measures: requests, request_rate, "
+			"errors, error_rate, response_ms, stable_requests, stable_request_rate, stable_errors, "
+			"stable_error_rate, stable_response_ms)");
+
+	/* what is not a field read */
+	check_condition(hap, "success", "math.max(error_rate, 0) < 1 and math.huge > requests", NULL, NULL);
+	check_condition(hap, "success", "\"error_rate < 1 -- p95_ms\"", NULL, NULL);
+	check_condition(hap, "success", "\"error_rate < 1 --[==[ p95_ms ]] still ]==] and true\"", NULL, NULL);
+	check_condition(hap, "success", "\"'p95_ms' ~= [[p95_ms]] and \\\"a\\\\\\\"p95_ms\\\" ~= nil\"", NULL, NULL);
+	check_condition(hap, "success", "\"#{p95_ms = 1, [1] = 2} == 1 and not (error_rate > 1) and nil == nil\"", NULL, NULL);
+	check_condition(hap, "success", "\"(function(p95_ms, ...) return p95_ms end)(error_rate) < 1\"", NULL, NULL);
+	check_condition(hap, "success", "\"(function() local x <const>, y = error_rate, 2 return x < y end)()\"", NULL, NULL);
+	check_condition(hap, "success", "\"(function() for i, j in 1, 2 do end for k = 1, 3 do if k > requests then return false end end return true end)()\"",
+			NULL, NULL);
+	check_condition(hap, "success", "\"(function() goto done ::done:: return true end)()\"", NULL, NULL);
+	check_condition(hap, "success", "\"(function() local t = {} function t:m() return self end return t:m() == t end)()\"", NULL, NULL);
+	check_condition(hap, "success", "\"1e5 > requests and 0x1p4 > 0 and 3 < 0xff and .5 < 1 and 2E-3 > 0\"", NULL, NULL);
+	check_condition(hap, "success", "\"error_rate:foo() and error_rate.bar\"", NULL, NULL); /* fails when run, not a field */
+
+	/* positions: in a literal block, after escapes (the value's start), the earliest of two */
+	check_error("service: x\nanalysis:\n  a:\n    provider: {haproxy: {}}\n    success: |\n      error_rate < 0.01 and\n"
+		    "        p95_ms < 300\n",
+		    "7:9", "condition refers to unknown field 'p95_ms' (the haproxy provider measures: requests, request_rate, "
+		    "errors, error_rate, response_ms, stable_requests, stable_request_rate, stable_errors, "
+		    "stable_error_rate, stable_response_ms)");
+	check_error("service: x\nanalysis:\n  a:\n    provider: {prometheus: {address: 'http://p', query: up}}\n"
+		    "    success: \"'\\t' ~= nil and reslt < 1\"\n",
+		    "5:14", "condition refers to unknown field 'reslt' (did you mean 'result'?)");
+	check_error("service: x\nanalysis:\n  a:\n    failure: resul > 1\n    success: reslt < 1\n"
+		    "    provider: {prometheus: {address: 'http://p', query: up}}\n",
+		    "4:14", "condition refers to unknown field 'resul' (did you mean 'result'?)");
+	/* a syntax error is still reported as such, before any field check */
+	check_error("service: x\nanalysis:\n  a:\n    provider: {haproxy: {}}\n    success: p95_ms < < 1\n", "5:5",
+		    "bad Lua expression in 'success': unexpected symbol near '<'");
+
+	/* the table itself */
+	names = sw_spec_provider_fields(SW_PROVIDER_HTTP, &n);
+	assert_int_equal(n, 3);
+	assert_string_equal(names[0], "status");
+	for (i = 0; i < 4; i++) {
+		names = sw_spec_provider_fields((enum sw_provider)i, &n);
+		assert_true(n > 0);
+	}
+	assert_string_equal(sw_spec_provider_name(SW_PROVIDER_PROMETHEUS), "prometheus");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -751,6 +839,7 @@ int main(void)
 		cmocka_unit_test(test_golden_good),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_condition_fields),
 	};
 	return cmocka_run_group_tests_name("spec", tests, NULL, NULL);
 }
