@@ -40,6 +40,7 @@ const struct sw_cli_cmd sw_cli_commands[] = {
 	{ "promote", sw_cmd_promote, "skip a deployment's current pause or step wait" },
 	{ "abort", sw_cmd_abort, "abort a deployment: hosts go back to the previous release" },
 	{ "retry", sw_cmd_retry, "start an aborted or rolled back deployment again" },
+	{ "analysis", sw_cmd_analysis, "show a canary deployment's analysis measurements" },
 	{ "version", sw_cmd_version, "print the version" },
 	{ "help", sw_cmd_help, "list commands" },
 };
@@ -54,7 +55,7 @@ static void sw_usage(FILE *f)
 	for (i = 0; i < sw_cli_command_count; i++)
 		fprintf(f, "  %-11s %s\n", sw_cli_commands[i].name, sw_cli_commands[i].summary);
 	fprintf(f, "\nRun 'slipway <command> --help' for a command's options.\n"
-		   "Not built yet: canary analysis, rings (see docs/architecture.md).\n");
+		   "Not built yet: rings (see docs/architecture.md).\n");
 }
 
 static int sw_cmd_help(int argc, char **argv)

@@ -26,5 +26,6 @@ int sw_cmd_resume(int argc, char **argv);  /* cli/deploy.c */
 int sw_cmd_promote(int argc, char **argv); /* cli/deploy.c */
 int sw_cmd_abort(int argc, char **argv);   /* cli/deploy.c */
 int sw_cmd_retry(int argc, char **argv);   /* cli/deploy.c */
+int sw_cmd_analysis(int argc, char **argv); /* cli/analysis.c */
 
 #endif

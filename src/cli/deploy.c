@@ -21,6 +21,8 @@
  * Deployment records come either as stored (per-host progress in
  * plan.hosts, version in spec.version) or as the controller's progress
  * view (hosts, version at the top, rollout/controller.h); both are read.
+ * A canary's progress view adds its step, weight and the last measurement
+ * of each analysis (cstep, csteps, weight, analyses: rollout/gate.h).
  * Calls cli/client, cli/cli, release/ (file names), base/; prints.
  */
 #include "base/buf.h"
@@ -313,6 +315,40 @@ static const char *sw_dcli_host_digest(const json_t *dep, const json_t *h)
 	return sw_json_str(dep, "digest");
 }
 
+/* Canary (progress view): current step and weight, the last measurement of each analysis. */
+static void sw_dcli_print_canary(FILE *f, const json_t *dep)
+{
+	const json_t *a, *last;
+	json_int_t w = json_integer_value(json_object_get(dep, "weight")), step, n;
+	size_t i;
+
+	if (!json_is_integer(json_object_get(dep, "weight")))
+		return;
+	step = json_integer_value(json_object_get(dep, "cstep"));
+	n = json_integer_value(json_object_get(dep, "csteps"));
+	if (step < n)
+		fprintf(f, "  canary: step %lld of %lld, weight %lld%%\n", (long long)step + 1, (long long)n,
+			(long long)(w < 0 ? 0 : w));
+	else
+		fprintf(f, "  canary: promotion (after %lld step%s), weight %lld%%\n", (long long)n, n == 1 ? "" : "s",
+			(long long)(w < 0 ? 0 : w));
+	json_array_foreach(json_object_get(dep, "analyses"), i, a) {
+		char where[32];
+
+		if (json_is_true(json_object_get(a, "background")))
+			snprintf(where, sizeof(where), "background");
+		else
+			snprintf(where, sizeof(where), "step %lld", (long long)json_integer_value(json_object_get(a, "step")) + 1);
+		last = json_object_get(a, "last");
+		fprintf(f, "  analysis %s (%s): %s, %lld measured", sw_dcli_str(a, "name"), where, sw_dcli_str(a, "state"),
+			(long long)json_integer_value(json_object_get(json_object_get(a, "tally"), "measurements")));
+		if (json_is_object(last))
+			fprintf(f, "; last %s at %s: %s", sw_dcli_str(last, "verdict"), sw_dcli_str(last, "time"),
+				sw_dcli_str(last, "message"));
+		fputc('\n', f);
+	}
+}
+
 static void sw_dcli_print_header(FILE *f, const json_t *dep)
 {
 	char d1[16], dur[32];
@@ -326,6 +362,7 @@ static void sw_dcli_print_header(FILE *f, const json_t *dep)
 		fprintf(f, "  step: %s\n", sw_dcli_step(dep));
 	if (*reason)
 		fprintf(f, "  reason: %s\n", reason);
+	sw_dcli_print_canary(f, dep);
 }
 
 static void sw_dcli_print_hosts(FILE *f, const json_t *dep)

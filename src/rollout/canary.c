@@ -1,12 +1,13 @@
 /*
  * canary.c - the canary strategy (see canary.h).
- * Calls rollout/deployment, rollout/plan, traffic/ (through obs->traffic),
+ * Calls rollout/deployment, rollout/gate, rollout/plan, traffic/ (through obs->traffic),
  * jansson, base/. Events go into out->events (struct sw_step owns them).
  */
 #include "rollout/canary.h"
 #include "base/arena.h"
 #include "base/json.h"
 #include "base/num.h"
+#include "rollout/gate.h"
 #include "rollout/plan.h"
 
 #include <stdio.h>
@@ -564,7 +565,7 @@ void sw_canary_step(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
 	struct sw_err err = SW_ERR_INIT;
 	size_t idx, want, ncan;
 	int64_t cur, w, until;
-	const char *kind;
+	const char *kind, *name;
 	int r;
 
 	if (!json_object_get(plan, "cstep") && sw_cn_start(dep, obs, out) < 0)
@@ -576,6 +577,32 @@ void sw_canary_step(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
 	promote = json_object_get(plan, "promote");
 	if (promote && sw_dep_int(promote, "step") != (int64_t)idx)
 		sw_dep_take_promote(dep);
+	/* A human let an inconclusive background analysis go on (resume or promote). */
+	if (json_object_get(plan, "cbg_paused")) {
+		json_object_del(plan, "cbg_paused");
+		sw_gate_background_resume(dep);
+		sw_dep_take_promote(dep);
+	}
+	/* Background analyses: a failure rolls back at any step; inconclusive waits for a human. */
+	switch (sw_gate_background(dep, obs, out, idx, reason, sizeof(reason))) {
+	case SW_ANALYSIS_FAILED:
+		sw_dep_fail(dep, obs, reason);
+		out->again = true;
+		return;
+	case SW_ANALYSIS_INCONCLUSIVE: {
+		json_t *waiting = json_incref(json_object_get(plan, "cwaiting"));
+
+		sw_cn_pause(dep, obs, out, reason);
+		if (waiting)
+			json_object_set_new(plan, "cwaiting", waiting);
+		else
+			json_object_del(plan, "cwaiting");
+		json_object_set_new(plan, "cbg_paused", json_true());
+		return;
+	}
+	default:
+		break;
+	}
 	if (idx >= json_array_size(steps)) {
 		sw_cn_promote(dep, obs, out);
 		return;
@@ -668,11 +695,24 @@ void sw_canary_step(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
 			sw_cn_next(dep, obs, out);
 			return;
 		}
-		snprintf(reason, sizeof(reason),
-			 "analysis '%s' at step %zu is not built into the rollout yet: check the canary by hand, then "
-			 "promote (or abort)",
-			 sw_json_str(step, "analysis") ? sw_json_str(step, "analysis") : "", idx + 1);
-		sw_cn_pause(dep, obs, out, reason);
+		name = sw_json_str(step, "analysis") ? sw_json_str(step, "analysis") : "";
+		switch (sw_gate_inline(dep, obs, out, idx, name, reason, sizeof(reason))) {
+		case SW_ANALYSIS_SUCCESSFUL:
+			sw_cn_next(dep, obs, out);
+			return;
+		case SW_ANALYSIS_FAILED:
+			sw_dep_fail(dep, obs, reason);
+			out->again = true;
+			return;
+		case SW_ANALYSIS_INCONCLUSIVE:
+			sw_cn_pause(dep, obs, out, reason);
+			return;
+		case SW_ANALYSIS_RUNNING:
+			break;
+		}
+		/* Measuring is not stalling: keep the progress deadline from firing meanwhile. */
+		sw_dep_progressed(dep, obs);
+		sw_dep_set_step(dep, "step %zu: analysis '%s' running", idx + 1, name);
 		return;
 	}
 	snprintf(reason, sizeof(reason), "step %zu: unknown canary step kind '%s'", idx + 1, kind);

@@ -34,9 +34,17 @@
  *   pause: D         waits D; `slipway promote` skips it.
  *   pause: {}        state paused, reason "waiting for promote at step N";
  *                    promote (or resume) goes on with the next step.
- *   analysis: NAME   not wired to src/analysis yet: the rollout pauses with
- *                    the reason "analysis 'NAME' at step N is not built
- *                    into the rollout yet", never a silent success.
+ *   analysis: NAME   runs the analysis (rollout/gate.h): initial_delay,
+ *                    then a measurement every interval, as each pass
+ *                    finds it due. Successful: next step; failed:
+ *                    rollback with the failing measurement in the reason;
+ *                    inconclusive: paused with the reason (promote goes
+ *                    on, abort rolls back). count 0: until promoted.
+ *
+ * Background analyses (canary.analysis.templates) are measured on every
+ * pass from start_at_step to the end (promotion included); a failure
+ * rolls back at any step, an inconclusive one pauses (plan.cbg_paused;
+ * resume or promote goes on, its inconclusive count restarting).
  *
  * The balancer refusing a command or unreachable during a weight step: the
  * weights HAProxy reports (or that it cannot be read) are recorded in
@@ -54,7 +62,7 @@
  * "switch"), switch_started, cweights_seen; per host: canary (bool),
  * slot, old_slot.
  *
- * Calls rollout/deployment, rollout/plan, traffic/ (through obs->traffic),
+ * Calls rollout/deployment, rollout/gate, rollout/plan, traffic/ (through obs->traffic),
  * jansson, base/.
  */
 #ifndef SW_ROLLOUT_CANARY_H

@@ -18,11 +18,12 @@
  * again).
  *
  * Owns struct sw_controller, its thread and the smoke child processes.
- * Calls store/, spec/, traffic/, rollout/, base/.
+ * Calls store/, spec/, traffic/, rollout/ (canary analyses: analysis/ through rollout/gate), base/.
  */
 #include "rollout/controller.h"
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/httpc.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -31,6 +32,7 @@
 #include "rollout/bluegreen.h"
 #include "rollout/deployment.h"
 #include "rollout/plan.h"
+#include "rollout/gate.h"
 #include "rollout/runjson.h"
 #include "spec/spec.h"
 #include "traffic/haproxy.h"
@@ -678,6 +680,11 @@ struct sw_controller *sw_controller_start(const struct sw_controller_config *cfg
 		sw_err_set(err, SW_EINTERNAL, "controller: no store or store lock");
 		return NULL;
 	}
+	/* Analyses (prometheus, http providers) use base/httpc from the controller thread. */
+	if (sw_httpc_global_init() < 0) {
+		sw_err_set(err, SW_EINTERNAL, "controller: cannot initialise libcurl");
+		return NULL;
+	}
 	c = sw_xcalloc(1, sizeof(*c));
 	c->cfg = *cfg;
 	if (!c->cfg.tick_ms)
@@ -911,6 +918,14 @@ static int sw_ctl_create(struct sw_store *st, const char *service, const char *e
 		goto out;
 	envj = sw_runjson_env(&spec->envs[ei]);
 	runj = sw_runjson_run(spec->run);
+	if (spec->nanalyses) {
+		json_t *an = json_object();
+		size_t k;
+
+		for (k = 0; k < spec->nanalyses; k++)
+			json_object_set_new(an, spec->analyses[k].name, sw_runjson_analysis(&spec->analyses[k]));
+		json_object_set_new(envj, "analyses", an);
+	}
 	if (sw_ctl_check_traffic(envj, env, err) < 0)
 		goto out;
 	if (sw_store_host_list(st, &hosts, err) < 0)
@@ -1238,6 +1253,17 @@ json_t *sw_rollout_view(struct sw_store *st, const json_t *dep, uint64_t heartbe
 	json_object_set_new(v, "hosts", hosts);
 	if (observed)
 		sw_ctl_obs_release(&o);
+	if (!strcmp(sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : "", "canary")) {
+		json_t *g = sw_gate_view(plan);
+
+		json_object_set_new(v, "cstep", json_integer(sw_dep_int(plan, "cstep")));
+		json_object_set_new(v, "csteps", json_integer((json_int_t)json_array_size(
+							json_object_get(json_object_get(sw_dep_env(dep), "canary"), "steps"))));
+		json_object_set_new(v, "weight", json_integer(json_object_get(plan, "cweight") ? sw_dep_int(plan, "cweight") : -1));
+		json_object_set(v, "measurements", json_object_get(g, "measurements"));
+		json_object_set(v, "analyses", json_object_get(g, "analyses"));
+		json_decref(g);
+	}
 	return v;
 }
 

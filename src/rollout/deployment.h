@@ -70,6 +70,9 @@
 #include "base/err.h"
 #include "traffic/traffic.h"
 
+struct sw_spec_analysis;
+struct sw_analysis_target;
+
 enum sw_dep_state {
 	SW_DEP_PENDING,
 	SW_DEP_PROGRESSING,
@@ -114,6 +117,12 @@ struct sw_obs {
 	struct sw_traffic *traffic;     /* the env's load balancer, NULL: none */
 	enum sw_smoke smoke;            /* of this deployment's smoke command */
 	const char *smoke_message;
+	/*
+	 * Addition (canary analysis): takes one measurement; NULL means
+	 * sw_analysis_measure (analysis.h). A test seam for a fake provider.
+	 */
+	json_t *(*measure)(const struct sw_spec_analysis *a, const struct sw_analysis_target *t, const json_t *prev,
+			   struct sw_err *err);
 };
 
 struct sw_step {

@@ -6,6 +6,7 @@
 #include "rollout/runjson.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static const char *sw_runjson_health_kind(enum sw_health_kind k)
 {
@@ -166,4 +167,74 @@ json_t *sw_runjson_env(const struct sw_spec_env *env)
 	if (env->strategy == SW_STRATEGY_CANARY)
 		json_object_set_new(o, "canary", sw_runjson_canary(&env->canary));
 	return o;
+}
+
+static json_t *sw_runjson_str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+json_t *sw_runjson_analysis(const struct sw_spec_analysis *a)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "name", json_string(a->name ? a->name : ""));
+	json_object_set_new(o, "provider", json_string(sw_spec_provider_name(a->provider)));
+	json_object_set_new(o, "address", sw_runjson_str_or_null(a->address));
+	json_object_set_new(o, "query", sw_runjson_str_or_null(a->query));
+	json_object_set_new(o, "url", sw_runjson_str_or_null(a->url));
+	json_object_set_new(o, "expect_status", json_integer(a->expect_status));
+	json_object_set_new(o, "json_field", sw_runjson_str_or_null(a->json_field));
+	json_object_set_new(o, "command", sw_runjson_str_or_null(a->command));
+	json_object_set_new(o, "interval_ms", json_integer((json_int_t)a->interval_ms));
+	json_object_set_new(o, "count", json_integer(a->count));
+	json_object_set_new(o, "initial_delay_ms", json_integer((json_int_t)a->initial_delay_ms));
+	json_object_set_new(o, "success", sw_runjson_str_or_null(a->success));
+	json_object_set_new(o, "failure", sw_runjson_str_or_null(a->failure));
+	json_object_set_new(o, "failure_limit", json_integer(a->failure_limit));
+	json_object_set_new(o, "inconclusive_limit", json_integer(a->inconclusive_limit));
+	return o;
+}
+
+static unsigned sw_runjson_uint(const json_t *j, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(j, key));
+
+	return v > 0 && v <= 0x7fffffff ? (unsigned)v : 0;
+}
+
+int sw_runjson_analysis_read(const json_t *j, struct sw_spec_analysis *out)
+{
+	static const enum sw_provider provs[] = { SW_PROVIDER_HAPROXY, SW_PROVIDER_PROMETHEUS, SW_PROVIDER_HTTP,
+						  SW_PROVIDER_COMMAND };
+	const char *p = json_string_value(json_object_get(j, "provider"));
+	json_int_t v;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(j) || !p || !json_string_value(json_object_get(j, "name")))
+		return -1;
+	for (i = 0; i < sizeof(provs) / sizeof(provs[0]); i++)
+		if (!strcmp(p, sw_spec_provider_name(provs[i])))
+			break;
+	if (i == sizeof(provs) / sizeof(provs[0]))
+		return -1;
+	out->provider = provs[i];
+	out->name = json_string_value(json_object_get(j, "name"));
+	out->address = json_string_value(json_object_get(j, "address"));
+	out->query = json_string_value(json_object_get(j, "query"));
+	out->url = json_string_value(json_object_get(j, "url"));
+	out->expect_status = sw_runjson_uint(j, "expect_status");
+	out->json_field = json_string_value(json_object_get(j, "json_field"));
+	out->command = json_string_value(json_object_get(j, "command"));
+	v = json_integer_value(json_object_get(j, "interval_ms"));
+	out->interval_ms = v > 0 ? (uint64_t)v : 0;
+	out->count = sw_runjson_uint(j, "count");
+	v = json_integer_value(json_object_get(j, "initial_delay_ms"));
+	out->initial_delay_ms = v > 0 ? (uint64_t)v : 0;
+	out->success = json_string_value(json_object_get(j, "success"));
+	out->failure = json_string_value(json_object_get(j, "failure"));
+	out->failure_limit = sw_runjson_uint(j, "failure_limit");
+	out->inconclusive_limit = sw_runjson_uint(j, "inconclusive_limit");
+	return 0;
 }

@@ -46,6 +46,9 @@
 
 json_t *sw_runjson_run(const struct sw_spec_run *run);
 json_t *sw_runjson_env(const struct sw_spec_env *env);
+/* analysis.<name> as JSON (above), and back: *out borrows j's strings. -1: not one. */
+json_t *sw_runjson_analysis(const struct sw_spec_analysis *a);
+int sw_runjson_analysis_read(const json_t *j, struct sw_spec_analysis *out);
 /* An amount as JSON: 3 or "25%". */
 json_t *sw_runjson_amount(const struct sw_spec_amount *a);
 /* "rolling", "blue_green", "canary", "rings". */

@@ -6,7 +6,8 @@ Module set-up (once):
   - releases of a small service `hello` (examples/hello's binary, built once
     with make, copied into dist/ by a one-step pipeline) made with the real
     `slipway keygen / run / release`: v1, v2, `bad` (HELLO_UNHEALTHY=1 in
-    run.env: /healthz answers 503), `hang` (a before_install hook that
+    run.env: /healthz answers 503), `errs` (HELLO_ERROR_RATE=0.5: every
+    second / answers 500, healthy otherwise), `hang` (a before_install hook that
     sleeps past its timeout), and `hello2` v1 (another service);
   - haproxy with an admin socket, one frontend and backend `hello` under
     `balance random` with servers web-N-a / web-N-b for every host's two
@@ -23,6 +24,9 @@ The slipway.yml of the releases (environments used by the tests):
   rolling   batch 2, max_unavailable 2, health_timeout 5s, each host drained
             through the haproxy above while it is replaced
   bg        blue/green through the haproxy above, smoke command, keep_old 4s
+  canary    weight 25, pause for promote, 100
+  canary-auto  weight 25, then analysis `errors` (haproxy provider, every
+            250 ms, fails when the canary's error_rate > 0.1), pause, 100
   deadline  one batch of 4, progress_deadline 4s
   empty     a selector no host matches
   other     hosts env=other (the second service's own two hosts)
@@ -195,6 +199,16 @@ environments:
           - weight: 25
           - pause: {{}}
           - weight: 100
+  canary-auto:
+    hosts: {{ env: web }}
+    strategy:
+      canary:
+        traffic: {{ haproxy: {{ socket: {sock}, backend: hello }} }}
+        steps:
+          - weight: 25
+          - analysis: errors
+          - pause: {{}}
+          - weight: 100
   deadline:
     hosts: {{ env: web }}
     progress_deadline: 4s
@@ -206,6 +220,13 @@ environments:
     hosts: {{ env: other }}
     strategy:
       rolling: {{ batch: 1, max_unavailable: 1, health_timeout: 10s }}
+analysis:
+  errors:
+    provider: {{ haproxy: {{}} }}
+    interval: 250ms
+    count: 20
+    failure: error_rate > 0.1
+    inconclusive_limit: 4
 """
 
 SMOKE = """\
@@ -255,6 +276,7 @@ def world(tmp_path_factory):
             "v1": make_release(base, env, "v1", "hello", "1.0.0"),
             "v2": make_release(base, env, "v2", "hello", "2.0.0"),
             "bad": make_release(base, env, "bad", "hello", "3.0.0-bad", extra_env=', HELLO_UNHEALTHY: "1"'),
+            "errs": make_release(base, env, "errs", "hello", "5.0.0-errs", extra_env=', HELLO_ERROR_RATE: "0.5"'),
             "hang": make_release(base, env, "hang", "hello", "4.0.0-hang",
                                  hooks="  hooks: { before_install: sleep 30, timeout: 1s }"),
             "other": make_release(base, env, "other", "hello2", "1.5.0"),
@@ -971,3 +993,55 @@ def test_canary_abort_during_weight_step(fleet, world):
     assert versions_after(results, t_end) == {"1.0.0"}
     wait_for(lambda: fleet.slot("web-1", "b") is None, timeout=15, what="canary instance stopped")
     assert fleet.running(rel["v1"]["digest"])
+
+
+def test_canary_failing_release_rolled_back_by_analysis(fleet, world):
+    """A canary answering 5xx is rolled back by the haproxy provider on its own; nothing fails after."""
+    rel = world["rel"]
+    sock = world["sock"]
+    fleet.deploy("v1", "rolling", "--wait")
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), what="v1 everywhere")
+    load = Load(world["fe"])
+    wait_for(lambda: load.count() > 50, what="load started")
+    dep = fleet.deploy("errs", "canary-auto")
+    final = fleet.server.wait_final(dep["id"], timeout=40)
+    t_end = time.monotonic()
+    # canary-auto had no earlier deployment (prev_digest null), so deployment.c names the end `failed`
+    # rather than `rolled_back`; the stable v1 kept serving either way (checked below).
+    assert final["state"] == "failed" and final["prev_digest"] is None, (final["reason"], final["step"])
+    reason = final["reason"]
+    assert reason.startswith("analysis 'errors' failed: error_rate = "), reason
+    assert "(failure condition 'error_rate > 0.1' is true) at " in reason, reason
+    rate = float(reason.split("error_rate = ")[1].split(" ")[0].rstrip(","))
+    assert 0.3 <= rate <= 0.7, reason
+    st = haproxy_servers(sock)
+    assert st["web-1-b"][0] == "maint" and st["web-1-b"][2] == 0, st
+    assert all(st[f"{h}-a"][0] == "ready" for h in HOSTS), st
+    wait_for(lambda: load.count() > 0 and versions_after(load.results, t_end + 0.2) == {"1.0.0"}, timeout=10,
+             what="only v1 answering")
+    results = load.stop()
+    # The canary did answer 500 through HAProxy before it was rolled back; nothing failed after.
+    assert any(r[1] == 500 and r[0] < t_end for r in results), "no 5xx seen from the canary"
+    after = [r for r in results if r[0] >= t_end and r[1] != 200]
+    assert after == [], f"{len(after)} requests failed after the rollback: {after[:5]}"
+    # Every measurement, from the API, the CLI (json and text) and the event log.
+    view = fleet.server.deployment(dep["id"])
+    ms = view["measurements"]
+    assert ms and ms[-1]["verdict"] == "failure" and ms[-1]["analysis"] == "errors", ms
+    assert ms[-1]["values"]["error_rate"] > 0.1 and ms[-1]["values"]["requests"] > 0, ms[-1]
+    assert all(m["verdict"] != "failure" for m in ms[:-1]), ms
+    p = fleet.cli("analysis", "show", dep["id"], "--output", "json")
+    assert p.returncode == 0, p.stderr
+    shown = json.loads(p.stdout)
+    assert shown["deployment"] == dep["id"] and len(shown["measurements"]) == len(ms), shown
+    p = fleet.cli("analysis", "show", dep["id"])
+    assert p.returncode == 0 and "failure" in p.stdout and "error_rate=" in p.stdout, p.stdout
+    p = fleet.cli("status", dep["id"])
+    assert p.returncode == 0, p.stderr
+    assert "canary: step 2 of 4" in p.stdout and "analysis errors (step 2): failed" in p.stdout, p.stdout
+    evs = [e for e in canary_events(fleet, dep["id"]) if e["kind"] == "deployment.measurement"]
+    assert len(evs) == len(ms) and evs[-1]["payload"]["verdict"] == "failure", evs
+    assert evs[-1]["payload"]["step"] == 1 and evs[-1]["payload"]["id"] == dep["id"], evs[-1]
+    p = fleet.cli("analysis", "show", "dep-999")
+    assert p.returncode == 2, p.stdout + p.stderr
+    wait_for(lambda: fleet.slot("web-1", "b") is None, timeout=15, what="canary instance stopped")

@@ -62,6 +62,9 @@ struct sim {
 	struct sim_lb lb;
 	json_t *dep;
 	int64_t now;
+	/* addition (canary analyses): the obs's measure seam, NULL: the real sw_analysis_measure */
+	json_t *(*measure)(const struct sw_spec_analysis *a, const struct sw_analysis_target *t, const json_t *prev,
+			   struct sw_err *err);
 };
 
 /* ---- fake balancer ------------------------------------------------------- */
@@ -326,6 +329,7 @@ static struct sw_obs *sim_obs(struct sim *s, bool with_lb)
 	s->obs.hosts = s->oh;
 	s->obs.nhosts = s->n;
 	s->obs.traffic = with_lb ? &s->lb.traffic : NULL;
+	s->obs.measure = s->measure;
 	return &s->obs;
 }
 

@@ -4,7 +4,11 @@
  * weight arithmetic, steps in order with their events, capacity before
  * traffic, pause / promote, the balancer failing (pause, weights
  * recorded), weight 0 before any canary instance stops on failure and
- * abort, and a server restart mid-step (the plan as stored, read back).
+ * abort, and a server restart mid-step (the plan as stored, read back);
+ * analyses over a fake provider (the obs's measure seam): inline success
+ * (baseline, count, interval, target, event), failure (weight 0 before
+ * the canary stops, the measurement in the reason), inconclusive (paused,
+ * promote goes on), and a background analysis failing at a later step.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +16,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "analysis/analysis.h"
+#include "base/clock.h"
 #include "rollout/canary.h"
+#include "rollout/gate.h"
 #include "rollout_sim.h"
 
 #include <math.h>
@@ -330,12 +337,304 @@ static void test_resume_after_restart(void **state)
 	assert_true(step_until(&s, is_paused, 20, NULL, 0) < 0); /* a 10-minute pause */
 	assert_true(fabs(canary_share(&s) - 0.25) < 0.002);
 	assert_int_equal(sw_dep_promote(s.dep, "alice", s.now, note, sizeof(note), &err), 1);
-	/* The analysis step is not wired yet: an explicit pause, never a silent success. */
+	/* An analysis the record does not hold (a record from before analyses): an explicit pause, never a silent success. */
 	assert_true(step_until(&s, is_paused, 20, NULL, 0) >= 0);
-	assert_non_null(strstr(sim_reason(&s), "analysis 'latency' at step 4 is not built into the rollout yet"));
+	assert_non_null(strstr(sim_reason(&s), "analysis 'latency' is not in the deployment's record"));
 	assert_int_equal(sw_dep_promote(s.dep, "alice", s.now, note, sizeof(note), &err), 1);
 	sim_run(&s, true, NULL, NULL, 100, 200);
 	assert_string_equal(sim_state(&s), "succeeded");
+	sim_release(&s);
+}
+
+
+/* ---- analyses (rollout/gate.c) over a fake provider -------------------- */
+
+/*
+ * The fake provider: the haproxy shape (raw counters, so the first
+ * measurement after a weight change is a baseline); the verdict per
+ * analysis is set by the test.
+ */
+static struct {
+	struct sim *sim;
+	char verdict[32];      /* of "errors" */
+	unsigned calls, baselines;
+	size_t ncanary, nstable;
+	char canary0[32], stable0[32];
+} fk;
+
+static json_t *fake_measure(const struct sw_spec_analysis *a, const struct sw_analysis_target *t, const json_t *prev,
+			    struct sw_err *err)
+{
+	const char *v = fk.verdict, *msg;
+	char when[64];
+	double rate;
+
+	(void)err;
+	fk.calls++;
+	fk.ncanary = t->ncanary_servers;
+	fk.nstable = t->nstable_servers;
+	snprintf(fk.canary0, sizeof(fk.canary0), "%s", t->ncanary_servers ? t->canary_servers[0] : "");
+	snprintf(fk.stable0, sizeof(fk.stable0), "%s", t->nstable_servers ? t->stable_servers[0] : "");
+	sw_clock_format_utc(fk.sim->now, when, sizeof(when));
+	if (!prev) {
+		fk.baselines++;
+		v = "inconclusive";
+		msg = "'error_rate' has no value: the first measurement has no rate";
+		rate = 0;
+	} else if (!strcmp(v, "failure")) {
+		msg = "success condition 'error_rate < 0.05' is false (error_rate = 0.48)";
+		rate = 0.48;
+	} else if (!strcmp(v, "success")) {
+		msg = "success condition 'error_rate < 0.05' is true (error_rate = 0.01)";
+		rate = 0.01;
+	} else {
+		msg = "'error_rate' has no value: no request reached the canary servers in the last 0.3s";
+		rate = 0;
+	}
+	return json_pack("{s:s, s:s, s:s, s:{s:f}, s:s, s:s, s:i, s:{s:I}}", "time", when, "analysis", a->name, "provider",
+			 "haproxy", "values", "error_rate", rate, "verdict", v, "message", msg, "took_ms", 0, "raw",
+			 "wall_ms", (json_int_t)fk.sim->now);
+}
+
+#define ERRORS_ANALYSIS(count)                                                                                        \
+	"\"analyses\": {\"errors\": {\"name\": \"errors\", \"provider\": \"haproxy\", \"interval_ms\": 250, \"count\": " \
+	#count ", \"initial_delay_ms\": 0, \"success\": \"error_rate < 0.05\", \"failure\": null, \"failure_limit\": 0, " \
+	"\"inconclusive_limit\": 0}}"
+
+static void analysis_dep(struct sim *s, size_t n, const char *steps, const char *templates, int start_at,
+			 const char *analyses, const char *verdict)
+{
+	char env[4096];
+
+	sim_init(s, n, OLD);
+	s->lb.log_weights = true;
+	s->measure = fake_measure;
+	memset(&fk, 0, sizeof(fk));
+	fk.sim = s;
+	snprintf(fk.verdict, sizeof(fk.verdict), "%s", verdict);
+	snprintf(env, sizeof(env),
+		 "{" TRAFFIC ", %s, \"canary\": {\"steps\": %s, \"templates\": %s, \"start_at_step\": %d}}", analyses, steps,
+		 templates, start_at);
+	sim_dep(s, "canary", NULL, NEW, OLD, env);
+}
+
+/* Step (agents report, time moves 100 ms) until cond; counts measurement events, keeps the last payload. */
+static int step_measure(struct sim *s, bool (*cond)(struct sim *), int max, unsigned *nmeas, json_t **last)
+{
+	struct sw_step out;
+	json_t *ev;
+	size_t j;
+	int i;
+
+	for (i = 0; i < max; i++) {
+		if (cond(s))
+			return i;
+		sim_step(s, true, &out);
+		json_array_foreach(out.events, j, ev) {
+			if (strcmp(json_string_value(json_object_get(ev, "kind")), "deployment.measurement"))
+				continue;
+			(*nmeas)++;
+			if (last) {
+				json_decref(*last);
+				*last = json_incref(json_object_get(ev, "payload"));
+			}
+		}
+		sw_step_release(&out);
+		s->now += 100;
+		sim_agents(s, NULL, NULL, NULL);
+	}
+	return -1;
+}
+
+static bool at_weight_50(struct sim *s)
+{
+	return json_integer_value(json_object_get(sim_plan(s), "cweight")) == 50;
+}
+
+static const json_t *run_of(struct sim *s, size_t i)
+{
+	const json_t *r = json_array_get(json_object_get(sim_plan(s), "cruns"), i);
+
+	assert_non_null(r);
+	return r;
+}
+
+static int64_t mtime(const json_t *m)
+{
+	int64_t t = 0;
+
+	assert_int_equal(sw_clock_parse_utc(json_string_value(json_object_get(m, "time")), &t), 0);
+	return t;
+}
+
+/* An inline analysis that passes: a baseline, then count measurements an interval apart, then the next step. */
+static void test_analysis_success(void **state)
+{
+	struct sim s;
+	unsigned nmeas = 0;
+	json_t *last = NULL, *view;
+	const json_t *run, *list;
+	int64_t started;
+
+	(void)state;
+	analysis_dep(&s, 4,
+		     "[{\"kind\": \"weight\", \"weight\": 25}, {\"kind\": \"analysis\", \"analysis\": \"errors\"},"
+		     " {\"kind\": \"weight\", \"weight\": 50}, {\"kind\": \"pause\", \"pause_ms\": 0, \"manual\": true}]",
+		     "[]", 0, ERRORS_ANALYSIS(3), "success");
+	assert_true(step_measure(&s, at_weight_25, 100, &nmeas, &last) >= 0);
+	assert_int_equal(fk.calls, 0); /* nothing measured before the analysis step */
+	assert_true(step_measure(&s, is_paused, 100, &nmeas, &last) >= 0);
+	assert_string_equal(sim_reason(&s), "waiting for promote at step 4");
+	assert_int_equal(json_integer_value(json_object_get(sim_plan(&s), "cweight")), 50);
+	/* One baseline (not tallied, not listed) and three measurements. */
+	assert_int_equal(fk.baselines, 1);
+	assert_int_equal(fk.calls, 4);
+	assert_int_equal(nmeas, 3);
+	run = run_of(&s, 0);
+	assert_string_equal(json_string_value(json_object_get(run, "state")), "successful");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(run, "tally"), "successes")), 3);
+	list = json_object_get(run, "measurements");
+	assert_int_equal(json_array_size(list), 3);
+	/* An interval apart, the first one an interval after the baseline at the step's start. */
+	started = json_integer_value(json_object_get(run, "started_ms"));
+	assert_true(mtime(json_array_get(list, 0)) >= started + 250);
+	assert_true(mtime(json_array_get(list, 1)) >= mtime(json_array_get(list, 0)) + 200);
+	assert_true(mtime(json_array_get(list, 2)) >= started + 750);
+	assert_null(json_object_get(json_array_get(list, 0), "raw"));
+	/* The target: the canary server against the stable ones. */
+	assert_int_equal(fk.ncanary, 1);
+	assert_int_equal(fk.nstable, 4);
+	assert_string_equal(fk.canary0, "web-1-b");
+	assert_string_equal(fk.stable0, "web-1-a");
+	/* The event. */
+	assert_non_null(last);
+	assert_string_equal(json_string_value(json_object_get(last, "id")), "dep-1");
+	assert_int_equal(json_integer_value(json_object_get(last, "step")), 1);
+	assert_string_equal(json_string_value(json_object_get(last, "analysis")), "errors");
+	assert_string_equal(json_string_value(json_object_get(last, "verdict")), "success");
+	assert_true(json_real_value(json_object_get(json_object_get(last, "values"), "error_rate")) > 0.009);
+	assert_non_null(strstr(json_string_value(json_object_get(last, "message")), "is true"));
+	json_decref(last);
+	/* The progress view's part. */
+	view = sw_gate_view(sim_plan(&s));
+	assert_int_equal(json_array_size(json_object_get(view, "measurements")), 3);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(view, "analyses"), 0), "state")),
+			    "successful");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_array_get(json_object_get(view, "analyses"), 0), "last"), "verdict")),
+			    "success");
+	json_decref(view);
+	sim_release(&s);
+}
+
+/* A failing analysis: canary weight 0 before any canary instance stops, the measurement in the reason. */
+static void test_analysis_failure_rolls_back(void **state)
+{
+	struct sim s;
+	unsigned nmeas = 0;
+	json_t *last = NULL;
+	const char *w0, *row, *reason;
+	char want[256];
+
+	(void)state;
+	analysis_dep(&s, 5,
+		     "[{\"kind\": \"instances\", \"instances\": 2}, {\"kind\": \"weight\", \"weight\": 25},"
+		     " {\"kind\": \"analysis\", \"analysis\": \"errors\"}, {\"kind\": \"weight\", \"weight\": 50}]",
+		     "[]", 0, ERRORS_ANALYSIS(5), "failure");
+	assert_true(step_measure(&s, at_weight_25, 100, &nmeas, &last) >= 0);
+	s.lb.log[0] = '\0';
+	assert_true(step_measure(&s, is_final, 200, &nmeas, &last) >= 0);
+	assert_string_equal(sim_state(&s), "rolled_back");
+	assert_int_equal(nmeas, 1); /* failure_limit 0: the first failure decides */
+	assert_int_equal(json_integer_value(json_object_get(sim_plan(&s), "cweight")), 0);
+	reason = sim_reason(&s);
+	snprintf(want, sizeof(want),
+		 "analysis 'errors' failed: error_rate = 0.48 (success condition 'error_rate < 0.05' is false) at %.8s",
+		 json_string_value(json_object_get(last, "time")) + 11);
+	assert_string_equal(reason, want);
+	assert_string_equal(json_string_value(json_object_get(last, "verdict")), "failure");
+	w0 = strstr(s.lb.log, "web-1-b:w0");
+	row = strstr(s.lb.log, "web-1:row(none)");
+	assert_non_null(w0);
+	assert_non_null(row);
+	assert_true(w0 < row);
+	assert_true(strstr(s.lb.log, "web-2-b:w0") < strstr(s.lb.log, "web-2:row(none)"));
+	assert_true(fabs(canary_share(&s)) < 1e-9);
+	assert_string_equal(sim_want_digest(&s, 0, 0), OLD);
+	assert_null(sim_want_digest(&s, 0, 1));
+	json_decref(last);
+	sim_release(&s);
+}
+
+/* Inconclusive: paused for a human with the reason; promote goes on with the next step. */
+static void test_analysis_inconclusive_pauses(void **state)
+{
+	struct sw_err err = SW_ERR_INIT;
+	struct sim s;
+	struct sw_step out;
+	unsigned nmeas = 0, calls;
+	char note[64];
+	int i;
+
+	(void)state;
+	analysis_dep(&s, 4,
+		     "[{\"kind\": \"weight\", \"weight\": 25}, {\"kind\": \"analysis\", \"analysis\": \"errors\"},"
+		     " {\"kind\": \"weight\", \"weight\": 50}, {\"kind\": \"pause\", \"pause_ms\": 60000, \"manual\": false}]",
+		     "[]", 0, ERRORS_ANALYSIS(0), "inconclusive");
+	assert_true(step_measure(&s, is_paused, 100, &nmeas, NULL) >= 0);
+	assert_int_equal(nmeas, 1);
+	assert_non_null(strstr(sim_reason(&s), "analysis 'errors' is inconclusive: 'error_rate' has no value"));
+	assert_non_null(strstr(sim_reason(&s), "promote to go on, abort to roll back"));
+	assert_true(fabs(canary_share(&s) - 0.25) < 0.002); /* traffic as it was */
+	calls = fk.calls;
+	for (i = 0; i < 10; i++) {
+		sim_step(&s, true, &out);
+		sw_step_release(&out);
+		s.now += 100;
+	}
+	assert_int_equal(fk.calls, calls); /* paused: nothing measured */
+	assert_int_equal(sw_dep_promote(s.dep, "alice", s.now, note, sizeof(note), &err), 1);
+	assert_true(step_measure(&s, at_weight_50, 50, &nmeas, NULL) >= 0);
+	assert_string_equal(sim_state(&s), "progressing");
+	assert_string_equal(json_string_value(json_object_get(run_of(&s, 0), "state")), "inconclusive");
+	sim_release(&s);
+}
+
+/* A background analysis from start_at_step to the end: a failure at a later step rolls back. */
+static void test_background_failure_later(void **state)
+{
+	struct sim s;
+	unsigned nmeas = 0;
+	json_t *last = NULL;
+	const json_t *run;
+
+	(void)state;
+	analysis_dep(&s, 4,
+		     "[{\"kind\": \"weight\", \"weight\": 10}, {\"kind\": \"pause\", \"pause_ms\": 1000, \"manual\": false},"
+		     " {\"kind\": \"weight\", \"weight\": 50}, {\"kind\": \"pause\", \"pause_ms\": 60000, \"manual\": false}]",
+		     "[\"errors\"]", 1, ERRORS_ANALYSIS(0), "success");
+	assert_true(step_measure(&s, at_weight_50, 100, &nmeas, &last) >= 0);
+	/* Measured from step 2 (index 1) on, about every 250 ms over the 1 s pause. */
+	assert_true(nmeas >= 2);
+	run = run_of(&s, 0);
+	assert_true(json_is_true(json_object_get(run, "background")));
+	assert_int_equal(json_integer_value(json_object_get(run, "step")), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(run, "measurements"), 0), "step")), 1);
+	assert_string_equal(json_string_value(json_object_get(run, "state")), "running");
+	assert_int_equal(fk.baselines, 1);
+	/* Step 4's timed pause: a few good measurements (a new baseline after the weight change), then errors. */
+	assert_true(step_measure(&s, is_final, 10, &nmeas, &last) < 0);
+	assert_int_equal(fk.baselines, 2);
+	assert_string_equal(sim_state(&s), "progressing");
+	snprintf(fk.verdict, sizeof(fk.verdict), "failure");
+	s.lb.log[0] = '\0';
+	assert_true(step_measure(&s, is_final, 100, &nmeas, &last) >= 0);
+	assert_string_equal(sim_state(&s), "rolled_back");
+	assert_non_null(strstr(sim_reason(&s), "background analysis 'errors' failed: error_rate = 0.48"));
+	assert_int_equal(json_integer_value(json_object_get(last, "step")), 3);
+	assert_true(strstr(s.lb.log, "web-1-b:w0") < strstr(s.lb.log, "web-1:row(none)"));
+	assert_true(fabs(canary_share(&s)) < 1e-9);
+	json_decref(last);
 	sim_release(&s);
 }
 
@@ -347,6 +646,10 @@ int main(void)
 		cmocka_unit_test(test_failure_weight_zero_before_stop),
 		cmocka_unit_test(test_abort_and_balancer_down),
 		cmocka_unit_test(test_resume_after_restart),
+		cmocka_unit_test(test_analysis_success),
+		cmocka_unit_test(test_analysis_failure_rolls_back),
+		cmocka_unit_test(test_analysis_inconclusive_pauses),
+		cmocka_unit_test(test_background_failure_later),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char spec_text[] =
@@ -172,6 +173,65 @@ static void test_env(void **state)
 	sw_spec_free(s);
 }
 
+
+/* An analysis as the deployment record stores it, and read back as the canary uses it. */
+static void test_analysis_round_trip(void **state)
+{
+	static const char text[] =
+		"service: hello\n"
+		"run: { command: ./x }\n"
+		"analysis:\n"
+		"  errors:\n"
+		"    provider: { haproxy: {} }\n"
+		"    interval: 250ms\n"
+		"    count: 7\n"
+		"    initial_delay: 2s\n"
+		"    success: error_rate < 0.01\n"
+		"    failure: error_rate > 0.05\n"
+		"    failure_limit: 2\n"
+		"    inconclusive_limit: 3\n"
+		"  probe:\n"
+		"    provider: { http: { url: \"http://{{canary}}/stats\", expect_status: 204, json_field: data.ok } }\n"
+		"    success: result == true\n";
+	struct sw_spec *s = load(text);
+	struct sw_spec_analysis a, b;
+	json_t *j, *text_j;
+	char *dump;
+
+	(void)state;
+	j = sw_runjson_analysis(&s->analyses[sw_spec_analysis_index(s, "errors")]);
+	/* Through text, as the store keeps it. */
+	dump = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	text_j = json_loads(dump, 0, NULL);
+	free(dump);
+	assert_int_equal(sw_runjson_analysis_read(text_j, &a), 0);
+	assert_string_equal(a.name, "errors");
+	assert_int_equal(a.provider, SW_PROVIDER_HAPROXY);
+	assert_int_equal(a.interval_ms, 250);
+	assert_int_equal(a.count, 7);
+	assert_int_equal(a.initial_delay_ms, 2000);
+	assert_string_equal(a.success, "error_rate < 0.01");
+	assert_string_equal(a.failure, "error_rate > 0.05");
+	assert_int_equal(a.failure_limit, 2);
+	assert_int_equal(a.inconclusive_limit, 3);
+	assert_null(a.url);
+	json_decref(text_j);
+	j = sw_runjson_analysis(&s->analyses[sw_spec_analysis_index(s, "probe")]);
+	assert_int_equal(sw_runjson_analysis_read(j, &b), 0);
+	assert_int_equal(b.provider, SW_PROVIDER_HTTP);
+	assert_string_equal(b.url, "http://{{canary}}/stats");
+	assert_int_equal(b.expect_status, 204);
+	assert_string_equal(b.json_field, "data.ok");
+	assert_null(b.failure);
+	/* Not an analysis. */
+	json_object_set_new(j, "provider", json_string("carrier-pigeon"));
+	assert_int_equal(sw_runjson_analysis_read(j, &b), -1);
+	assert_int_equal(sw_runjson_analysis_read(NULL, &b), -1);
+	json_decref(j);
+	sw_spec_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_run_defaults),
 		cmocka_unit_test(test_agent_reads_it),
 		cmocka_unit_test(test_env),
+		cmocka_unit_test(test_analysis_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
