@@ -55,7 +55,7 @@ static void sw_usage(FILE *f)
 	for (i = 0; i < sw_cli_command_count; i++)
 		fprintf(f, "  %-11s %s\n", sw_cli_commands[i].name, sw_cli_commands[i].summary);
 	fprintf(f, "\nRun 'slipway <command> --help' for a command's options.\n"
-		   "Not built yet: rings (see docs/architecture.md).\n");
+		   "Not built yet: policy gates, DORA metrics, the dashboard (see docs/architecture.md).\n");
 }
 
 static int sw_cmd_help(int argc, char **argv)

@@ -1263,6 +1263,18 @@ json_t *sw_rollout_view(struct sw_store *st, const json_t *dep, uint64_t heartbe
 		json_object_set(v, "measurements", json_object_get(g, "measurements"));
 		json_object_set(v, "analyses", json_object_get(g, "analyses"));
 		json_decref(g);
+	} else if (!strcmp(sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : "", "rings")) {
+		/* Rings: the ring in progress (or baking), and the bake analyses like a canary's. */
+		json_t *g = sw_gate_view(plan);
+
+		json_object_set(v, "rings", json_object_get(plan, "rings") ? json_object_get(plan, "rings") : json_null());
+		json_object_set_new(v, "ring", json_integer(json_is_true(json_object_get(plan, "baking"))
+								    ? sw_dep_int(plan, "bake_ring")
+								    : sw_dep_int(plan, "batch")));
+		json_object_set_new(v, "baking", json_boolean(json_is_true(json_object_get(plan, "baking"))));
+		json_object_set(v, "measurements", json_object_get(g, "measurements"));
+		json_object_set(v, "analyses", json_object_get(g, "analyses"));
+		json_decref(g);
 	}
 	return v;
 }

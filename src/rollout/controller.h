@@ -83,7 +83,9 @@ int sw_rollout_verb(struct sw_store *st, const char *id, const char *verb, const
  * and `slipway status`: the record (store.h) without its spec and plan,
  * plus {version, strategy, step, duration_ms, hosts: [{id, name, slot,
  * port, phase, message, since_ms, online, reported: {digest, state,
- * message} | null}]}. Call with the store lock held. *out: new reference.
+ * message} | null}]}; canary adds {cstep, csteps, weight, measurements,
+ * analyses}, rings {rings, ring, baking, measurements, analyses} (gate.h's
+ * view). Call with the store lock held. *out: new reference.
  */
 int sw_rollout_progress(struct sw_store *st, const char *id, uint64_t heartbeat_timeout_ms, json_t **out,
 			struct sw_err *err);

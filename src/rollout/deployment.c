@@ -3,7 +3,8 @@
  * the common start / deadline / abort / rollback logic, and the helpers
  * the strategies share. The strategies' own steps live in rolling.c and
  * bluegreen.c.
- * Calls jansson, base/, rollout/rolling, rollout/bluegreen.
+ * Calls jansson, base/, rollout/rolling, rollout/bluegreen, rollout/canary,
+ * rollout/rings.
  * out->desired belongs to struct sw_step.
  */
 #include "rollout/deployment.h"
@@ -13,6 +14,7 @@
 #include "base/num.h"
 #include "rollout/bluegreen.h"
 #include "rollout/canary.h"
+#include "rollout/rings.h"
 #include "rollout/rolling.h"
 
 #include <stdarg.h>
@@ -341,7 +343,7 @@ int sw_dep_resume(json_t *dep, int64_t now_ms, char *note, size_t notesize, stru
 {
 	static const char *const timers[] = { "batch_started_ms", "blocked_ms", "step_started_ms",
 					      "pause_until_ms", "cstep_started_ms",
-					      "cinst_started_ms" };
+					      "cinst_started_ms", "bake_started_ms", "bake_until_ms" };
 	json_t *plan = sw_dep_plan(dep), *pause, *ph;
 	const char *from;
 	enum sw_dep_state st, back = SW_DEP_PROGRESSING;
@@ -649,6 +651,8 @@ int sw_deployment_step(json_t *dep, const struct sw_obs *obs, struct sw_step *ou
 			sw_bluegreen_step(dep, obs, out);
 		} else if (!strcmp(strategy, "canary")) {
 			sw_canary_step(dep, obs, out);
+		} else if (!strcmp(strategy, "rings")) {
+			sw_rings_step(dep, obs, out);
 		} else {
 			sw_rolling_step(dep, obs, out);
 		}

@@ -24,7 +24,22 @@ static const char *sw_gate_s(const json_t *o, const char *key)
 	return s ? s : "";
 }
 
-/* The target of the canary as it is now; strings live in a. */
+/* Rings: the slot active in the host's desired rows (NULL: none). */
+static const char *sw_gate_active_slot(const struct sw_obs *obs, const json_t *ph)
+{
+	const struct sw_obs_host *oh = sw_dep_obs_host(obs, sw_json_str(ph, "id"));
+	int s;
+
+	for (s = 0; oh && s < 2; s++)
+		if (oh->want[s] && json_is_true(json_object_get(oh->want[s], "active")))
+			return s ? "b" : "a";
+	return NULL;
+}
+
+/*
+ * The target of the canary as it is now; strings live in a. Rings: the
+ * hosts of the rings done are the canary, the others the stable side.
+ */
 static void sw_gate_target(const json_t *dep, const struct sw_obs *obs, struct sw_arena *a,
 			   struct sw_analysis_target *t)
 {
@@ -32,7 +47,8 @@ static void sw_gate_target(const json_t *dep, const struct sw_obs *obs, struct s
 	size_t i, n = json_array_size(hosts) + 1;
 	const char **cs = sw_arena_allocarray(a, n, sizeof(*cs)), **ss = sw_arena_allocarray(a, n, sizeof(*ss));
 	const char **ca = sw_arena_allocarray(a, n, sizeof(*ca)), **sa = sw_arena_allocarray(a, n, sizeof(*sa));
-	const char *old, *addr;
+	const char *old, *addr, *strategy = sw_json_str(sw_dep_plan(dep), "strategy");
+	bool rings = strategy && !strcmp(strategy, "rings");
 	int k;
 
 	memset(t, 0, sizeof(*t));
@@ -43,6 +59,9 @@ static void sw_gate_target(const json_t *dep, const struct sw_obs *obs, struct s
 			ca[t->ncanary_addrs++] = sw_arena_printf(a, "%s:%lld", addr, (long long)sw_dep_int(ph, "port"));
 		}
 		old = sw_json_str(ph, "old_slot");
+		/* Rings: a host not updated yet serves from its active slot. */
+		if (!old && rings && !json_is_true(json_object_get(ph, "canary")))
+			old = sw_gate_active_slot(obs, ph);
 		if (old) {
 			ss[t->nstable_servers++] = sw_arena_printf(a, "%s-%s", sw_gate_s(ph, "name"), old);
 			k = sw_dep_slot_index(old);
@@ -209,7 +228,10 @@ static enum sw_analysis_state sw_gate_tick(json_t *dep, const struct sw_obs *obs
 		return SW_ANALYSIS_RUNNING;
 	}
 	json_object_del(m, "raw");
-	json_object_set_new(m, "step", json_integer(sw_dep_int(plan, "cstep")));
+	/* An inline run measures only at its own step (canary step, or ring). */
+	json_object_set_new(m, "step", json_integer(json_is_true(json_object_get(run, "background"))
+							    ? sw_dep_int(plan, "cstep")
+							    : sw_dep_int(run, "step")));
 	list = json_object_get(run, "measurements");
 	if (!json_is_array(list)) {
 		json_object_set_new(run, "measurements", json_array());

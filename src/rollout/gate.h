@@ -25,7 +25,11 @@
  *
  * Target: canary servers "<host>-<slot>" of the hosts running the new
  * release, stable servers "<host>-<old_slot>", of the env's HAProxy
- * backend; addresses "<host address>:<port>".
+ * backend; addresses "<host address>:<port>". Rings (rollout/rings.h)
+ * run their bake analysis as an inline run with step = the ring index:
+ * canary = hosts of the rings done, stable = the others in the slot
+ * active in their desired rows. An inline measurement's "step" is its
+ * run's step.
  *
  * Calls analysis/, rollout/runjson, rollout/deployment, jansson, base/.
  * Reasons are written into caller buffers; returned JSON is new.

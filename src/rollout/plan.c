@@ -139,15 +139,80 @@ static const char *sw_plan_address(const json_t *host)
 	return a && *a ? a : sw_json_str(host, "name");
 }
 
+/*
+ * Rings: the ring of each host (its label value), one batch per ring of
+ * rings.order that has hosts, in that order; *names gets those rings'
+ * names. A host whose value is not in the order (or that has no such
+ * label) is refused, every one of them named.
+ */
+static json_t *sw_plan_rings(const json_t *env, const json_t *hosts, json_t **names, struct sw_err *err)
+{
+	const json_t *rings = json_object_get(env, "rings"), *order = json_object_get(rings, "order"), *h, *o;
+	const char *label = sw_json_str(rings, "label") ? sw_json_str(rings, "label") : "ring", *v;
+	struct sw_buf bad = SW_BUF_INIT(65536), known = SW_BUF_INIT(65536);
+	json_t *batches = json_array(), *batch;
+	size_t i, j, nbad = 0;
+
+	*names = json_array();
+	json_array_foreach(order, j, o)
+		sw_buf_printf(&known, "%s%s", j ? ", " : "", json_string_value(o) ? json_string_value(o) : "");
+	json_array_foreach(hosts, i, h) {
+		v = sw_json_str(json_object_get(h, "labels"), label);
+		json_array_foreach(order, j, o)
+			if (v && json_string_value(o) && !strcmp(v, json_string_value(o)))
+				break;
+		if (j < json_array_size(order))
+			continue;
+		if (v)
+			sw_buf_printf(&bad, "%s'%s' (%s=%s)", nbad ? ", " : "", sw_json_str(h, "name"), label, v);
+		else
+			sw_buf_printf(&bad, "%s'%s' (no label '%s')", nbad ? ", " : "", sw_json_str(h, "name"), label);
+		nbad++;
+	}
+	if (nbad || json_array_size(order) == 0) {
+		if (nbad)
+			sw_err_set(err, SW_EINPUT, "environment '%s': host%s %s not in any ring of rings.order [%s]",
+				   sw_json_str(env, "name") ? sw_json_str(env, "name") : "", nbad == 1 ? "" : "s",
+				   sw_buf_str(&bad), sw_buf_str(&known));
+		else
+			sw_err_set(err, SW_EINPUT, "environment '%s': rings.order is empty",
+				   sw_json_str(env, "name") ? sw_json_str(env, "name") : "");
+		sw_buf_release(&bad);
+		sw_buf_release(&known);
+		json_decref(batches);
+		json_decref(*names);
+		*names = NULL;
+		return NULL;
+	}
+	sw_buf_release(&bad);
+	sw_buf_release(&known);
+	json_array_foreach(order, j, o) {
+		batch = json_array();
+		json_array_foreach(hosts, i, h) {
+			v = sw_json_str(json_object_get(h, "labels"), label);
+			if (v && !strcmp(v, json_string_value(o)))
+				json_array_append_new(batch, json_integer((json_int_t)i));
+		}
+		if (json_array_size(batch) == 0) {
+			json_decref(batch); /* a ring without hosts here: nothing to do for it */
+			continue;
+		}
+		json_array_append_new(batches, batch);
+		json_array_append(*names, (json_t *)o);
+	}
+	return batches;
+}
+
 json_t *sw_plan_build(const json_t *env, const json_t *hosts, struct sw_err *err)
 {
 	const char *strategy = sw_json_str(env, "strategy");
 	struct sw_plan_limits lim;
-	json_t *plan, *batches, *batch = NULL, *phosts, *h, *ports;
+	json_t *plan, *batches, *batch = NULL, *phosts, *h, *ports, *rings = NULL, *ring_names = NULL;
 	size_t i, n = json_array_size(hosts);
 	bool bg;
 
-	if (!strategy || (strcmp(strategy, "rolling") && strcmp(strategy, "blue_green") && strcmp(strategy, "canary"))) {
+	if (!strategy || (strcmp(strategy, "rolling") && strcmp(strategy, "blue_green") && strcmp(strategy, "canary") &&
+			  strcmp(strategy, "rings"))) {
 		sw_err_set(err, SW_EINPUT, "environment '%s' uses the %s strategy, which this server cannot run yet",
 			   sw_json_str(env, "name") ? sw_json_str(env, "name") : "", strategy ? strategy : "unknown");
 		return NULL;
@@ -158,7 +223,13 @@ json_t *sw_plan_build(const json_t *env, const json_t *hosts, struct sw_err *err
 	}
 	/* Blue/green and canary: every host in one batch (each keeps serving from its other slot). */
 	bg = !strcmp(strategy, "blue_green") || !strcmp(strategy, "canary");
-	if (bg) {
+	if (!strcmp(strategy, "rings")) {
+		/* Rings: one batch per ring, all of its hosts at once; the limits do not hold them back. */
+		if (!(rings = sw_plan_rings(env, hosts, &ring_names, err)))
+			return NULL;
+		memset(&lim, 0, sizeof(lim));
+		lim.hosts = lim.batch = lim.max_unavailable = lim.size = n;
+	} else if (bg) {
 		memset(&lim, 0, sizeof(lim));
 		lim.hosts = lim.batch = lim.max_unavailable = lim.size = n;
 	} else if (sw_plan_limits(json_object_get(env, "rolling"), n, &lim, err) < 0) {
@@ -175,6 +246,8 @@ json_t *sw_plan_build(const json_t *env, const json_t *hosts, struct sw_err *err
 				  sw_json_str(h, "id"), "name", sw_json_str(h, "name"), "address", sw_plan_address(h),
 				  "ports", ports ? ports : json_null(), "slot", "port", 0, "phase", "waiting", "touched",
 				  0, "gen", (json_int_t)0, "before", "old_slot", "message", "", "since_ms", (json_int_t)0));
+		if (rings)
+			continue;
 		if (i % lim.size == 0) {
 			batch = json_array();
 			json_array_append_new(batches, batch);
@@ -186,5 +259,9 @@ json_t *sw_plan_build(const json_t *env, const json_t *hosts, struct sw_err *err
 			 "max_unavailable", (json_int_t)lim.max_unavailable, "min_healthy",
 			 (json_int_t)lim.min_healthy, "size", (json_int_t)lim.size, "batches", batches, "batch", 0,
 			 "batch_started_ms", (json_int_t)0, "hosts", phosts);
+	if (rings) {
+		json_object_set_new(plan, "batches", rings);
+		json_object_set_new(plan, "rings", ring_names); /* the empty batches went with the old value */
+	}
 	return plan;
 }

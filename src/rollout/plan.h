@@ -14,12 +14,16 @@
  * A size below 1 (max_unavailable 0, or min_healthy >= hosts) cannot make
  * progress and is refused (SW_EINPUT naming the setting). Blue/green and
  * canary put every host in one batch (each host keeps serving from its
- * other slot); canary's own fields are in canary.h.
+ * other slot); canary's own fields are in canary.h. Rings (env "rings":
+ * {label, order}): one batch per ring of the order that has hosts, in that
+ * order, its hosts all at once (plan.rings: the names of those rings); a
+ * host whose label value is not in the order, or that lacks the label, is
+ * refused (SW_EINPUT naming every such host); rings.h has the rest.
  *
  * The plan JSON (the deployment's `plan` column; deployment.h says how each
  * field moves):
  *   | field              | meaning                                            |
- *   | strategy           | "rolling" | "blue_green" | "canary"                |
+ *   | strategy           | "rolling" | "blue_green" | "canary" | "rings"      |
  *   | phase              | "rollout" -> "rollback" (only on failure/abort)    |
  *   |                    | -> "done"                                          |
  *   | step               | one line for people: "batch 2 of 3", ...           |

@@ -166,6 +166,16 @@ json_t *sw_runjson_env(const struct sw_spec_env *env)
 	json_object_set_new(o, "traffic", traffic);
 	if (env->strategy == SW_STRATEGY_CANARY)
 		json_object_set_new(o, "canary", sw_runjson_canary(&env->canary));
+	if (env->strategy == SW_STRATEGY_RINGS) {
+		json_t *order = json_array();
+
+		for (i = 0; i < env->rings.norder; i++)
+			json_array_append_new(order, json_string(env->rings.order[i] ? env->rings.order[i] : ""));
+		json_object_set_new(o, "rings",
+				    json_pack("{s:s, s:o, s:I, s:o}", "label", env->rings.label ? env->rings.label : "ring",
+					      "order", order, "bake_ms", (json_int_t)env->rings.bake_ms, "analysis",
+					      env->rings.analysis ? json_string(env->rings.analysis) : json_null()));
+	}
 	return o;
 }
 

@@ -34,6 +34,8 @@
  *   |                      | "analysis", analysis} | {kind: "instances",       |
  *   |                      | instances: count | "N%"}], templates: [name],     |
  *   |                      | start_at_step}                                    |
+ *   | rings                | (rings only) {label, order: [value], bake_ms,     |
+ *   |                      | analysis: name | null}                            |
  *
  * Ownership: every function returns a new reference. Calls jansson, spec/.
  */

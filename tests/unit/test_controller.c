@@ -351,7 +351,9 @@ static void test_create_errors(void **state)
 	assert_string_equal(err.msg, "no hosts match env=nowhere for environment 'empty'");
 	assert_null(create(f, D1, "prod", &err));
 	assert_int_equal(err.code, SW_EINPUT);
-	assert_non_null(strstr(err.msg, "rings strategy")); /* canary runs now; rings come later */
+	/* Rings run now: prod's host has no ring label, and is named. */
+	assert_string_equal(err.msg,
+			    "environment 'prod': host 'db-1' (no label 'ring') not in any ring of rings.order [early, all]");
 
 	/* "sha256:" prefixed digests find the same release. */
 	json_t *dep = create(f, "sha256:" D1, "staging", &err);

@@ -214,7 +214,7 @@ static void test_build(void **state)
 	json_decref(plan);
 	json_decref(e);
 
-	/* Canary: every host in one batch, like blue/green. Rings: not yet. */
+	/* Canary: every host in one batch, like blue/green. Rings: hosts outside rings.order refused (test_rings.c). */
 	e = env("canary", "{}");
 	plan = sw_plan_build(e, h, &err);
 	assert_non_null(plan);
@@ -225,7 +225,8 @@ static void test_build(void **state)
 	e = env("rings", "{}");
 	assert_null(sw_plan_build(e, h, &err));
 	assert_int_equal(err.code, SW_EINPUT);
-	assert_non_null(strstr(err.msg, "rings strategy"));
+	assert_non_null(strstr(err.msg, "'web-00' (no label 'ring')"));
+	assert_non_null(strstr(err.msg, "'web-04' (no label 'ring')"));
 	json_decref(e);
 
 	e = env("rolling", "{\"min_healthy\": 5}");
