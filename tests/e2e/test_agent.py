@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import time
@@ -34,30 +33,9 @@ from pathlib import Path
 
 import pytest
 
+from e2eutil import slipway_bin as _bin, free_port, wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _bin():
-    return os.environ.get("SLIPWAY_BIN") or str(ROOT / "build" / "slipway")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(cond, timeout=20.0, what="condition", step=0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = cond()
-        if last:
-            return last
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 def http_get(url, timeout=2.0):

@@ -49,30 +49,11 @@ from pathlib import Path
 
 import pytest
 
+from e2eutil import slipway_bin as _bin, free_port, wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 HELLO_DIR = ROOT / "examples" / "hello"
 HOSTS = ["web-1", "web-2", "web-3", "web-4"]
-
-
-def _bin():
-    return os.environ.get("SLIPWAY_BIN") or str(ROOT / "build" / "slipway")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(cond, timeout=20.0, what="condition", step=0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = cond()
-        if last:
-            return last
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 # ---- haproxy -----------------------------------------------------------------
