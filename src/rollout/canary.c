@@ -579,9 +579,13 @@ void sw_canary_step(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
 		sw_dep_take_promote(dep);
 	/* A human let an inconclusive background analysis go on (resume or promote). */
 	if (json_object_get(plan, "cbg_paused")) {
+		const char *k = idx < json_array_size(steps) ? sw_cn_kind(dep, idx) : "";
+
 		json_object_del(plan, "cbg_paused");
 		sw_gate_background_resume(dep);
-		sw_dep_take_promote(dep);
+		/* At a wait a promote also skips the wait; elsewhere it was used up to go on. */
+		if (strcmp(k, "pause") && strcmp(k, "analysis"))
+			sw_dep_take_promote(dep);
 	}
 	/* Background analyses: a failure rolls back at any step; inconclusive waits for a human. */
 	switch (sw_gate_background(dep, obs, out, idx, reason, sizeof(reason))) {
@@ -765,4 +769,47 @@ int sw_canary_unroute(json_t *dep, const struct sw_obs *obs, struct sw_err *err)
 out:
 	sw_arena_release(&a);
 	return rc;
+}
+
+bool sw_canary_paused_watch(const json_t *dep)
+{
+	const json_t *plan = sw_dep_plan(dep), *canary = json_object_get(sw_dep_env(dep), "canary");
+
+	return json_is_object(plan) && !strcmp(sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : "", "canary") &&
+	       !strcmp(sw_json_str(plan, "phase") ? sw_json_str(plan, "phase") : "", "rollout") &&
+	       json_object_get(plan, "cstep") && !json_object_get(plan, "abort") && !json_object_get(plan, "cbg_paused") &&
+	       json_array_size(json_object_get(canary, "templates")) > 0 &&
+	       sw_dep_int(plan, "cstep") >= sw_dep_int(canary, "start_at_step");
+}
+
+void sw_canary_paused(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
+{
+	json_t *plan = sw_dep_plan(dep);
+	char reason[SW_ERR_MSG_MAX];
+
+	if (!sw_canary_paused_watch(dep))
+		return;
+	switch (sw_gate_background(dep, obs, out, (size_t)sw_dep_int(plan, "cstep"), reason, sizeof(reason))) {
+	case SW_ANALYSIS_FAILED:
+		/* A pause holds the rollout, not the rollback: out of paused, then roll back. */
+		json_object_set_new(dep, "state", json_string("progressing"));
+		json_object_del(plan, "pause");
+		sw_dep_fail(dep, obs, reason);
+		out->transition = true;
+		out->state = SW_DEP_PROGRESSING;
+		out->again = true;
+		return;
+	case SW_ANALYSIS_INCONCLUSIVE:
+		/* Still paused; the reason is now the analysis, and resume or promote acknowledges it. */
+		json_object_set_new(plan, "cbg_paused", json_true());
+		if (json_is_object(json_object_get(plan, "pause")))
+			json_object_set_new(json_object_get(plan, "pause"), "reason", json_string(reason));
+		json_object_set_new(dep, "reason", json_string(reason));
+		sw_dep_set_step(dep, "paused: %s", reason);
+		out->transition = true;
+		out->state = SW_DEP_PAUSED;
+		return;
+	default:
+		return;
+	}
 }

@@ -69,12 +69,27 @@
 #define SW_ROLLOUT_CANARY_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/err.h"
 #include "rollout/deployment.h"
 
 void sw_canary_step(json_t *dep, const struct sw_obs *obs, struct sw_step *out);
+/*
+ * True when a paused canary still has work: background analyses from
+ * start_at_step on keep measuring while the rollout waits (as a pause
+ * holds traffic where it is, not the watch on it), unless the pause is an
+ * inconclusive background analysis itself, or an abort was asked for.
+ */
+bool sw_canary_paused_watch(const json_t *dep);
+/*
+ * That work, for a paused canary: failed: out of paused (state
+ * progressing, transition) and the rollback starts; inconclusive: stays
+ * paused, the reason becomes the analysis's (plan.cbg_paused, transition
+ * paused again so the event log says why).
+ */
+void sw_canary_paused(json_t *dep, const struct sw_obs *obs, struct sw_step *out);
 /*
  * Canary traffic off: canary servers weight 0 and maint, stable servers
  * their configured weight and ready, read back. 0 also without a balancer.

@@ -30,6 +30,7 @@
 #include "base/num.h"
 #include "base/proc.h"
 #include "rollout/bluegreen.h"
+#include "rollout/canary.h"
 #include "rollout/deployment.h"
 #include "rollout/plan.h"
 #include "rollout/gate.h"
@@ -467,9 +468,9 @@ static void sw_ctl_run(struct sw_controller *c, const char *id)
 			json_decref(dep);
 			return;
 		}
-		/* Paused: not stepped at all (hosts keep what they run). */
+		/* Paused: not stepped (hosts keep what they run), but for a canary's background analyses. */
 		if (!strcmp(sw_json_str(dep, "state") ? sw_json_str(dep, "state") : "", "paused") &&
-		    !json_object_get(sw_dep_plan(dep), "abort")) {
+		    !json_object_get(sw_dep_plan(dep), "abort") && !sw_canary_paused_watch(dep)) {
 			sw_ctl_obs_release(&o);
 			json_decref(dep);
 			return;

@@ -253,8 +253,10 @@ void sw_dep_fail(json_t *dep, const struct sw_obs *obs, const char *reason)
 		return;
 	if (json_object_get(plan, "abort"))
 		final = "aborted";
-	else if (json_is_string(json_object_get(dep, "prev_digest")))
-		final = "rolled_back";
+	else if (json_is_string(json_object_get(dep, "prev_digest")) ||
+		 (!strcmp(sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : "", "canary") &&
+		  json_object_get(plan, "cstep")))
+		final = "rolled_back"; /* a canary that started: every host runs a stable release, which stays */
 	else
 		final = "failed";
 	json_object_set_new(plan, "phase", json_string("rollback"));
@@ -611,8 +613,15 @@ int sw_deployment_step(json_t *dep, const struct sw_obs *obs, struct sw_step *ou
 		return sw_err_set(err, SW_EINPUT, "deployment '%s': unknown state '%s'",
 				  sw_json_str(dep, "id") ? sw_json_str(dep, "id") : "",
 				  sw_json_str(dep, "state") ? sw_json_str(dep, "state") : "");
-	if (sw_dep_state_final(st) || st == SW_DEP_PAUSED)
-		return 0; /* paused: hosts keep what they run until resumed (or aborted: the abort resumes it) */
+	if (sw_dep_state_final(st))
+		return 0;
+	if (st == SW_DEP_PAUSED) {
+		/* Hosts keep what they run until resumed (or aborted: the abort resumes it); a canary's
+		 * background analyses keep watching. */
+		if (sw_canary_paused_watch(dep))
+			sw_canary_paused(dep, obs, out);
+		return 0;
+	}
 	strategy = sw_json_str(plan, "strategy");
 	phase = sw_json_str(plan, "phase");
 	if (!json_is_object(plan) || !strategy || !phase || !json_is_array(json_object_get(plan, "hosts")) ||

@@ -24,15 +24,19 @@
  *                      once healthy (rolling with a balancer, rolling.h),
  *                      and once they report healthy again (bounded by
  *                      health_timeout):
- *                          rolled_back   (a previous release runs again)
+ *                          rolled_back   (a previous release runs again;
+ *                                         also a canary that started, even
+ *                                         as the env's first deployment:
+ *                                         its stable release kept serving)
  *                          failed        (first deployment: hosts stopped,
  *                                         or the restore did not get healthy)
  *                          aborted       (asked for: plan.abort)
  *
  * Paused (addition, manual control): pending or progressing (phase
  * "rollout") -> paused -> back to the state it left (plan.pause.from), on
- * `slipway resume` or `promote`. A paused deployment is not stepped at all:
- * hosts keep what they run, no desired rows are written, and the progress
+ * `slipway resume` or `promote`. A paused deployment is not stepped (but
+ * for a canary's background analyses, canary.h sw_canary_paused): hosts
+ * keep what they run, no desired rows are written, and the progress
  * deadline and the running batch's timers are pushed out by the time spent
  * paused when it resumes (sw_dep_resume). An abort of a paused deployment
  * puts it back to its previous state first, so that the rollback runs.

@@ -8,7 +8,8 @@
  * analyses over a fake provider (the obs's measure seam): inline success
  * (baseline, count, interval, target, event), failure (weight 0 before
  * the canary stops, the measurement in the reason), inconclusive (paused,
- * promote goes on), and a background analysis failing at a later step.
+ * promote goes on), a background analysis failing at a later step, and
+ * background analyses measured during a manual pause.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -638,6 +639,61 @@ static void test_background_failure_later(void **state)
 	sim_release(&s);
 }
 
+/*
+ * A manual pause holds the rollout, not the watch on it: a background analysis keeps measuring;
+ * inconclusive there changes the pause's reason (one promote both acknowledges it and skips the
+ * wait), failure rolls back out of the pause.
+ */
+static void test_background_during_manual_pause(void **state)
+{
+	struct sw_err err = SW_ERR_INIT;
+	struct sim s;
+	unsigned nmeas = 0, before;
+	json_t *last = NULL;
+	char note[64];
+
+	(void)state;
+	analysis_dep(&s, 4,
+		     "[{\"kind\": \"weight\", \"weight\": 25}, {\"kind\": \"pause\", \"pause_ms\": 0, \"manual\": true},"
+		     " {\"kind\": \"weight\", \"weight\": 50}, {\"kind\": \"pause\", \"pause_ms\": 0, \"manual\": true}]",
+		     "[\"errors\"]", 1, ERRORS_ANALYSIS(0), "success");
+	assert_true(step_measure(&s, is_paused, 100, &nmeas, &last) >= 0);
+	assert_string_equal(sim_reason(&s), "waiting for promote at step 2");
+	/* Paused, and measured all the same: a baseline, then one every 250 ms. */
+	before = nmeas;
+	assert_true(step_measure(&s, is_final, 20, &nmeas, &last) < 0);
+	assert_string_equal(sim_state(&s), "paused");
+	assert_true(nmeas >= before + 5);
+	assert_string_equal(json_string_value(json_object_get(last, "verdict")), "success");
+	/* Inconclusive while paused: still paused, the reason is the analysis now. */
+	snprintf(fk.verdict, sizeof(fk.verdict), "inconclusive");
+	assert_true(step_measure(&s, is_final, 10, &nmeas, &last) < 0);
+	assert_string_equal(sim_state(&s), "paused");
+	assert_non_null(strstr(sim_reason(&s), "background analysis 'errors' is inconclusive"));
+	before = fk.calls;
+	assert_true(step_measure(&s, is_final, 10, &nmeas, &last) < 0);
+	assert_int_equal(fk.calls, before); /* waiting for a human now */
+	/* One promote: the analysis goes on (new baseline) and the wait is skipped. */
+	snprintf(fk.verdict, sizeof(fk.verdict), "success");
+	assert_int_equal(sw_dep_promote(s.dep, "alice", s.now, note, sizeof(note), &err), 1);
+	assert_true(step_measure(&s, at_weight_50, 50, &nmeas, &last) >= 0);
+	assert_string_equal(json_string_value(json_object_get(run_of(&s, 0), "state")), "running");
+	assert_true(step_measure(&s, is_paused, 50, &nmeas, &last) >= 0);
+	assert_string_equal(sim_reason(&s), "waiting for promote at step 4");
+	/* Failure while paused at step 4: out of the pause and rolled back, canary weight 0 first. */
+	snprintf(fk.verdict, sizeof(fk.verdict), "failure");
+	s.lb.log[0] = '\0';
+	assert_true(step_measure(&s, is_final, 100, &nmeas, &last) >= 0);
+	assert_string_equal(sim_state(&s), "rolled_back");
+	assert_non_null(strstr(sim_reason(&s), "background analysis 'errors' failed: error_rate = 0.48"));
+	assert_int_equal(json_integer_value(json_object_get(last, "step")), 3);
+	assert_null(json_object_get(sim_plan(&s), "pause"));
+	assert_true(strstr(s.lb.log, "web-1-b:w0") < strstr(s.lb.log, "web-1:row(none)"));
+	assert_true(fabs(canary_share(&s)) < 1e-9);
+	json_decref(last);
+	sim_release(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -650,6 +706,7 @@ int main(void)
 		cmocka_unit_test(test_analysis_failure_rolls_back),
 		cmocka_unit_test(test_analysis_inconclusive_pauses),
 		cmocka_unit_test(test_background_failure_later),
+		cmocka_unit_test(test_background_during_manual_pause),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
