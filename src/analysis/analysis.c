@@ -70,8 +70,9 @@ enum sw_analysis_state sw_analysis_tally_state(const struct sw_analysis_tally *t
 		return SW_ANALYSIS_FAILED;
 	if ((uint64_t)tally->inconclusives + tally->errors > a->inconclusive_limit)
 		return SW_ANALYSIS_INCONCLUSIVE;
+	/* Done: successful only if something measured was good (no data is never a pass). */
 	if (a->count > 0 && tally->measurements >= a->count)
-		return SW_ANALYSIS_SUCCESSFUL;
+		return tally->successes > 0 ? SW_ANALYSIS_SUCCESSFUL : SW_ANALYSIS_INCONCLUSIVE;
 	return SW_ANALYSIS_RUNNING;
 }
 

@@ -736,6 +736,13 @@ int sw_canary_unroute(json_t *dep, const struct sw_obs *obs, struct sw_err *err)
 
 	if (!obs->traffic)
 		return 0;
+	/* No canary instance was ever started (they start only once the balancer took their server): nothing to take off. */
+	json_array_foreach(hosts, i, ph)
+		if (json_is_true(json_object_get(ph, "canary")))
+			n++;
+	if (!n)
+		return 0;
+	n = 0;
 	/* Weight first: canary 0 and stable full in one call, before any state or row changes. */
 	if (sw_cn_apply(dep, obs, 0, err) < 0)
 		return -1;

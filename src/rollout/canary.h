@@ -92,7 +92,10 @@ bool sw_canary_paused_watch(const json_t *dep);
 void sw_canary_paused(json_t *dep, const struct sw_obs *obs, struct sw_step *out);
 /*
  * Canary traffic off: canary servers weight 0 and maint, stable servers
- * their configured weight and ready, read back. 0 also without a balancer.
+ * their configured weight and ready, read back. 0 also without a balancer,
+ * and when no canary instance was started (their servers are taken by the
+ * balancer before they start, so a balancer that never answered has
+ * nothing of ours: an abort then ends at once).
  */
 int sw_canary_unroute(json_t *dep, const struct sw_obs *obs, struct sw_err *err);
 /*

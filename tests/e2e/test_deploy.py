@@ -7,7 +7,8 @@ Module set-up (once):
     with make, copied into dist/ by a one-step pipeline) made with the real
     `slipway keygen / run / release`: v1, v2, `bad` (HELLO_UNHEALTHY=1 in
     run.env: /healthz answers 503), `errs` (HELLO_ERROR_RATE=0.5: every
-    second / answers 500, healthy otherwise), `hang` (a before_install hook that
+    second / answers 500, healthy otherwise), `slow` (HELLO_DELAY_MS=400 after
+    its first 150 requests: latency that degrades), `hang` (a before_install hook that
     sleeps past its timeout), and `hello2` v1 (another service);
   - haproxy with an admin socket, one frontend and backend `hello` under
     `balance random` with servers web-N-a / web-N-b for every host's two
@@ -27,6 +28,13 @@ The slipway.yml of the releases (environments used by the tests):
   canary    weight 25, pause for promote, 100
   canary-auto  weight 25, then analysis `errors` (haproxy provider, every
             250 ms, fails when the canary's error_rate > 0.1), pause, 100
+  canary-prom  weight 25, pause for promote, 100; background analysis
+            `latency` from step 2: p90 of hello_request_duration_seconds
+            of the canary instances from a real Prometheus (the module's
+            `prometheus` fixture, started on first use, scraping every slot
+            each second), fails when > 0.25 s
+  canary-nosock / canary-nobackend  weight 25, 100, through a socket that
+            does not exist / a backend HAProxy does not have
   deadline  one batch of 4, progress_deadline 4s
   empty     a selector no host matches
   other     hosts env=other (the second service's own two hosts)
@@ -190,6 +198,32 @@ environments:
           - analysis: errors
           - pause: {{}}
           - weight: 100
+  canary-prom:
+    hosts: {{ env: web }}
+    strategy:
+      canary:
+        traffic: {{ haproxy: {{ socket: {sock}, backend: hello }} }}
+        analysis: {{ templates: [latency], start_at_step: 1 }}
+        steps:
+          - weight: 25
+          - pause: {{}}
+          - weight: 100
+  canary-nosock:
+    hosts: {{ env: web }}
+    strategy:
+      canary:
+        traffic: {{ haproxy: {{ socket: {nosock}, backend: hello }} }}
+        steps:
+          - weight: 25
+          - weight: 100
+  canary-nobackend:
+    hosts: {{ env: web }}
+    strategy:
+      canary:
+        traffic: {{ haproxy: {{ socket: {sock}, backend: nope }} }}
+        steps:
+          - weight: 25
+          - weight: 100
   deadline:
     hosts: {{ env: web }}
     progress_deadline: 4s
@@ -208,6 +242,17 @@ analysis:
     count: 20
     failure: error_rate > 0.1
     inconclusive_limit: 4
+  latency:
+    provider:
+      prometheus:
+        address: http://127.0.0.1:{prom}
+        query: histogram_quantile(0.9, sum by (le) (rate(hello_request_duration_seconds_bucket{{instance=~"{{{{canary}}}}"}}[4s])))
+    interval: 1s
+    count: 0
+    initial_delay: 2s
+    failure: result > 0.25
+    failure_limit: 1
+    inconclusive_limit: 10
 """
 
 SMOKE = """\
@@ -220,12 +265,12 @@ done
 """
 
 
-def make_release(base, env, name, service, version, extra_env="", hooks=""):
+def make_release(base, env, name, service, version, extra_env="", hooks="", prom=0):
     src = base / f"src-{name}"
     src.mkdir()
     (src / "slipway.yml").write_text(SPEC.format(
         service=service, version=version, hello=HELLO_DIR / "build" / "hello", extra_env=extra_env, hooks=hooks,
-        smoke=base / "smoke.sh", sock=base / "admin.sock"))
+        smoke=base / "smoke.sh", sock=base / "admin.sock", nosock=base / "missing" / "admin.sock", prom=prom))
 
     def run(*args):
         p = subprocess.run([_bin(), *args], cwd=src, env=env, capture_output=True, text=True, timeout=120)
@@ -248,21 +293,26 @@ def world(tmp_path_factory):
     (base / "smoke.sh").write_text(SMOKE.format(log=base / "smoke.log"))
     os.chmod(base / "smoke.sh", 0o755)
     hap, sock, fe, hlog = start_haproxy(base, ports)
+    prom = free_port()  # Prometheus is started on it by the `prometheus` fixture, for the tests that use it
     try:
         env = dict(os.environ, SLIPWAY_HOME=str(base / "home"), SLIPWAY_ACTOR="tester@example.com")
         for k in ("SLIPWAY_LOG", "SLIPWAY_SERVER", "SLIPWAY_TOKEN"):
             env.pop(k, None)
         subprocess.run([_bin(), "keygen"], env=env, check=True, capture_output=True, timeout=30)
+
+        def rel_of(name, version, service="hello", **kw):
+            return make_release(base, env, name, service, version, prom=prom, **kw)
+
         rel = {
-            "v1": make_release(base, env, "v1", "hello", "1.0.0"),
-            "v2": make_release(base, env, "v2", "hello", "2.0.0"),
-            "bad": make_release(base, env, "bad", "hello", "3.0.0-bad", extra_env=', HELLO_UNHEALTHY: "1"'),
-            "errs": make_release(base, env, "errs", "hello", "5.0.0-errs", extra_env=', HELLO_ERROR_RATE: "0.5"'),
-            "hang": make_release(base, env, "hang", "hello", "4.0.0-hang",
-                                 hooks="  hooks: { before_install: sleep 30, timeout: 1s }"),
-            "other": make_release(base, env, "other", "hello2", "1.5.0"),
+            "v1": rel_of("v1", "1.0.0"),
+            "v2": rel_of("v2", "2.0.0"),
+            "bad": rel_of("bad", "3.0.0-bad", extra_env=', HELLO_UNHEALTHY: "1"'),
+            "errs": rel_of("errs", "5.0.0-errs", extra_env=', HELLO_ERROR_RATE: "0.5"'),
+            "slow": rel_of("slow", "6.0.0-slow", extra_env=', HELLO_DELAY_MS: "400", HELLO_SLOW_AFTER: "150"'),
+            "hang": rel_of("hang", "4.0.0-hang", hooks="  hooks: { before_install: sleep 30, timeout: 1s }"),
+            "other": rel_of("other", "1.5.0", service="hello2"),
         }
-        yield {"base": base, "ports": ports, "sock": sock, "fe": fe, "rel": rel,
+        yield {"base": base, "ports": ports, "sock": sock, "fe": fe, "rel": rel, "prom": prom,
                "pub": base / "home" / "keys" / "slipway.pub"}
     finally:
         hap.terminate()
@@ -446,14 +496,53 @@ def fleet(world, tmp_path):
     f.stop()
 
 
+@pytest.fixture(scope="module")
+def prometheus(world):
+    """Debian's prometheus on world["prom"], scraping /metrics of every slot of every host each second."""
+    prom = shutil.which("prometheus") or "/usr/bin/prometheus"
+    if not os.path.exists(prom):
+        pytest.fail("prometheus is not installed: run scripts/install-deps.sh (make deps)")
+    base = world["base"]
+    targets = [f"127.0.0.1:{p}" for h in HOSTS for p in world["ports"][h]]
+    cfg = base / "prometheus.yml"
+    cfg.write_text("global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n"
+                   "scrape_configs:\n  - job_name: hello\n    static_configs:\n"
+                   f"      - targets: [{', '.join(repr(t) for t in targets)}]\n")
+    log = open(base / "prometheus.log", "w")
+    p = subprocess.Popen([prom, f"--config.file={cfg}", f"--storage.tsdb.path={base / 'prometheus-data'}",
+                          f"--web.listen-address=127.0.0.1:{world['prom']}", "--log.level=warn"],
+                         stdout=log, stderr=subprocess.STDOUT, cwd=str(base))
+
+    def ready():
+        assert p.poll() is None, (base / "prometheus.log").read_text()[-2000:]
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{world['prom']}/-/ready", timeout=2) as r:
+                return r.status == 200
+        except (OSError, urllib.error.URLError):
+            return False
+
+    try:
+        wait_for(ready, timeout=30, what="prometheus ready")
+        yield f"http://127.0.0.1:{world['prom']}"
+    finally:
+        p.terminate()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=10)
+        log.close()
+
+
 # ---- traffic ---------------------------------------------------------------------
 
 
 class Load:
     """Continuous GET / through haproxy from a few threads, bounded to 120 s."""
 
-    def __init__(self, port, threads=2):
+    def __init__(self, port, threads=2, pace=0.003):
         self.port = port
+        self.pace = pace
         self.stop_ev = threading.Event()
         self.results = []  # (monotonic time, status or error text, version)
         self.lock = threading.Lock()
@@ -480,7 +569,7 @@ class Load:
             status, version = self.one()
             with self.lock:
                 self.results.append((time.monotonic(), status, version))
-            time.sleep(0.003)
+            time.sleep(self.pace)
 
     def stop(self):
         self.stop_ev.set()
@@ -1026,3 +1115,134 @@ def test_canary_failing_release_rolled_back_by_analysis(fleet, world):
     p = fleet.cli("analysis", "show", "dep-999")
     assert p.returncode == 2, p.stdout + p.stderr
     wait_for(lambda: fleet.slot("web-1", "b") is None, timeout=15, what="canary instance stopped")
+
+
+def test_canary_prometheus_background_analysis_promotes_a_good_release(fleet, world, prometheus):
+    """Background analysis through real Prometheus: it keeps measuring at the manual pause; a good canary passes."""
+    rel = world["rel"]
+    fleet.deploy("v1", "rolling", "--wait")
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), what="v1 everywhere")
+    load = Load(world["fe"], pace=0.02)
+    dep = fleet.deploy("v2", "canary-prom")
+    wait_for(lambda: fleet.server.deployment(dep["id"])["state"] == "paused", timeout=30, what="canary at the pause",
+             step=0.1)
+    # Paused for a human, and still measured: successes, each a p90 from Prometheus under 0.25 s.
+    d = wait_for(lambda: (lambda x: x if sum(1 for m in x["measurements"] if m["verdict"] == "success") >= 3
+                          else None)(fleet.server.deployment(dep["id"])), timeout=30, what="3 good measurements")
+    assert d["state"] == "paused" and d["reason"] == "waiting for promote at step 2", d["reason"]
+    good = [m for m in d["measurements"] if m["verdict"] == "success"]
+    assert all(m["analysis"] == "latency" and 0 <= m["values"]["result"] < 0.25 for m in good), good
+    assert all(m["step"] == 1 for m in good), good
+    p = fleet.cli("promote", dep["id"])
+    assert p.returncode == 0, p.stderr
+    final = fleet.server.wait_final(dep["id"], timeout=40)
+    assert final["state"] == "succeeded", final
+    results = load.stop()
+    assert load.failures() == [], load.failures()[:5]
+    assert any(r[2] == "2.0.0" for r in results)
+
+
+def test_canary_latency_degrades_rolled_back_by_prometheus(fleet, world, prometheus):
+    """A canary that turns slow after 150 requests, rolled back by the prometheus provider while paused."""
+    rel = world["rel"]
+    sock = world["sock"]
+    fleet.deploy("v1", "rolling", "--wait")
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), what="v1 everywhere")
+    load = Load(world["fe"], pace=0.02)
+    dep = fleet.deploy("slow", "canary-prom")
+    wait_for(lambda: fleet.server.deployment(dep["id"])["state"] == "paused", timeout=30, what="canary at the pause",
+             step=0.1)
+    final = fleet.server.wait_final(dep["id"], timeout=60)
+    t_end = time.monotonic()
+    assert final["state"] == "rolled_back", (final["state"], final["reason"])
+    reason = final["reason"]
+    assert reason.startswith("background analysis 'latency' failed: result = "), reason
+    assert "(failure condition 'result > 0.25' is true)" in reason, reason
+    assert float(reason.split("result = ")[1].split(" ")[0]) > 0.25, reason
+    ms = fleet.server.deployment(dep["id"])["measurements"]
+    assert ms[-1]["verdict"] == "failure", ms
+    # It was fine at first (the release degrades after a while), and the verdict came from Prometheus.
+    assert any(m["verdict"] == "success" for m in ms), ms
+    assert all(m["analysis"] == "latency" and m["step"] == 1 for m in ms), ms
+    st = haproxy_servers(sock)
+    assert st["web-1-b"][0] == "maint" and st["web-1-b"][2] == 0, st
+    assert all(st[f"{h}-a"][0] == "ready" for h in HOSTS), st
+    wait_for(lambda: load.count() > 0 and versions_after(load.results, t_end + 0.5) == {"1.0.0"}, timeout=10,
+             what="only v1 answering")
+    results = load.stop()
+    assert load.failures() == [], load.failures()[:5]
+    slow = [r for r in results if r[2] == "6.0.0-slow"]
+    assert slow, "the canary never answered"
+    kinds = [e["kind"] for e in canary_events(fleet, dep["id"])]
+    assert "deployment.paused" in kinds and kinds[-1] == "deployment.rolled_back", kinds
+    wait_for(lambda: fleet.slot("web-1", "b") is None, timeout=15, what="canary instance stopped")
+
+
+def test_canary_inconclusive_analysis_pauses_for_a_human(fleet, world):
+    """No request reaches the canary: every measurement is inconclusive; past the limit it waits for a human."""
+    rel = world["rel"]
+    sock = world["sock"]
+    fleet.deploy("v1", "rolling", "--wait")
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), what="v1 everywhere")
+    dep = fleet.deploy("v2", "canary-auto")
+    d = wait_for(lambda: (lambda x: x if x["state"] == "paused" else None)(fleet.server.deployment(dep["id"])),
+                 timeout=30, what="paused", step=0.1)
+    reason = d["reason"]
+    assert reason.startswith("analysis 'errors' is inconclusive: "), reason
+    assert "no request reached the canary" in reason and "promote to go on, abort to roll back" in reason, reason
+    ms = d["measurements"]
+    assert len(ms) == 5 and all(m["verdict"] == "inconclusive" for m in ms), ms
+    # Paused: nothing more is measured, traffic stays as it was (25% to the canary).
+    time.sleep(1.0)
+    assert len(fleet.server.deployment(dep["id"])["measurements"]) == 5
+    st = haproxy_servers(sock)
+    assert st["web-1-b"][0] == "ready" and st["web-1-b"][2] > 0, st
+    p = fleet.cli("status", dep["id"])
+    assert p.returncode == 0 and "paused" in p.stdout and "inconclusive" in p.stdout, p.stdout
+    # A human decides: promote goes on to the next step (the manual pause), promote again finishes it.
+    p = fleet.cli("promote", dep["id"])
+    assert p.returncode == 0, p.stderr
+    d = wait_for(lambda: (lambda x: x if x["state"] == "paused" and "step 3" in x["reason"] else None)(
+        fleet.server.deployment(dep["id"])), timeout=20, what="at the manual pause", step=0.1)
+    assert d["reason"] == "waiting for promote at step 3", d["reason"]
+    p = fleet.cli("promote", dep["id"])
+    assert p.returncode == 0, p.stderr
+    final = fleet.server.wait_final(dep["id"], timeout=40)
+    assert final["state"] == "succeeded", final
+    kinds = [e["kind"] for e in canary_events(fleet, dep["id"])]
+    assert kinds.count("deployment.paused") == 2 and kinds.count("deployment.promoted") == 2, kinds
+
+
+@pytest.mark.parametrize("env_name,why", [
+    ("canary-nosock", "cannot connect to haproxy at"),
+    ("canary-nobackend", "nope"),
+])
+def test_canary_balancer_missing_or_refusing_pauses(fleet, world, env_name, why):
+    """HAProxy's socket missing, or HAProxy refusing the command: paused with the reason; stable serves all along."""
+    rel = world["rel"]
+    sock = world["sock"]
+    fleet.deploy("v1", "rolling", "--wait")
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), what="v1 everywhere")
+    load = Load(world["fe"])
+    dep = fleet.deploy("v2", env_name)
+    d = wait_for(lambda: (lambda x: x if x["state"] == "paused" else None)(fleet.server.deployment(dep["id"])),
+                 timeout=30, what="paused", step=0.1)
+    assert why in d["reason"] and "haproxy" in d["reason"], d["reason"]
+    assert d.get("weight") in (None, -1, 0), d.get("weight")
+    # Nothing reached the real balancer's canary servers: stable keeps serving everything.
+    st = haproxy_servers(sock)
+    assert all(st[f"{h}-a"][0] == "ready" for h in HOSTS), st
+    # Resume tries again, and pauses again with the reason (the balancer is still missing).
+    p = fleet.cli("resume", dep["id"])
+    assert p.returncode == 0, p.stderr
+    wait_for(lambda: fleet.server.deployment(dep["id"])["state"] == "paused", timeout=30, what="paused again",
+             step=0.1)
+    p = fleet.cli("abort", dep["id"], "--reason", "no balancer")
+    assert p.returncode == 0, p.stderr
+    final = fleet.server.wait_final(dep["id"], timeout=40)
+    assert final["state"] == "aborted" and "no balancer" in final["reason"], final
+    results = load.stop()
+    assert load.failures() == [], load.failures()[:5]
+    assert {r[2] for r in results} == {"1.0.0"}
+    wait_for(lambda: fleet.slot("web-1", "b") is None, timeout=15, what="canary instance stopped")
+    assert fleet.running(rel["v1"]["digest"])

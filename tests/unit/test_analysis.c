@@ -1043,6 +1043,15 @@ static void test_tally(void **state)
 	memset(&t, 0, sizeof(t));
 	sw_analysis_tally_add(&t, &a, SW_VERDICT_ERROR);
 	assert_int_equal(sw_analysis_tally_add(&t, &a, SW_VERDICT_ERROR), SW_ANALYSIS_INCONCLUSIVE);
+	/* count reached, within the limits, but nothing was a success: inconclusive, never successful */
+	a.count = 2;
+	a.inconclusive_limit = 5;
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(sw_analysis_tally_add(&t, &a, SW_VERDICT_INCONCLUSIVE), SW_ANALYSIS_RUNNING);
+	assert_int_equal(sw_analysis_tally_add(&t, &a, SW_VERDICT_ERROR), SW_ANALYSIS_INCONCLUSIVE);
+	memset(&t, 0, sizeof(t));
+	sw_analysis_tally_add(&t, &a, SW_VERDICT_INCONCLUSIVE);
+	assert_int_equal(sw_analysis_tally_add(&t, &a, SW_VERDICT_SUCCESS), SW_ANALYSIS_SUCCESSFUL);
 	/* failed wins over inconclusive */
 	a.failure_limit = 0;
 	a.inconclusive_limit = 0;

@@ -12,6 +12,7 @@
  *   HELLO_ERROR_RATE            0..1: fraction of / requests answered 500 (deterministic)
  *   HELLO_FAIL_AFTER            after N requests to /, every / answers 500
  *   HELLO_DELAY_MS              latency added to every / request (at most 60000)
+ *   HELLO_SLOW_AFTER            the HELLO_DELAY_MS latency only after N requests to /
  *   HELLO_UNHEALTHY=1           /healthz answers 503 from the start
  *   HELLO_HEALTH_FAIL_AFTER_MS  /healthz answers 503 once this long after start
  *   HELLO_DRAIN_MS              on SIGTERM/SIGINT, wait this long at most for
@@ -122,7 +123,7 @@ static int load_config(int argc, char **argv, struct hello_config *c)
 			printf("usage: hello [--port N]\n"
 			       "Serves / /healthz /version /metrics on HELLO_BIND (default 127.0.0.1),\n"
 			       "port N (or env PORT, default 8080). Fault injection: HELLO_ERROR_RATE,\n"
-			       "HELLO_FAIL_AFTER, HELLO_DELAY_MS, HELLO_UNHEALTHY, HELLO_HEALTH_FAIL_AFTER_MS.\n"
+			       "HELLO_FAIL_AFTER, HELLO_DELAY_MS, HELLO_SLOW_AFTER, HELLO_UNHEALTHY, HELLO_HEALTH_FAIL_AFTER_MS.\n"
 			       "See examples/hello/README.md.\n");
 			exit(0);
 		} else if (strcmp(a, "--version") == 0) {
@@ -176,6 +177,7 @@ static int load_config(int argc, char **argv, struct hello_config *c)
 	}
 	if (env_u64("HELLO_FAIL_AFTER", UINT64_MAX / 2, &c->has_fail_after, &c->fail_after) < 0 ||
 	    env_u64("HELLO_DELAY_MS", 60000, &has, &c->delay_ms) < 0 ||
+	    env_u64("HELLO_SLOW_AFTER", UINT64_MAX / 2, &c->has_slow_after, &c->slow_after) < 0 ||
 	    env_u64("HELLO_HEALTH_FAIL_AFTER_MS", UINT64_MAX / 2, &c->has_health_fail_after,
 		    &c->health_fail_after_ms) < 0)
 		return -1;

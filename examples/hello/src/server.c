@@ -128,7 +128,7 @@ static enum MHD_Result root(struct MHD_Connection *c, struct req *r)
 	bool fail = false;
 	char body[160];
 
-	if (cfg->delay_ms && !sleep_ms(cfg->delay_ms))
+	if (cfg->delay_ms && (!cfg->has_slow_after || n > cfg->slow_after) && !sleep_ms(cfg->delay_ms))
 		return MHD_NO; /* shutting down: close the connection unanswered */
 	if (cfg->has_fail_after && n > cfg->fail_after)
 		fail = true;

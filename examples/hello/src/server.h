@@ -20,6 +20,8 @@ struct hello_config {
 	bool has_fail_after;
 	uint64_t fail_after;           /* HELLO_FAIL_AFTER */
 	uint64_t delay_ms;             /* HELLO_DELAY_MS */
+	bool has_slow_after;
+	uint64_t slow_after;           /* HELLO_SLOW_AFTER */
 	bool unhealthy;                /* HELLO_UNHEALTHY=1 */
 	bool has_health_fail_after;
 	uint64_t health_fail_after_ms; /* HELLO_HEALTH_FAIL_AFTER_MS */

@@ -142,7 +142,7 @@ start_hello() {
 	done
 	NSTART=$((NSTART + 1))
 	LOG=$WORK/hello.$NSTART.log
-	env -u HELLO_VERSION -u HELLO_ERROR_RATE -u HELLO_FAIL_AFTER -u HELLO_DELAY_MS \
+	env -u HELLO_VERSION -u HELLO_ERROR_RATE -u HELLO_FAIL_AFTER -u HELLO_DELAY_MS -u HELLO_SLOW_AFTER \
 		-u HELLO_UNHEALTHY -u HELLO_HEALTH_FAIL_AFTER_MS -u HELLO_BIND -u HELLO_DRAIN_MS -u PORT \
 		"${envs[@]}" "$HELLO" "${args[@]}" 2>"$LOG" &
 	PID=$!
@@ -379,6 +379,26 @@ check_delay() {
 	expect_eq 'bucket le="2.5"' "$(metric 'hello_request_duration_seconds_bucket{le="2.5"}')" 1
 }
 
+check_slow_after() {
+	local t0 dt i
+	start_hello HELLO_DELAY_MS=300 HELLO_SLOW_AFTER=2 || return
+	for i in 1 2; do
+		t0=$(now_ms)
+		req /
+		dt=$(($(now_ms) - t0))
+		expect_eq "status of request $i" "$STATUS" 200
+		((dt < 300)) || fail "request $i took ${dt} ms: the delay starts after 2"
+	done
+	t0=$(now_ms)
+	req /
+	dt=$(($(now_ms) - t0))
+	expect_eq "status of request 3" "$STATUS" 200
+	((dt >= 300)) || fail "request 3 took ${dt} ms, want >= 300"
+	req /metrics
+	expect_eq 'bucket le="0.25"' "$(metric 'hello_request_duration_seconds_bucket{le="0.25"}')" 2
+	expect_eq 'bucket le="2.5"' "$(metric 'hello_request_duration_seconds_bucket{le="2.5"}')" 3
+}
+
 check_concurrent() {
 	local t0 dt i n=8 ok=0 s
 	local -a pids=()
@@ -536,7 +556,7 @@ check_bad_config() {
 	local -a cases=(
 		"-- --port abc" "-- --port 70000" "-- --bogus"
 		"HELLO_ERROR_RATE=1.5" "HELLO_ERROR_RATE=abc" "HELLO_ERROR_RATE=-0.1"
-		"HELLO_FAIL_AFTER=-1" "HELLO_FAIL_AFTER=3x" "HELLO_DELAY_MS=x" "HELLO_DELAY_MS=60001"
+		"HELLO_FAIL_AFTER=-1" "HELLO_FAIL_AFTER=3x" "HELLO_DELAY_MS=x" "HELLO_DELAY_MS=60001" "HELLO_SLOW_AFTER=2.5"
 		"HELLO_UNHEALTHY=yes" "HELLO_HEALTH_FAIL_AFTER_MS=1.5" "HELLO_DRAIN_MS=abc"
 		"HELLO_VERSION=bad\"version" "HELLO_BIND=not-an-address" "PORT=abc"
 	)
@@ -591,6 +611,7 @@ run_check error_rate check_error_rate
 run_check error_rate_bounds check_error_rate_bounds
 run_check fail_after check_fail_after
 run_check delay check_delay
+run_check slow_after check_slow_after
 run_check concurrent check_concurrent
 run_check unhealthy check_unhealthy
 run_check health_fail_after check_health_fail_after
