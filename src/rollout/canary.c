@@ -483,14 +483,47 @@ static void sw_cn_promote(json_t *dep, const struct sw_obs *obs, struct sw_step 
 
 /* ---- the step ----------------------------------------------------------- */
 
-/* First step: slots per host; every host must run a release to be the stable side. */
+/*
+ * First step: slots per host; every host must run a release to be the stable side,
+ * or none (the environment's first release: no canary, installed everywhere at once).
+ */
 static int sw_cn_start(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
 {
 	json_t *plan = sw_dep_plan(dep), *ph;
 	const struct sw_obs_host *oh;
 	char reason[SW_ERR_MSG_MAX], age[128];
-	size_t i;
+	size_t i, running = 0;
 	int s, old;
+
+	json_array_foreach(json_object_get(plan, "hosts"), i, ph) {
+		oh = sw_dep_obs_host(obs, sw_json_str(ph, "id"));
+		for (s = 0; oh && s < 2; s++)
+			if (oh->want[s] && json_is_true(json_object_get(oh->want[s], "active"))) {
+				running++;
+				break;
+			}
+	}
+	if (!running) {
+		json_array_foreach(json_object_get(plan, "hosts"), i, ph) {
+			oh = sw_dep_obs_host(obs, sw_json_str(ph, "id"));
+			if (sw_dep_offline(obs, oh)) {
+				sw_dep_health(obs, ph, -1, NULL, age, sizeof(age));
+				snprintf(reason, sizeof(reason), "host '%s' is offline (%s)", sw_json_str(ph, "name"), age);
+				sw_dep_host_phase(ph, "failed", age, obs->now_ms);
+				sw_dep_fail(dep, obs, reason);
+				return -1;
+			}
+			json_object_set_new(ph, "slot", json_string(sw_cn_slots[0]));
+			json_object_set_new(ph, "canary", json_false());
+		}
+		json_object_set_new(plan, "cfirst", json_true());
+		json_object_set_new(plan, "cstep", json_integer((json_int_t)json_array_size(sw_cn_steps(dep))));
+		json_object_set_new(plan, "cstep_started_ms", json_integer(obs->now_ms));
+		json_object_set_new(plan, "cweight", json_integer(-1));
+		json_object_set_new(plan, "ccanaries", json_integer(0));
+		sw_cn_event(dep, out, json_array_size(sw_cn_steps(dep)), "promote");
+		return 0;
+	}
 
 	json_array_foreach(json_object_get(plan, "hosts"), i, ph) {
 		oh = sw_dep_obs_host(obs, sw_json_str(ph, "id"));
@@ -586,6 +619,11 @@ void sw_canary_step(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
 		/* At a wait a promote also skips the wait; elsewhere it was used up to go on. */
 		if (strcmp(k, "pause") && strcmp(k, "analysis"))
 			sw_dep_take_promote(dep);
+	}
+	/* The environment's first release: nothing to compare with, so no steps nor analyses. */
+	if (json_object_get(plan, "cfirst")) {
+		sw_cn_promote(dep, obs, out);
+		return;
 	}
 	/* Background analyses: a failure rolls back at any step; inconclusive waits for a human. */
 	switch (sw_gate_background(dep, obs, out, idx, reason, sizeof(reason))) {
@@ -784,7 +822,8 @@ bool sw_canary_paused_watch(const json_t *dep)
 
 	return json_is_object(plan) && !strcmp(sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : "", "canary") &&
 	       !strcmp(sw_json_str(plan, "phase") ? sw_json_str(plan, "phase") : "", "rollout") &&
-	       json_object_get(plan, "cstep") && !json_object_get(plan, "abort") && !json_object_get(plan, "cbg_paused") &&
+	       json_object_get(plan, "cstep") && !json_object_get(plan, "cfirst") && !json_object_get(plan, "abort") &&
+	       !json_object_get(plan, "cbg_paused") &&
 	       json_array_size(json_object_get(canary, "templates")) > 0 &&
 	       sw_dep_int(plan, "cstep") >= sw_dep_int(canary, "start_at_step");
 }

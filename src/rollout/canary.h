@@ -41,6 +41,12 @@
  *                    inconclusive: paused with the reason (promote goes
  *                    on, abort rolls back). count 0: until promoted.
  *
+ * The environment's first release (no host runs any release of the
+ * service): nothing to compare a canary with, so the steps and analyses
+ * are skipped and the release is installed on every host at once, as the
+ * promotion above (plan.cfirst; as Argo Rollouts does for a first
+ * rollout). Some hosts running a release and others none is refused.
+ *
  * Background analyses (canary.analysis.templates) are measured on every
  * pass from start_at_step to the end (promotion included); a failure
  * rolls back at any step, an inconclusive one pauses (plan.cbg_paused;

@@ -255,7 +255,7 @@ void sw_dep_fail(json_t *dep, const struct sw_obs *obs, const char *reason)
 		final = "aborted";
 	else if (json_is_string(json_object_get(dep, "prev_digest")) ||
 		 (!strcmp(sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : "", "canary") &&
-		  json_object_get(plan, "cstep")))
+		  json_object_get(plan, "cstep") && !json_object_get(plan, "cfirst")))
 		final = "rolled_back"; /* a canary that started: every host runs a stable release, which stays */
 	else
 		final = "failed";

@@ -207,6 +207,36 @@ static void test_good_canary_pause_promote(void **state)
 	sim_release(&s);
 }
 
+/* The environment's first release: no stable side, so no canary steps; installed on every host at once. */
+static void test_first_release_installs_everywhere(void **state)
+{
+	struct sim s;
+	char events[512] = "", env[1024];
+	size_t i;
+
+	(void)state;
+	sim_init(&s, 3, NULL);
+	snprintf(env, sizeof(env),
+		 "{" TRAFFIC ", \"canary\": {\"steps\": [{\"kind\": \"weight\", \"weight\": 25},"
+		 " {\"kind\": \"pause\", \"pause_ms\": 0, \"manual\": true}], \"templates\": [], \"start_at_step\": 0}}");
+	sim_dep(&s, "canary", NULL, NEW, NULL, env);
+	assert_true(step_until(&s, is_final, 200, events, sizeof(events)) >= 0);
+	assert_string_equal(sim_state(&s), "succeeded");
+	assert_string_equal(events, "promote:2:0 ");
+	assert_true(json_is_true(json_object_get(sim_plan(&s), "cfirst")));
+	for (i = 0; i < 3; i++) {
+		char a[32];
+
+		assert_string_equal(sim_want_digest(&s, i, 0), NEW);
+		assert_true(sim_want_active(&s, i, 0));
+		assert_null(sim_want_digest(&s, i, 1));
+		snprintf(a, sizeof(a), "web-%zu-a", i + 1);
+		assert_int_equal(srv(&s, a)->state, SW_TRAFFIC_READY);
+		assert_true(srv(&s, a)->weight > 0);
+	}
+	sim_release(&s);
+}
+
 /* A canary that fails under traffic: weight 0 first, then the canary instances stop. */
 static void test_failure_weight_zero_before_stop(void **state)
 {
@@ -290,18 +320,21 @@ static void test_abort_and_balancer_down(void **state)
 	assert_true(fabs(canary_share(&s)) < 1e-9);
 	sim_release(&s);
 
-	/* Weight that goes down is refused; first deployment has no stable side. */
+	/* Weight that goes down is refused; some hosts with a stable release and others none is refused. */
 	canary_dep(&s, 4, "[{\"kind\": \"weight\", \"weight\": 25}, {\"kind\": \"weight\", \"weight\": 10}]");
 	assert_true(step_until(&s, is_final, 200, NULL, 0) >= 0);
 	assert_string_equal(sim_state(&s), "rolled_back");
 	assert_non_null(strstr(sim_reason(&s), "canary weights must not decrease"));
 	assert_true(fabs(canary_share(&s)) < 1e-9);
 	sim_release(&s);
-	sim_init(&s, 2, NULL);
-	sim_dep(&s, "canary", NULL, NEW, NULL,
+	sim_init(&s, 2, OLD);
+	json_decref(s.h[1].want[0]);
+	s.h[1].want[0] = NULL;
+	s.h[1].digest[0][0] = s.h[1].state[0][0] = '\0';
+	sim_dep(&s, "canary", NULL, NEW, OLD,
 		"{" TRAFFIC ", \"canary\": {\"steps\": [{\"kind\": \"weight\", \"weight\": 25}]}}");
 	assert_true(step_until(&s, is_final, 50, NULL, 0) >= 0);
-	assert_string_equal(sim_state(&s), "failed");
+	assert_string_equal(sim_state(&s), "rolled_back");
 	assert_non_null(strstr(sim_reason(&s), "runs no release of the service"));
 	sim_release(&s);
 }
@@ -699,6 +732,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_weights),
 		cmocka_unit_test(test_good_canary_pause_promote),
+		cmocka_unit_test(test_first_release_installs_everywhere),
 		cmocka_unit_test(test_failure_weight_zero_before_stop),
 		cmocka_unit_test(test_abort_and_balancer_down),
 		cmocka_unit_test(test_resume_after_restart),
