@@ -5,7 +5,9 @@
 # create a signing key, cut a signed release, verify it (with Slipway and
 # with Debian's minisign), check the event log; then start a server and three
 # agents on loopback, roll the release out (rolling), ship a second release
-# and roll back, and stop everything cleanly.
+# and roll back; then a canary in prod through a real HAProxy under steady
+# load: a bad release rolled back by analysis on its own, a good one
+# promoted to 100%; and stop everything cleanly.
 # Everything it creates lives under one temporary directory, removed at exit
 # unless KEEP=1.
 set -euo pipefail
@@ -34,6 +36,10 @@ step "a service repository: examples/hello, copied to $DEMO/hello"
 cp -r examples/hello "$DEMO/hello"
 make -s -C "$DEMO/hello" clean
 cd "$DEMO/hello"
+# prod's canary drives HAProxy through its admin socket: the demo's own HAProxy, not the system one.
+mkdir -p "$DEMO/haproxy"
+sed -i "s|/run/haproxy/admin.sock|$DEMO/haproxy/admin.sock|" slipway.yml
+echo "(prod's HAProxy socket in slipway.yml set to the demo's: $DEMO/haproxy/admin.sock)"
 git init -q . && git add -A && git -c user.name=Demo -c user.email=demo@example.com commit -qm "hello 1.0.0"
 
 step "validate slipway.yml"
@@ -107,6 +113,111 @@ run "$SW" history hello --env staging
 printf '$ GET http://127.0.0.1:%s/\n' "${ports[0]}"
 /usr/bin/python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:${ports[0]}/', timeout=2).read().decode(), end='')"
 
+step "prod: three more hosts (env=prod) behind a real HAProxy on loopback"
+prod_pids=()
+for i in 4 5 6; do
+	join=$("$SW" join-token create --labels env=prod,address=127.0.0.1 --output json |
+		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+	a=$(free_port); b=$(free_port)
+	"$SW" agent --root "$DEMO/agents/host$i" --join "$join" --name "host$i" --ports "$a,$b" \
+		--heartbeat-ms 300 --stop-services-on-exit 2>"$DEMO/agent$i.log" &
+	prod_pids+=($!)
+	agent_pids+=($!)
+done
+pids+=("${prod_pids[@]}")
+for _ in $(seq 100); do
+	n=$("$SW" hosts --output json | /usr/bin/python3 -c 'import json,sys; print(sum(1 for h in json.load(sys.stdin) if h.get("online")))')
+	[ "$n" = 6 ] && break
+	sleep 0.1
+done
+fe=$(free_port)
+{
+	printf 'global\n    stats socket %s mode 600 level admin\n' "$DEMO/haproxy/admin.sock"
+	printf 'defaults\n    mode http\n    timeout connect 1s\n    timeout client 10s\n    timeout server 10s\n'
+	printf 'frontend web\n    bind 127.0.0.1:%s\n    default_backend hello\n' "$fe"
+	"$SW" haproxy-config --env prod
+} >"$DEMO/haproxy/haproxy.cfg"
+run cat "$DEMO/haproxy/haproxy.cfg"
+haproxy -c -q -f "$DEMO/haproxy/haproxy.cfg"
+haproxy -db -f "$DEMO/haproxy/haproxy.cfg" >"$DEMO/haproxy/haproxy.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -S "$DEMO/haproxy/admin.sock" ] && break; sleep 0.1; done
+echo "HAProxy: http://127.0.0.1:$fe/ -> backend hello (balance random), admin socket $DEMO/haproxy/admin.sock"
+
+step "prod's first release (1.0.0): nothing to compare a canary with, so it is installed on every host"
+run "$SW" deploy "$bundle" --env prod --wait
+
+step "steady load through HAProxy from now on (every answer counted per version and status)"
+/usr/bin/python3 - "$fe" "$DEMO/load.json" <<'PY' &
+import collections, http.client, json, signal, sys, time
+port, out = int(sys.argv[1]), sys.argv[2]
+seen = collections.Counter()
+stop = False
+def on_term(*_):
+    global stop
+    stop = True
+signal.signal(signal.SIGTERM, on_term)
+end = time.monotonic() + 300
+while not stop and time.monotonic() < end:
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        c.request("GET", "/")
+        r = c.getresponse()
+        body = r.read().decode(errors="replace")
+        v = body.split()[3] if r.status == 200 and body.startswith("hello from") else "-"
+        seen[f"{r.status} {v}"] += 1
+    except (OSError, http.client.HTTPException):
+        seen["error"] += 1
+    finally:
+        c.close()
+    with open(out + ".tmp", "w") as f:
+        json.dump(seen, f)
+    if sum(seen.values()) % 25 == 0:
+        import os
+        os.replace(out + ".tmp", out)
+    time.sleep(0.01)
+import os
+os.replace(out + ".tmp", out)
+PY
+load_pid=$!
+pids+=($load_pid)
+load_report() {
+	/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("  answers so far:", ", ".join(f"{k}: {v}" for k, v in sorted(d.items())))' "$DEMO/load.json" 2>/dev/null || true
+}
+sleep 1
+load_report
+
+step "a bad release: 1.1.0 ships a setting that makes / fail after 30 requests (HELLO_FAIL_AFTER)"
+echo 1.1.0 >VERSION
+sed -i 's|^  command: ./dist/hello --port ${PORT}$|&\n  env: { HELLO_FAIL_AFTER: "30" }|' slipway.yml
+git commit -qam "hello 1.1.0"
+"$SW" run -j2 >/dev/null
+bundle_bad=$("$SW" release --version 1.1.0 --output json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["paths"]["bundle"])')
+echo "staging has no traffic: its health checks pass, so the rolling deployment succeeds"
+run "$SW" deploy "$bundle_bad" --env staging --wait
+echo "prod: canary 20%, analyses on HAProxy's counters every 500 ms; nobody touches anything"
+if run "$SW" deploy "$bundle_bad" --env prod --wait; then
+	echo "demo: the bad release was not rolled back" >&2
+	exit 1
+fi
+bad_id=$("$SW" history hello --env prod --output json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+run "$SW" analysis show "$bad_id"
+load_report
+
+step "a good release: 1.2.0 without that setting, canary 20% -> analysis -> 50% -> 100%"
+echo 1.2.0 >VERSION
+sed -i '/^  env: { HELLO_FAIL_AFTER: "30" }$/d' slipway.yml
+git commit -qam "hello 1.2.0"
+"$SW" run -j2 >/dev/null
+bundle_good=$("$SW" release --version 1.2.0 --output json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["paths"]["bundle"])')
+run "$SW" deploy "$bundle_good" --env staging --wait
+run "$SW" deploy "$bundle_good" --env prod --wait
+run "$SW" history hello --env prod
+kill -TERM "$load_pid" 2>/dev/null || true
+wait "$load_pid" 2>/dev/null || true
+load_report
+echo "(5xx answers come only from the bad canary, during the seconds before analysis took it out)"
+
 step "the event log has every step"
 run "$SW" audit verify --db "$DEMO/server/slipway.db"
 
@@ -114,6 +225,7 @@ step "stop everything cleanly"
 for p in "${agent_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 for p in "${agent_pids[@]}"; do wait "$p" 2>/dev/null || true; done
 kill -TERM "${pids[0]}" 2>/dev/null || true
+for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()
-echo "server and agents stopped; services stopped with them"
+echo "server, agents and HAProxy stopped; services stopped with them"

@@ -441,7 +441,12 @@ static void sw_dcli_lines(const json_t *dep, json_t *lines)
 	const json_t *h;
 	size_t i;
 
-	sw_buf_printf(&b, "%s %s: %s", sw_dcli_str(dep, "id"), sw_dcli_str(dep, "state"), sw_dcli_step(dep));
+	sw_buf_printf(&b, "%s %s", sw_dcli_str(dep, "id"), sw_dcli_str(dep, "state"));
+	/* A canary's traffic share, while it has one. */
+	if (json_is_integer(json_object_get(dep, "weight")) && json_integer_value(json_object_get(dep, "weight")) >= 0 &&
+	    !strcmp(sw_dcli_str(dep, "strategy"), "canary") && !sw_dcli_final(dep))
+		sw_buf_printf(&b, " (canary %lld%%)", (long long)json_integer_value(json_object_get(dep, "weight")));
+	sw_buf_printf(&b, ": %s", sw_dcli_step(dep));
 	json_object_set_new(lines, "", json_string(sw_buf_str(&b)));
 	json_array_foreach(sw_dcli_hosts(dep), i, h) {
 		sw_buf_reset(&b);

@@ -5,6 +5,7 @@
  */
 #include "rollout/canary.h"
 #include "base/arena.h"
+#include "base/clock.h"
 #include "base/json.h"
 #include "base/num.h"
 #include "rollout/gate.h"
@@ -727,8 +728,14 @@ void sw_canary_step(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
 		}
 		/* A timed pause is not progress: keep the deadline from firing meanwhile. */
 		sw_dep_progressed(dep, obs);
-		sw_dep_set_step(dep, "step %zu: pause, %s left (promote skips it)", idx + 1,
-				sw_format_duration_ms((uint64_t)(until - obs->now_ms), d, sizeof(d)));
+		/* The end, not the time left: the text changes once, so watchers print it once. */
+		{
+			char ts[SW_TIME_STR_MAX];
+
+			sw_clock_format_utc(until, ts, sizeof(ts));
+			sw_dep_set_step(dep, "step %zu: pause %s, until %.8s UTC (promote skips it)", idx + 1,
+					sw_format_duration_ms((uint64_t)sw_dep_int(step, "pause_ms"), d, sizeof(d)), ts + 11);
+		}
 		return;
 	}
 	if (!strcmp(kind, "analysis")) {

@@ -276,7 +276,11 @@ void sw_deployment_finish(json_t *dep, enum sw_dep_state state, const char *reas
 		json_object_set_new(dep, "reason", json_string(reason));
 	if (json_is_object(plan)) {
 		json_object_set_new(plan, "phase", json_string("done"));
-		sw_dep_set_step(dep, "%s", sw_dep_state_name(state));
+		/* What a watcher prints last: why it ended, when there is a why. */
+		if (reason && *reason)
+			sw_dep_set_step(dep, "%s", reason);
+		else
+			sw_dep_set_step(dep, "%s", sw_dep_state_name(state));
 	}
 	out->transition = true;
 	out->state = state;
