@@ -41,6 +41,7 @@ const struct sw_cli_cmd sw_cli_commands[] = {
 	{ "abort", sw_cmd_abort, "abort a deployment: hosts go back to the previous release" },
 	{ "retry", sw_cmd_retry, "start an aborted or rolled back deployment again" },
 	{ "analysis", sw_cmd_analysis, "show a canary deployment's analysis measurements" },
+	{ "haproxy-config", sw_cmd_haproxy_config, "print the HAProxy backend for an environment's hosts" },
 	{ "version", sw_cmd_version, "print the version" },
 	{ "help", sw_cmd_help, "list commands" },
 };
@@ -53,7 +54,7 @@ static void sw_usage(FILE *f)
 	fprintf(f, "usage: slipway <command> [options]\n\n"
 		   "Slipway builds, signs and ships services to Linux hosts.\n\ncommands:\n");
 	for (i = 0; i < sw_cli_command_count; i++)
-		fprintf(f, "  %-11s %s\n", sw_cli_commands[i].name, sw_cli_commands[i].summary);
+		fprintf(f, "  %-14s %s\n", sw_cli_commands[i].name, sw_cli_commands[i].summary);
 	fprintf(f, "\nRun 'slipway <command> --help' for a command's options.\n"
 		   "Not built yet: policy gates, DORA metrics, the dashboard (see docs/architecture.md).\n");
 }

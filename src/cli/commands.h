@@ -27,5 +27,6 @@ int sw_cmd_promote(int argc, char **argv); /* cli/deploy.c */
 int sw_cmd_abort(int argc, char **argv);   /* cli/deploy.c */
 int sw_cmd_retry(int argc, char **argv);   /* cli/deploy.c */
 int sw_cmd_analysis(int argc, char **argv); /* cli/analysis.c */
+int sw_cmd_haproxy_config(int argc, char **argv); /* cli/haproxy_config.c */
 
 #endif
