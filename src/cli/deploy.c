@@ -315,12 +315,56 @@ static const char *sw_dcli_host_digest(const json_t *dep, const json_t *h)
 	return sw_json_str(dep, "digest");
 }
 
+/* The last measurement of each analysis (canary steps and background, ring bakes). */
+static void sw_dcli_print_analyses(FILE *f, const json_t *dep, bool rings)
+{
+	const json_t *a, *last;
+	size_t i;
+
+	json_array_foreach(json_object_get(dep, "analyses"), i, a) {
+		char where[160];
+
+		if (json_is_true(json_object_get(a, "background")))
+			snprintf(where, sizeof(where), "background");
+		else if (rings)
+			snprintf(where, sizeof(where), "ring '%s'",
+				 sw_dcli_str(json_array_get(json_object_get(dep, "rings"),
+							    (size_t)json_integer_value(json_object_get(a, "step"))), "") );
+		else
+			snprintf(where, sizeof(where), "step %lld", (long long)json_integer_value(json_object_get(a, "step")) + 1);
+		last = json_object_get(a, "last");
+		fprintf(f, "  analysis %s (%s): %s, %lld measured", sw_dcli_str(a, "name"), where, sw_dcli_str(a, "state"),
+			(long long)json_integer_value(json_object_get(json_object_get(a, "tally"), "measurements")));
+		if (json_is_object(last))
+			fprintf(f, "; last %s at %s: %s", sw_dcli_str(last, "verdict"), sw_dcli_str(last, "time"),
+				sw_dcli_str(last, "message"));
+		fputc('\n', f);
+	}
+}
+
+/* Rings (progress view): the ring in progress or baking, and its analyses. */
+static void sw_dcli_print_rings(FILE *f, const json_t *dep)
+{
+	const json_t *rings = json_object_get(dep, "rings");
+	json_int_t r = json_integer_value(json_object_get(dep, "ring"));
+	char ts[SW_TIME_STR_MAX];
+
+	if (!json_is_array(rings) || !json_is_integer(json_object_get(dep, "ring")))
+		return;
+	fprintf(f, "  rings: ring %lld of %zu '%s'", (long long)r + 1, json_array_size(rings),
+		json_string_value(json_array_get(rings, (size_t)r)) ? json_string_value(json_array_get(rings, (size_t)r)) : "?");
+	if (json_is_true(json_object_get(dep, "baking")) && json_integer_value(json_object_get(dep, "bake_until_ms")) > 0) {
+		sw_clock_format_utc(json_integer_value(json_object_get(dep, "bake_until_ms")), ts, sizeof(ts));
+		fprintf(f, ", baking until %.8s UTC", ts + 11);
+	}
+	fputc('\n', f);
+	sw_dcli_print_analyses(f, dep, true);
+}
+
 /* Canary (progress view): current step and weight, the last measurement of each analysis. */
 static void sw_dcli_print_canary(FILE *f, const json_t *dep)
 {
-	const json_t *a, *last;
 	json_int_t w = json_integer_value(json_object_get(dep, "weight")), step, n;
-	size_t i;
 
 	if (!json_is_integer(json_object_get(dep, "weight")))
 		return;
@@ -332,21 +376,7 @@ static void sw_dcli_print_canary(FILE *f, const json_t *dep)
 	else
 		fprintf(f, "  canary: promotion (after %lld step%s), weight %lld%%\n", (long long)n, n == 1 ? "" : "s",
 			(long long)(w < 0 ? 0 : w));
-	json_array_foreach(json_object_get(dep, "analyses"), i, a) {
-		char where[32];
-
-		if (json_is_true(json_object_get(a, "background")))
-			snprintf(where, sizeof(where), "background");
-		else
-			snprintf(where, sizeof(where), "step %lld", (long long)json_integer_value(json_object_get(a, "step")) + 1);
-		last = json_object_get(a, "last");
-		fprintf(f, "  analysis %s (%s): %s, %lld measured", sw_dcli_str(a, "name"), where, sw_dcli_str(a, "state"),
-			(long long)json_integer_value(json_object_get(json_object_get(a, "tally"), "measurements")));
-		if (json_is_object(last))
-			fprintf(f, "; last %s at %s: %s", sw_dcli_str(last, "verdict"), sw_dcli_str(last, "time"),
-				sw_dcli_str(last, "message"));
-		fputc('\n', f);
-	}
+	sw_dcli_print_analyses(f, dep, false);
 }
 
 static void sw_dcli_print_header(FILE *f, const json_t *dep)
@@ -363,6 +393,7 @@ static void sw_dcli_print_header(FILE *f, const json_t *dep)
 	if (*reason)
 		fprintf(f, "  reason: %s\n", reason);
 	sw_dcli_print_canary(f, dep);
+	sw_dcli_print_rings(f, dep);
 }
 
 static void sw_dcli_print_hosts(FILE *f, const json_t *dep)

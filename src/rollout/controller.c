@@ -1273,6 +1273,7 @@ json_t *sw_rollout_view(struct sw_store *st, const json_t *dep, uint64_t heartbe
 								    ? sw_dep_int(plan, "bake_ring")
 								    : sw_dep_int(plan, "batch")));
 		json_object_set_new(v, "baking", json_boolean(json_is_true(json_object_get(plan, "baking"))));
+		json_object_set_new(v, "bake_until_ms", json_integer(sw_dep_int(plan, "bake_until_ms")));
 		json_object_set(v, "measurements", json_object_get(g, "measurements"));
 		json_object_set(v, "analyses", json_object_get(g, "analyses"));
 		json_decref(g);

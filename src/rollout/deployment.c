@@ -244,6 +244,27 @@ void sw_dep_progressed(json_t *dep, const struct sw_obs *obs)
 	json_object_set_new(dep, "deadline_ms", json_integer(obs->now_ms + (pd > 0 ? pd : 600000)));
 }
 
+/* Every host touched had an active release before (at least one touched): restoring brings releases back. */
+static bool sw_dep_restores_releases(const json_t *plan)
+{
+	const json_t *ph, *row;
+	size_t i, j, touched = 0;
+	bool active;
+
+	json_array_foreach(json_object_get(plan, "hosts"), i, ph) {
+		if (!json_is_true(json_object_get(ph, "touched")))
+			continue;
+		touched++;
+		active = false;
+		json_array_foreach(json_object_get(ph, "before"), j, row)
+			if (json_is_true(json_object_get(row, "active")))
+				active = true;
+		if (!active)
+			return false;
+	}
+	return touched > 0;
+}
+
 void sw_dep_fail(json_t *dep, const struct sw_obs *obs, const char *reason)
 {
 	json_t *plan = sw_dep_plan(dep);
@@ -253,10 +274,12 @@ void sw_dep_fail(json_t *dep, const struct sw_obs *obs, const char *reason)
 		return;
 	if (json_object_get(plan, "abort"))
 		final = "aborted";
-	else if (json_is_string(json_object_get(dep, "prev_digest")) ||
+	else if (json_is_string(json_object_get(dep, "prev_digest")) || sw_dep_restores_releases(plan) ||
 		 (!strcmp(sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : "", "canary") &&
 		  json_object_get(plan, "cstep") && !json_object_get(plan, "cfirst")))
-		final = "rolled_back"; /* a canary that started: every host runs a stable release, which stays */
+		/* A release ran before on every host touched (deployed by another environment, say), or a
+		 * canary started (every host runs a stable release, which stays): it runs again. */
+		final = "rolled_back";
 	else
 		final = "failed";
 	json_object_set_new(plan, "phase", json_string("rollback"));

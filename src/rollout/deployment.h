@@ -24,10 +24,11 @@
  *                      once healthy (rolling with a balancer, rolling.h),
  *                      and once they report healthy again (bounded by
  *                      health_timeout):
- *                          rolled_back   (a previous release runs again;
- *                                         also a canary that started, even
- *                                         as the env's first deployment:
- *                                         its stable release kept serving)
+ *                          rolled_back   (a previous release runs again:
+ *                                         prev_digest, or every host touched
+ *                                         had an active release before, or
+ *                                         a canary started; also when the
+ *                                         env had no deployment record)
  *                          failed        (first deployment: hosts stopped,
  *                                         or the restore did not get healthy)
  *                          aborted       (asked for: plan.abort)

@@ -224,6 +224,10 @@ environments:
         steps:
           - weight: 25
           - weight: 100
+  rings:
+    hosts: {{ env: web }}
+    strategy:
+      rings: {{ label: ring, order: [one, rest], bake: 1s, analysis: ring-errors }}
   deadline:
     hosts: {{ env: web }}
     progress_deadline: 4s
@@ -253,6 +257,17 @@ analysis:
     failure: result > 0.25
     failure_limit: 1
     inconclusive_limit: 10
+  ring-errors:
+    provider:
+      prometheus:
+        address: http://127.0.0.1:{prom}
+        query: (sum(rate(hello_requests_total{{code=~"5..",instance=~"{{{{canary}}}}"}}[4s])) or vector(0)) / sum(rate(hello_requests_total{{instance=~"{{{{canary}}}}"}}[4s]))
+    interval: 1s
+    count: 4
+    initial_delay: 2s
+    success: result < 0.05
+    failure_limit: 0
+    inconclusive_limit: 6
 """
 
 SMOKE = """\
@@ -451,7 +466,7 @@ class Fleet:
         self.server = Server(tmp, world["pub"], free_port())
         self.agents = {}
         for h in HOSTS:
-            self.add_agent(h, "env=web,address=127.0.0.1")
+            self.add_agent(h, f"env=web,address=127.0.0.1,ring={'one' if h == 'web-1' else 'rest'}")
         wait_for(lambda: all(self.server.hosts().get(h, {}).get("online") for h in HOSTS), what="4 hosts online")
 
     def add_agent(self, name, labels):
@@ -1246,3 +1261,48 @@ def test_canary_balancer_missing_or_refusing_pauses(fleet, world, env_name, why)
     assert {r[2] for r in results} == {"1.0.0"}
     wait_for(lambda: fleet.slot("web-1", "b") is None, timeout=15, what="canary instance stopped")
     assert fleet.running(rel["v1"]["digest"])
+
+
+def test_rings_bad_release_stops_at_the_first_ring(fleet, world, prometheus):
+    """Rings: a release failing half its requests is caught by the first ring's bake analysis (real Prometheus)."""
+    rel = world["rel"]
+    fleet.deploy("v1", "rolling", "--wait")
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), what="v1 everywhere")
+    load = Load(world["fe"], pace=0.01)
+    dep = fleet.deploy("errs", "rings")
+    d = wait_for(lambda: (lambda x: x if x.get("baking") else None)(fleet.server.deployment(dep["id"])),
+                 timeout=30, what="ring one baking", step=0.1)
+    assert d["rings"] == ["one", "rest"] and d["ring"] == 0, d
+    p = fleet.cli("status", dep["id"])
+    assert p.returncode == 0 and "rings: ring 1 of 2 'one', baking until" in p.stdout, p.stdout
+    final = fleet.server.wait_final(dep["id"], timeout=60)
+    assert final["state"] == "rolled_back", (final["state"], final["reason"])
+    reason = final["reason"]
+    assert reason.startswith("ring 'one': analysis 'ring-errors' failed: result = "), reason
+    assert 0.3 <= float(reason.split("result = ")[1].split(" ")[0]) <= 0.7, reason
+    results = load.stop()
+    # The second ring was never touched: web-2..4 answered v1 throughout.
+    steps = [e["payload"] for e in canary_events(fleet, dep["id"]) if e["kind"] == "deployment.step"]
+    assert [(x["kind"], x["ring"]) for x in steps] == [("ring", "one")], steps
+    assert fleet.running(rel["v1"]["digest"])
+    assert any(r[2] == "5.0.0-errs" or r[1] == 500 for r in results), "ring one never answered"
+
+
+def test_rings_good_release_ring_by_ring(fleet, world, prometheus):
+    """Rings: a good release goes ring by ring, each baked and analysed, to every host."""
+    rel = world["rel"]
+    fleet.deploy("v1", "rolling", "--wait")
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), what="v1 everywhere")
+    load = Load(world["fe"], pace=0.01)
+    dep = fleet.deploy("v2", "rings")
+    final = fleet.server.wait_final(dep["id"], timeout=90)
+    assert final["state"] == "succeeded", (final["state"], final["reason"])
+    load.stop()
+    steps = [e["payload"] for e in canary_events(fleet, dep["id"]) if e["kind"] == "deployment.step"]
+    assert [x["ring"] for x in steps] == ["one", "rest"], steps
+    view = fleet.server.deployment(dep["id"])
+    runs = {a["step"]: a for a in view["analyses"]}
+    assert runs[0]["state"] == "successful" and runs[1]["state"] == "successful", view["analyses"]
+    ok = [m for m in view["measurements"] if m["verdict"] == "success"]
+    assert len(ok) >= 4 and all(m["values"]["result"] < 0.05 for m in ok), view["measurements"]
+    assert fleet.running(rel["v2"]["digest"])
