@@ -295,8 +295,7 @@ void sw_deployment_finish(json_t *dep, enum sw_dep_state state, const char *reas
 	json_t *plan = sw_dep_plan(dep);
 
 	json_object_set_new(dep, "state", json_string(sw_dep_state_name(state)));
-	if (reason)
-		json_object_set_new(dep, "reason", json_string(reason));
+	/* The step first: reason may be dep's own "reason" string, which the next set frees. */
 	if (json_is_object(plan)) {
 		json_object_set_new(plan, "phase", json_string("done"));
 		/* What a watcher prints last: why it ended, when there is a why. */
@@ -305,6 +304,8 @@ void sw_deployment_finish(json_t *dep, enum sw_dep_state state, const char *reas
 		else
 			sw_dep_set_step(dep, "%s", sw_dep_state_name(state));
 	}
+	if (reason)
+		json_object_set_new(dep, "reason", json_string(reason));
 	out->transition = true;
 	out->state = state;
 }
