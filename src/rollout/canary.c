@@ -373,8 +373,12 @@ static int sw_cn_instances(json_t *dep, const struct sw_obs *obs, struct sw_step
 		sw_dep_fail(dep, obs, reason);
 		return -1;
 	}
-	sw_dep_set_step(dep, "step %lld: %zu of %zu canary instances healthy%s%s",
-			(long long)sw_dep_int(plan, "cstep") + 1, healthy, want, *late_msg ? "; " : "", late_msg);
+	if (sw_dep_int(plan, "cstep") >= (int64_t)json_array_size(sw_cn_steps(dep)))
+		sw_dep_set_step(dep, "%zu of %zu hosts healthy with the new release%s%s", healthy, want,
+				*late_msg ? "; " : "", late_msg);
+	else
+		sw_dep_set_step(dep, "step %lld: %zu of %zu canary instances healthy%s%s",
+				(long long)sw_dep_int(plan, "cstep") + 1, healthy, want, *late_msg ? "; " : "", late_msg);
 	return 0;
 }
 
