@@ -79,21 +79,27 @@ step "enroll three host agents (env=staging), each with its own root and ports"
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ports=()
 agent_pids=()
-for i in 1 2 3; do
-	join=$("$SW" join-token create --labels env=staging --output json |
-		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-	a=$(free_port); b=$(free_port)
-	ports+=("$a")
-	"$SW" agent --root "$DEMO/agents/host$i" --join "$join" --name "host$i" --ports "$a,$b" \
-		--heartbeat-ms 300 --stop-services-on-exit 2>"$DEMO/agent$i.log" &
-	agent_pids+=($!)
-done
-pids+=("${agent_pids[@]}")
-for _ in $(seq 100); do
-	n=$("$SW" hosts --output json | /usr/bin/python3 -c 'import json,sys; print(sum(1 for h in json.load(sys.stdin) if h.get("online")))')
-	[ "$n" = 3 ] && break
-	sleep 0.1
-done
+# enroll LABELS FIRST LAST: agents host<FIRST>..host<LAST> with a one-time join token each, two
+# free ports each (slot a's port appended to $ports), then wait (5 s at most) until all are online.
+enroll() {
+	local labels=$1 i a b join n
+	for i in $(seq "$2" "$3"); do
+		join=$("$SW" join-token create --labels "$labels" --output json |
+			/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+		a=$(free_port); b=$(free_port)
+		ports+=("$a")
+		"$SW" agent --root "$DEMO/agents/host$i" --join "$join" --name "host$i" --ports "$a,$b" \
+			--heartbeat-ms 300 --stop-services-on-exit 2>"$DEMO/agent$i.log" &
+		agent_pids+=($!)
+		pids+=($!)
+	done
+	for _ in $(seq 50); do
+		n=$("$SW" hosts --output json | /usr/bin/python3 -c 'import json,sys; print(sum(1 for h in json.load(sys.stdin) if h.get("online")))')
+		[ "$n" = "$3" ] && break
+		sleep 0.1
+	done
+}
+enroll env=staging 1 3
 run "$SW" hosts
 
 step "roll hello out to staging (rolling, one host at a time, health-checked)"
@@ -114,22 +120,7 @@ printf '$ GET http://127.0.0.1:%s/\n' "${ports[0]}"
 /usr/bin/python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:${ports[0]}/', timeout=2).read().decode(), end='')"
 
 step "prod: three more hosts (env=prod) behind a real HAProxy on loopback"
-prod_pids=()
-for i in 4 5 6; do
-	join=$("$SW" join-token create --labels env=prod,address=127.0.0.1 --output json |
-		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-	a=$(free_port); b=$(free_port)
-	"$SW" agent --root "$DEMO/agents/host$i" --join "$join" --name "host$i" --ports "$a,$b" \
-		--heartbeat-ms 300 --stop-services-on-exit 2>"$DEMO/agent$i.log" &
-	prod_pids+=($!)
-	agent_pids+=($!)
-done
-pids+=("${prod_pids[@]}")
-for _ in $(seq 100); do
-	n=$("$SW" hosts --output json | /usr/bin/python3 -c 'import json,sys; print(sum(1 for h in json.load(sys.stdin) if h.get("online")))')
-	[ "$n" = 6 ] && break
-	sleep 0.1
-done
+enroll env=prod,address=127.0.0.1 4 6
 fe=$(free_port)
 {
 	printf 'global\n    stats socket %s mode 600 level admin\n' "$DEMO/haproxy/admin.sock"

@@ -1,5 +1,5 @@
 """Small helpers the scenario tests share: the binary under test, free
-loopback ports, and bounded waits. Every wait has a deadline and ends in an
+loopback ports, bounded waits, and one HAProxy runtime API command. Every wait has a deadline and ends in an
 AssertionError naming what it waited for."""
 import os
 import socket
@@ -39,3 +39,17 @@ def wait_listening(port, deadline_s=10.0):
         except OSError:
             time.sleep(0.05)
     raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {deadline_s}s")
+
+
+def haproxy_cmd(sock, command, timeout=2.0):
+    """One HAProxy runtime API command, non-interactive, straight over the admin socket; its answer."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(str(sock))
+        s.sendall(command.encode() + b"\n")
+        out = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return out.decode()
+            out += d

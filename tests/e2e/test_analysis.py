@@ -25,7 +25,6 @@ Prometheus. Every wait is bounded.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -36,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from e2eutil import free_port, wait_listening
+from e2eutil import free_port, haproxy_cmd, wait_listening
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLO = ROOT / "examples" / "hello" / "build" / "hello"
@@ -65,17 +64,6 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 NO_PROXY_ENV = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
 
 
-def admin(sock_path, command, timeout=2.0):
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(timeout)
-        s.connect(str(sock_path))
-        s.sendall(command.encode() + b"\n")
-        out = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                return out.decode()
-            out += d
 
 
 def http_get(url, timeout=5.0):
@@ -170,7 +158,7 @@ def start_haproxy(procs, tmp, servers):
     while True:
         assert p.poll() is None, f"haproxy exited: {p.stderr.read().decode()}"
         try:
-            rows = [l.split(",") for l in admin(sock, "show stat web -1 -1").splitlines()[1:]
+            rows = [l.split(",") for l in haproxy_cmd(sock, "show stat web -1 -1").splitlines()[1:]
                     if l.startswith("web,") and not l.startswith("web,BACKEND")]
             if len(rows) == len(servers) and all(r[17].startswith("UP") for r in rows):
                 break

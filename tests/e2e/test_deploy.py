@@ -47,7 +47,6 @@ import pty
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -57,7 +56,7 @@ from pathlib import Path
 
 import pytest
 
-from e2eutil import slipway_bin as _bin, free_port, wait_for
+from e2eutil import slipway_bin as _bin, free_port, haproxy_cmd, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLO_DIR = ROOT / "examples" / "hello"
@@ -67,17 +66,6 @@ HOSTS = ["web-1", "web-2", "web-3", "web-4"]
 # ---- haproxy -----------------------------------------------------------------
 
 
-def haproxy_cmd(sock, command, timeout=2.0):
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(timeout)
-        s.connect(str(sock))
-        s.sendall(command.encode() + b"\n")
-        out = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                return out.decode()
-            out += d
 
 
 def haproxy_servers(sock):

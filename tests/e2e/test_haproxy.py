@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from e2eutil import free_port, wait_listening
+from e2eutil import free_port, haproxy_cmd, wait_listening
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLO = ROOT / "examples" / "hello" / "build" / "hello"
@@ -48,18 +48,6 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 """
 
 
-def cli(sock_path, command, timeout=2.0):
-    """One runtime API command, non-interactive, straight over the socket."""
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(timeout)
-        s.connect(str(sock_path))
-        s.sendall(command.encode() + b"\n")
-        out = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                return out.decode()
-            out += d
 
 
 def http_get(port, path="/"):
@@ -156,7 +144,7 @@ def start_haproxy(procs, tmp, balance, servers, tcp_port=None, check=True):
     while True:
         assert p.poll() is None, f"haproxy exited: {p.stderr.read().decode()}"
         try:
-            stat = cli(sock, "show stat web -1 -1")
+            stat = haproxy_cmd(sock, "show stat web -1 -1")
             rows = [l.split(",") for l in stat.splitlines()[1:] if l.startswith("web,s")]
             if len(rows) == len(servers) and all(r[17].startswith("UP") or r[17] == "no check" for r in rows):
                 break
@@ -217,15 +205,15 @@ def test_client_against_real_haproxy(lb):
 def test_runtime_api_answers_match_recordings(lb):
     """The recorded answers in tests/data/haproxy/ still look like this haproxy's."""
     data = ROOT / "tests" / "data" / "haproxy"
-    live = cli(lb["sock"], "show stat web -1 -1")
+    live = haproxy_cmd(lb["sock"], "show stat web -1 -1")
     rec = (data / "show_stat_checkout.csv").read_text()
     assert live.splitlines()[0] == rec.splitlines()[0]  # same CSV header, same version
     assert live.endswith(",\n\n") and rec.endswith(",\n\n")
-    live = cli(lb["sock"], "show servers state web")
+    live = haproxy_cmd(lb["sock"], "show servers state web")
     rec = (data / "servers_state_checkout.txt").read_text()
     assert live.splitlines()[:2] == rec.splitlines()[:2]
-    assert cli(lb["sock"], "set server web/nope weight 1") == (data / "err_no_such_server.txt").read_text()
-    assert cli(lb["sock"], "show stat nope -1 -1") == (data / "err_no_such_proxy.txt").read_text()
+    assert haproxy_cmd(lb["sock"], "set server web/nope weight 1") == (data / "err_no_such_server.txt").read_text()
+    assert haproxy_cmd(lb["sock"], "show stat nope -1 -1") == (data / "err_no_such_proxy.txt").read_text()
 
 
 def measure_balance(tmp, balance, procs):
@@ -236,12 +224,12 @@ def measure_balance(tmp, balance, procs):
     """
     servers = start_backends(procs, 2, use_hello=False)  # Python servers answer their name
     sock, fe = start_haproxy(procs, tmp, balance, servers, check=False)
-    r1 = cli(sock, "set server web/s1 weight 100")
-    cli(sock, "set server web/s2 weight 1")
+    r1 = haproxy_cmd(sock, "set server web/s1 weight 100")
+    haproxy_cmd(sock, "set server web/s2 weight 1")
     for _ in range(200):
         http_get(fe)
-    a1 = cli(sock, "set server web/s1 weight 10")
-    a2 = cli(sock, "set server web/s2 weight 90")
+    a1 = haproxy_cmd(sock, "set server web/s1 weight 10")
+    a2 = haproxy_cmd(sock, "set server web/s2 weight 90")
     seq = []
     for _ in range(1500):  # bounded; stops once s1 is seen after the first 400
         seq.append(http_get(fe)[1])

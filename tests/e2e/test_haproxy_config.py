@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from e2eutil import free_port, slipway_bin, wait_for, wait_listening
+from e2eutil import free_port, haproxy_cmd, slipway_bin, wait_for, wait_listening
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLO_DIR = ROOT / "examples" / "hello"
@@ -67,17 +66,6 @@ def run_cli(tmp, *args, server=None, cwd=None, timeout=30):
                           text=True, timeout=timeout)
 
 
-def haproxy_cmd(sock, command, timeout=2.0):
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(timeout)
-        s.connect(str(sock))
-        s.sendall(command.encode() + b"\n")
-        out = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                return out.decode()
-            out += d
 
 
 def servers_state(sock, backend):
