@@ -799,6 +799,33 @@ static int sw_ctl_active_check(struct sw_store *st, const char *service, const c
 	return 0;
 }
 
+/*
+ * Promotion order (environments.<env>.after): the same release must have
+ * succeeded in the environment before, so that the digest tested there is
+ * the one that comes here. Build once, promote the same digest.
+ */
+static int sw_ctl_after_check(struct sw_store *st, const char *service, const char *env, const char *after,
+			      const char *key, struct sw_err *err)
+{
+	json_t *history = NULL, *d;
+	size_t i;
+	bool ok = false;
+
+	if (sw_store_deployment_list(st, service, after, 0, 0, &history, err) < 0)
+		return -1;
+	json_array_foreach(history, i, d)
+		if (!strcmp(sw_json_str(d, "state") ? sw_json_str(d, "state") : "", "succeeded") &&
+		    !strcmp(sw_json_str(d, "digest") ? sw_json_str(d, "digest") : "", key))
+			ok = true;
+	json_decref(history);
+	if (!ok)
+		return sw_err_set(err, SW_EBUSY,
+				  "release '%s' has not succeeded in '%s' yet: '%s' comes after '%s' "
+				  "(environments.%s.after); deploy it to '%s' first",
+				  key, after, env, after, env, after);
+	return 0;
+}
+
 /* Next "dep-<n>": one more than the newest, skipping any id already taken. */
 static int sw_ctl_next_id(struct sw_store *st, char *out, size_t size, struct sw_err *err)
 {
@@ -916,6 +943,10 @@ static int sw_ctl_create(struct sw_store *st, const char *service, const char *e
 		goto out;
 	}
 	if (sw_ctl_active_check(st, service, env, err) < 0)
+		goto out;
+	/* A rollback goes back to what ran here before: never held up by the promotion order. */
+	if (spec->envs[ei].after && strcmp(kind, "rollback") &&
+	    sw_ctl_after_check(st, service, env, spec->envs[ei].after, key, err) < 0)
 		goto out;
 	envj = sw_runjson_env(&spec->envs[ei]);
 	runj = sw_runjson_run(spec->run);

@@ -59,7 +59,8 @@ const struct sw_route sw_routes[] = {
 	{ "POST", "/api/v1/deployments", SW_ACCESS_DEPLOYER, SW_ROUTE_BODY_JSON, sw_api_deploy_create,
 	  "`{service, env, digest}`",
 	  "201 the deployment `{id, service, env, digest, prev_digest, state, reason, actor, plan, created, "
-	  "updated, deadline_ms}`; 404 unknown release; 409 one is already active for (service, env)",
+	  "updated, deadline_ms}`; 404 unknown release; 409 one is already active for (service, env), or the "
+	  "environment has `after: E` and the release has not succeeded in E",
 	  "Start a deployment of a committed release into an environment of its spec." },
 	{ "GET", "/api/v1/deployments", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE, sw_api_deploy_list,
 	  "query: `service?`, `env?`, `active?` (1: pending/progressing only), `limit?` (1..1000, default 50)",

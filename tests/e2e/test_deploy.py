@@ -212,6 +212,11 @@ environments:
         steps:
           - weight: 25
           - weight: 100
+  promoted:
+    after: rolling
+    hosts: {{ env: web }}
+    strategy:
+      rolling: {{ batch: 4, max_unavailable: 4, health_timeout: 10s }}
   rings:
     hosts: {{ env: web }}
     strategy:
@@ -1294,3 +1299,23 @@ def test_rings_good_release_ring_by_ring(fleet, world, prometheus):
     ok = [m for m in view["measurements"] if m["verdict"] == "success"]
     assert len(ok) >= 4 and all(m["values"]["result"] < 0.05 for m in ok), view["measurements"]
     assert fleet.running(rel["v2"]["digest"])
+
+
+def test_promotion_order_after(fleet, world):
+    """`after: rolling`: only a release that succeeded in `rolling` may go to `promoted`."""
+    rel = world["rel"]
+    p = fleet.cli("deploy", rel["v2"]["bundle"], "--env", "promoted")
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "has not succeeded in 'rolling' yet: 'promoted' comes after 'rolling' (environments.promoted.after)" \
+        in p.stderr, p.stderr
+    assert fleet.server.api("POST", "/api/v1/deployments", {"service": "hello", "env": "promoted",
+                                                           "digest": rel["v2"]["digest"]})[0] == 409
+    fleet.deploy("v1", "rolling", "--wait")
+    fleet.deploy("v1", "promoted", "--wait")
+    fleet.deploy("v2", "rolling", "--wait")
+    fleet.deploy("v2", "promoted", "--wait")
+    wait_for(lambda: fleet.running(rel["v2"]["digest"]), what="v2 everywhere")
+    # Back to v1 in promoted: a rollback (the server skips the order check for rollbacks).
+    p = fleet.cli("rollback", "hello", "--env", "promoted", "--wait")
+    assert p.returncode == 0, p.stdout + p.stderr
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), what="v1 back")
