@@ -7,8 +7,10 @@
  * Within a ring every host is replaced like rolling does it (rolling.c's
  * per-host path: the release goes into the host's current slot, the ring
  * is done when each host reports it healthy within health_timeout; a host
- * that fails, goes offline or stays unhealthy fails the deployment). Rings
- * has no traffic setting, so nothing is drained.
+ * that fails, goes offline or stays unhealthy fails the deployment). With
+ * the env's traffic (rings.traffic in the spec, "traffic" in the env JSON
+ * as for rolling) each host is drained first and put back in rotation once
+ * healthy, by rolling.c; without it nothing is drained.
  *
  * After each ring (the last one included) is healthy, the ring bakes for
  * rings.bake_ms (plan timestamps, no sleeping) while rings.analysis, if

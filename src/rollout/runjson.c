@@ -159,6 +159,9 @@ json_t *sw_runjson_env(const struct sw_spec_env *env)
 	case SW_STRATEGY_CANARY:
 		traffic = sw_runjson_traffic(&env->canary.traffic);
 		break;
+	case SW_STRATEGY_RINGS:
+		traffic = sw_runjson_traffic(&env->rings.traffic);
+		break;
 	default:
 		traffic = json_null();
 		break;

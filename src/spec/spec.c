@@ -1407,11 +1407,17 @@ static int rings_analysis(struct ctx *c, const struct node *v, void *obj)
 	return 0;
 }
 
+static int rings_traffic(struct ctx *c, const struct node *n, void *obj)
+{
+	return get_traffic(c, n, &((struct sw_spec_rings *)obj)->traffic);
+}
+
 static const struct field rings_fields[] = {
 	{ "label", F_STR, AT(sw_spec_rings, label) },
 	{ "order", F_STRS, LIST(sw_spec_rings, order, norder), .min = 1, .required = true },
 	{ "bake", F_DURATION, AT(sw_spec_rings, bake_ms) },
 	{ "analysis", F_FN, .fn = rings_analysis },
+	{ "traffic", F_FN, .fn = rings_traffic },
 };
 
 static int strategy_rings(struct ctx *c, const struct node *n, void *obj)
@@ -2138,6 +2144,46 @@ static int resolve_refs(struct ctx *c, struct name_index *ix)
 
 /* environments: `after` must not loop. Each walk marks what it visits
  * with its own number, so meeting its own mark again means a cycle. */
+/*
+ * The haproxy provider reads the strategy's HAProxy backend: an analysis
+ * that uses it needs `traffic` where it runs (rings, or a canary's
+ * templates and analysis steps).
+ */
+static int check_haproxy_analyses(struct ctx *c)
+{
+	const struct sw_spec *spec = c->spec;
+	const struct sw_spec_env *e;
+	const struct sw_spec_canary_step *st;
+	size_t i, k;
+
+	for (i = 0; i < spec->nenvs; i++) {
+		e = &spec->envs[i];
+		if (e->strategy == SW_STRATEGY_RINGS && e->rings.analysis && !e->rings.traffic.haproxy_socket &&
+		    spec->analyses[e->rings.analysis_index].provider == SW_PROVIDER_HAPROXY)
+			return fail(c, e->loc,
+				    "environment '%s': analysis '%s' uses the haproxy provider, which needs 'traffic' in "
+				    "the rings strategy (or use the prometheus, http or command provider)",
+				    e->name, e->rings.analysis);
+		if (e->strategy != SW_STRATEGY_CANARY || e->canary.traffic.haproxy_socket)
+			continue;
+		for (k = 0; k < e->canary.ntemplates; k++)
+			if (spec->analyses[e->canary.template_index[k]].provider == SW_PROVIDER_HAPROXY)
+				return fail(c, e->loc,
+					    "environment '%s': analysis '%s' uses the haproxy provider, which needs "
+					    "'traffic' in the canary strategy",
+					    e->name, e->canary.templates[k]);
+		for (k = 0; k < e->canary.nsteps; k++) {
+			st = &e->canary.steps[k];
+			if (st->kind == SW_CANARY_ANALYSIS && spec->analyses[st->analysis_index].provider == SW_PROVIDER_HAPROXY)
+				return fail(c, st->loc,
+					    "analysis '%s' uses the haproxy provider, which needs 'traffic' in the canary "
+					    "strategy",
+					    st->analysis);
+		}
+	}
+	return 0;
+}
+
 static int check_env_order(struct ctx *c)
 {
 	const struct sw_spec *spec = c->spec;
@@ -2401,7 +2447,7 @@ static int resolve(struct ctx *c)
 		names[i] = spec->analyses[i].name;
 	index_names(c, &ix[REF_ANALYSIS], names, spec->nanalyses);
 
-	if (resolve_refs(c, ix) < 0 || check_env_order(c) < 0)
+	if (resolve_refs(c, ix) < 0 || check_env_order(c) < 0 || check_haproxy_analyses(c) < 0)
 		return -1;
 	order = sw_arena_allocarray(&c->tmp, c->nbjobs + 1, sizeof(*order));
 	if (order_jobs(c, &ix[REF_JOB], order) < 0)

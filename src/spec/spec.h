@@ -176,6 +176,7 @@ struct sw_spec_rings {
 	uint64_t bake_ms;   /* wait after each ring; default 0 */
 	const char *analysis; /* run while each ring bakes; NULL = none */
 	size_t analysis_index;
+	struct sw_spec_traffic traffic; /* optional: drain each host while it is replaced (as rolling) */
 };
 
 /* environments.<name>. Only the member of `strategy` that is set is filled. */

@@ -221,6 +221,14 @@ environments:
     hosts: {{ env: web }}
     strategy:
       rings: {{ label: ring, order: [one, rest], bake: 1s, analysis: ring-errors }}
+  rings-lb:
+    hosts: {{ env: web }}
+    strategy:
+      rings:
+        order: [one, rest]
+        bake: 1s
+        analysis: errors
+        traffic: {{ haproxy: {{ socket: {sock}, backend: hello }} }}
   deadline:
     hosts: {{ env: web }}
     progress_deadline: 4s
@@ -1319,3 +1327,32 @@ def test_promotion_order_after(fleet, world):
     p = fleet.cli("rollback", "hello", "--env", "promoted", "--wait")
     assert p.returncode == 0, p.stdout + p.stderr
     wait_for(lambda: fleet.running(rel["v1"]["digest"]), what="v1 back")
+
+
+def test_rings_with_traffic_haproxy_analysis(fleet, world):
+    """Rings with `traffic`: each ring drained while replaced; the haproxy provider judges the ring that is done."""
+    rel = world["rel"]
+    sock = world["sock"]
+    fleet.deploy("v1", "rolling", "--wait")
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), what="v1 everywhere")
+    load = Load(world["fe"])
+    watch = StateWatch(sock)
+    dep = fleet.deploy("errs", "rings-lb")
+    final = fleet.server.wait_final(dep["id"], timeout=60)
+    t_end = time.monotonic()
+    seen = watch.stop()
+    assert final["state"] == "rolled_back", (final["state"], final["reason"])
+    reason = final["reason"]
+    assert reason.startswith("ring 'one': analysis 'errors' failed: error_rate = "), reason
+    assert 0.3 <= float(reason.split("error_rate = ")[1].split(" ")[0].rstrip(",")) <= 0.7, reason
+    ms = fleet.server.deployment(dep["id"])["measurements"]
+    assert ms[-1]["provider"] == "haproxy" and ms[-1]["values"]["stable_error_rate"] == 0, ms[-1]
+    # web-1 was drained in HAProxy while it was replaced (and again for the rollback); ring 'rest' never was.
+    assert "drain" in seen["web-1-a"] or "maint" in seen["web-1-a"], seen
+    assert all(seen[f"{h}-a"] == {"ready"} for h in HOSTS[1:]), seen
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), timeout=15, what="v1 back on web-1")
+    wait_for(lambda: haproxy_servers(sock)["web-1-a"][0] == "ready", timeout=10, what="web-1-a back in rotation")
+    results = load.stop()
+    # The only failures clients saw are the bad release's own 500s, during the ring's bake.
+    assert all(r[1] in (200, 500) for r in results), [r for r in results if r[1] not in (200, 500)][:5]
+    assert all(r[1] == 200 for r in results if r[0] > t_end + 0.5), "failures after the rollback"

@@ -196,3 +196,31 @@ def test_init_file_option_and_bad_service(sw):
     assert not (sw.cwd / "missing-dir").exists()
     p = sw("init", "--help", check=0)
     assert p.stdout.startswith("usage: slipway init")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_docs_examples_are_valid(sw):
+    """Every whole slipway.yml in the docs passes `slipway check`; the worked example's excerpt is the real file's."""
+    import re
+    checked = 0
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for i, m in enumerate(re.finditer(r"```yaml\n(.*?)```", doc.read_text(), re.S)):
+            if not m.group(1).startswith("service:"):
+                continue
+            f = write(sw.cwd / f"{doc.stem}-{i}.yml", m.group(1))
+            p = sw("check", "-f", f.name, check=0)
+            assert p.returncode == 0, f"{doc.name} yaml block {i}: {p.stdout}{p.stderr}"
+            checked += 1
+    assert checked >= 1
+    # docs/progressive-delivery.md quotes examples/hello/slipway.yml: the quote must be the file's text.
+    hello = (ROOT / "examples" / "hello" / "slipway.yml").read_text()
+    text = (ROOT / "docs" / "progressive-delivery.md").read_text()
+    quote = re.search(r"From `examples/hello/slipway.yml`.*?```yaml\n(.*?)```", text, re.S).group(1)
+    for line in quote.splitlines():
+        if line.strip() and line not in ("environments:",):
+            assert line in hello.splitlines(), f"not in examples/hello/slipway.yml: {line!r}"
+    # and the file itself is valid
+    shutil.copy(ROOT / "examples" / "hello" / "slipway.yml", sw.cwd / "hello.yml")
+    assert sw("check", "-f", "hello.yml", check=0).returncode == 0

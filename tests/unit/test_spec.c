@@ -277,6 +277,8 @@ static void test_full_spec(void **state)
 	assert_int_equal(e->rings.bake_ms, 30 * 60000);
 	assert_string_equal(e->rings.analysis, "errors");
 	assert_int_equal(e->rings.analysis_index, 0);
+	assert_string_equal(e->rings.traffic.haproxy_backend, "edge");
+	assert_string_equal(e->rings.traffic.haproxy_socket, "/run/haproxy/admin.sock");
 
 	e = &s->envs[3];
 	assert_int_equal(e->strategy, SW_STRATEGY_BLUE_GREEN);
@@ -295,7 +297,7 @@ static void test_full_spec(void **state)
 	assert_string_equal(a->success, "error_rate < 0.01 and response_ms < 300");
 	assert_string_equal(a->failure, "error_rate > 0.05");
 	assert_int_equal(a->failure_limit, 2);
-	assert_int_equal(a->success_loc.line, 95);
+	assert_int_equal(a->success_loc.line, 100);
 	assert_int_equal(a->success_loc.col, 5);
 	a = &s->analyses[1];
 	assert_int_equal(a->provider, SW_PROVIDER_PROMETHEUS);
