@@ -75,6 +75,7 @@ int sw_api_release_download(struct sw_api *a, struct sw_err *err);
 int sw_api_deploy_create(struct sw_api *a, struct sw_err *err);
 int sw_api_deploy_list(struct sw_api *a, struct sw_err *err);
 int sw_api_deploy_get(struct sw_api *a, struct sw_err *err);
+int sw_api_deploy_measurements(struct sw_api *a, struct sw_err *err);
 int sw_api_deploy_abort(struct sw_api *a, struct sw_err *err);
 int sw_api_deploy_verb(struct sw_api *a, struct sw_err *err);
 int sw_api_rollback(struct sw_api *a, struct sw_err *err);

@@ -1,7 +1,8 @@
 /*
  * api_deploy.c - deployments over HTTP: create, list, get, abort, rollback,
- * and the manual control verbs pause, resume, promote, retry
- * (routes in routes.c). The decisions are the rollout controller's
+ * the manual control verbs pause, resume, promote, retry, and a
+ * deployment's analysis measurements from the event log (routes in
+ * routes.c). The decisions are the rollout controller's
  * (rollout/controller.h): these handlers validate, call it with the store
  * lock held, and kick it after releasing the lock.
  * Calls rollout/controller.h, server/validate, store/, base/.
@@ -68,6 +69,59 @@ int sw_api_deploy_get(struct sw_api *a, struct sw_err *err)
 	if (rc < 0)
 		return -1;
 	return sw_api_reply(a, 200, dep);
+}
+
+/* One deployment.measurement event: its payload with "seq" added. */
+static int sw_api_measurement_cb(const struct sw_event *ev, void *ctx)
+{
+	json_t *arr = ctx, *m = json_loads(ev->payload, 0, NULL);
+
+	if (!json_is_object(m)) {
+		json_decref(m);
+		m = json_object();
+	}
+	json_object_set_new(m, "seq", json_integer((json_int_t)ev->seq));
+	json_array_append_new(arr, m);
+	return 0;
+}
+
+/*
+ * GET /api/v1/deployments/{id}/measurements?after=SEQ&limit=N: every
+ * measurement from the event log (the plan keeps only the last
+ * SW_GATE_KEEP per run), a page at a time.
+ */
+int sw_api_deploy_measurements(struct sw_api *a, struct sw_err *err)
+{
+	const char *id = sw_route_param(&a->params, "id");
+	char subject[SW_ROUTE_PARAM_MAX + 16];
+	int64_t after, limit, last;
+	json_t *dep = NULL, *arr;
+	int rc;
+
+	if (sw_val_query_int(sw_http_query(a->req, "after"), "after", 0, INT64_MAX - 1, 0, &after, err) < 0 ||
+	    sw_val_query_int(sw_http_query(a->req, "limit"), "limit", 1, 1000, 1000, &limit, err) < 0)
+		return -1;
+	snprintf(subject, sizeof(subject), "deployment/%s", id ? id : "");
+	arr = json_array();
+	sw_server_lock(a->srv);
+	rc = sw_store_deployment_get(a->srv->store, id, &dep, err);
+	if (rc == 0)
+		rc = sw_store_scan_subject(a->srv->store, subject, "deployment.measurement", after, (size_t)limit,
+					   sw_api_measurement_cb, arr, err);
+	sw_server_unlock(a->srv);
+	if (rc < 0) {
+		json_decref(dep);
+		json_decref(arr);
+		return -1;
+	}
+	last = json_array_size(arr) ? (int64_t)json_integer_value(
+					      json_object_get(json_array_get(arr, json_array_size(arr) - 1), "seq"))
+				    : after;
+	rc = sw_api_reply(a, 200,
+			  json_pack("{s:s, s:o, s:I}", "deployment", sw_json_str(dep, "id") ? sw_json_str(dep, "id") : id,
+				    "measurements", arr, "last", (json_int_t)last));
+	json_decref(dep);
+	return rc;
 }
 
 int sw_api_deploy_abort(struct sw_api *a, struct sw_err *err)

@@ -68,6 +68,13 @@ const struct sw_route sw_routes[] = {
 	{ "GET", "/api/v1/deployments/{id}", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE, sw_api_deploy_get, "-",
 	  "200 the deployment with its plan (batches, per-host progress); 404 unknown id",
 	  "One deployment's full progress." },
+	{ "GET", "/api/v1/deployments/{id}/measurements", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE,
+	  sw_api_deploy_measurements, "query: `after?` (seq, default 0), `limit?` (1..1000, default 1000)",
+	  "200 `{deployment, measurements: [{seq, id, step, analysis, verdict, values, message, time, background}], "
+	  "last}` (`last`: the seq of the last one returned, else `after`); 404 unknown id",
+	  "Every analysis measurement of a deployment, oldest first, from the event log (events "
+	  "`deployment.measurement` with a seq above `after`; the progress view keeps only the last 50 per "
+	  "analysis run). Page with `after=last` until a page has fewer than `limit`." },
 	{ "POST", "/api/v1/deployments/{id}/abort", SW_ACCESS_DEPLOYER, SW_ROUTE_BODY_JSON, sw_api_deploy_abort,
 	  "`{reason?: string}`", "200 the deployment; 409 when it has already ended; 404 unknown id",
 	  "Abort an active deployment: updated hosts go back to the previous release." },

@@ -26,7 +26,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum sw_sq_stmt { SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_LAST, SQ_INSERT, SQ_SCAN, SQ_PUT_REL, SQ_GET_REL, SQ_COUNT };
+enum sw_sq_stmt {
+	SQ_BEGIN,
+	SQ_COMMIT,
+	SQ_ROLLBACK,
+	SQ_LAST,
+	SQ_INSERT,
+	SQ_SCAN,
+	SQ_SCAN_SUBJECT,
+	SQ_PUT_REL,
+	SQ_GET_REL,
+	SQ_COUNT
+};
 
 static const char *const sw_sq_sql[SQ_COUNT] = {
 	[SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -37,6 +48,9 @@ static const char *const sw_sq_sql[SQ_COUNT] = {
 		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[SQ_SCAN] = "SELECT seq, time, actor, kind, subject, payload, prev_hash, hash FROM events "
 		    "WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+	/* Served by events_by_subject (migration 3); ?2 NULL: any kind. */
+	[SQ_SCAN_SUBJECT] = "SELECT seq, time, actor, kind, subject, payload, prev_hash, hash FROM events "
+			    "WHERE subject = ?1 AND seq > ?3 AND (?2 IS NULL OR kind = ?2) ORDER BY seq LIMIT ?4",
 	[SQ_PUT_REL] = "INSERT INTO releases (digest, service, version, manifest, bundle_path, created) "
 		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (digest) DO NOTHING",
 	[SQ_GET_REL] = "SELECT manifest, bundle_path FROM releases WHERE digest = ?1",
@@ -135,6 +149,8 @@ static const struct sw_sq_migration sw_sq_migrations[] = {
 	     "  host_id TEXT PRIMARY KEY REFERENCES hosts (id),\n"
 	     "  generation INTEGER NOT NULL\n"
 	     ") STRICT;\n" },
+	/* 3: one subject's events in seq order (a deployment's measurements) without a full scan. */
+	{ 3, "CREATE INDEX events_by_subject ON events (subject, seq);\n" },
 };
 
 _Static_assert(1397512025 == SW_SQLITE_APPLICATION_ID, "application_id in migration 1");
@@ -356,30 +372,13 @@ static int sw_sq_insert_event(struct sw_store *st, const struct sw_event *ev, st
 	return 0;
 }
 
-static int sw_sq_scan_events(struct sw_store *st, int64_t after, size_t limit, sw_event_cb cb, void *ctx,
-			     struct sw_err *err)
+/* Step stmt, handing each row to cb; SQLITE_DONE when all went (or cb stopped), else the failing code. */
+static int sw_sq_scan_rows(sqlite3_stmt *stmt, sw_event_cb cb, void *ctx)
 {
-	struct sw_sqlite *s = sw_sq(st);
-	sqlite3_stmt *stmt;
 	struct sw_event ev;
-	int rc, own = 0;
+	int rc;
 
-	if (after == INT64_MAX)
-		return 0;
-	if (s->scanning) {
-		/* A callback scanning again: the cached statement is busy. */
-		rc = sqlite3_prepare_v2(s->db, sw_sq_sql[SQ_SCAN], -1, &stmt, NULL);
-		if (rc != SQLITE_OK)
-			return sw_sq_fail(s, rc, "prepare", err);
-		own = 1;
-	} else if (sw_sq_prepare(s, SQ_SCAN, &stmt, err) < 0) {
-		return -1;
-	}
-	rc = sqlite3_bind_int64(stmt, 1, after == INT64_MIN ? INT64_MIN : after + 1);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(stmt, 2, limit == 0 || limit > (size_t)INT64_MAX ? -1 : (sqlite3_int64)limit);
-	s->scanning++;
-	while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		ev.seq = sqlite3_column_int64(stmt, 0);
 		ev.time = sw_sq_text(stmt, 1);
 		ev.actor = sw_sq_text(stmt, 2);
@@ -388,13 +387,88 @@ static int sw_sq_scan_events(struct sw_store *st, int64_t after, size_t limit, s
 		ev.payload = sw_sq_text(stmt, 5);
 		ev.prev_hash = sw_sq_text(stmt, 6);
 		ev.hash = sw_sq_text(stmt, 7);
-		if (cb(&ev, ctx) != 0) {
-			rc = SQLITE_DONE;
-			break;
-		}
-		rc = SQLITE_OK;
+		if (cb(&ev, ctx) != 0)
+			return SQLITE_DONE;
 	}
-	s->scanning--;
+	return rc;
+}
+
+/*
+ * The cached statement `which`, or (when *depth says a scan with it is
+ * under way: a callback scanning again) a statement of its own (*own = 1,
+ * finalised by the caller).
+ */
+static int sw_sq_scan_stmt(struct sw_sqlite *s, enum sw_sq_stmt which, int depth, sqlite3_stmt **stmt, int *own,
+			   struct sw_err *err)
+{
+	int rc;
+
+	*own = 0;
+	if (!depth)
+		return sw_sq_prepare(s, which, stmt, err);
+	rc = sqlite3_prepare_v2(s->db, sw_sq_sql[which], -1, stmt, NULL);
+	if (rc != SQLITE_OK)
+		return sw_sq_fail(s, rc, "prepare", err);
+	*own = 1;
+	return 0;
+}
+
+static sqlite3_int64 sw_sq_limit(size_t limit)
+{
+	return limit == 0 || limit > (size_t)INT64_MAX ? -1 : (sqlite3_int64)limit;
+}
+
+static int sw_sq_scan_events(struct sw_store *st, int64_t after, size_t limit, sw_event_cb cb, void *ctx,
+			     struct sw_err *err)
+{
+	struct sw_sqlite *s = sw_sq(st);
+	sqlite3_stmt *stmt;
+	int rc, own;
+
+	if (after == INT64_MAX)
+		return 0;
+	if (sw_sq_scan_stmt(s, SQ_SCAN, s->scanning, &stmt, &own, err) < 0)
+		return -1;
+	rc = sqlite3_bind_int64(stmt, 1, after == INT64_MIN ? INT64_MIN : after + 1);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(stmt, 2, sw_sq_limit(limit));
+	if (rc == SQLITE_OK) {
+		s->scanning++;
+		rc = sw_sq_scan_rows(stmt, cb, ctx);
+		s->scanning--;
+	}
+	if (own)
+		sqlite3_finalize(stmt);
+	else
+		sw_sq_done(stmt);
+	if (rc != SQLITE_DONE)
+		return sw_sq_fail(s, rc, "read events", err);
+	return 0;
+}
+
+static int sw_sq_scan_subject(struct sw_store *st, const char *subject, const char *kind, int64_t after,
+			      size_t limit, sw_event_cb cb, void *ctx, struct sw_err *err)
+{
+	struct sw_sqlite *s = sw_sq(st);
+	sqlite3_stmt *stmt;
+	int rc, own;
+
+	if (after == INT64_MAX)
+		return 0;
+	if (sw_sq_scan_stmt(s, SQ_SCAN_SUBJECT, s->scanning_subject, &stmt, &own, err) < 0)
+		return -1;
+	rc = sqlite3_bind_text(stmt, 1, subject, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = kind ? sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, 2);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(stmt, 3, after);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(stmt, 4, sw_sq_limit(limit));
+	if (rc == SQLITE_OK) {
+		s->scanning_subject++;
+		rc = sw_sq_scan_rows(stmt, cb, ctx);
+		s->scanning_subject--;
+	}
 	if (own)
 		sqlite3_finalize(stmt);
 	else
@@ -477,6 +551,7 @@ static const struct sw_store_ops sw_sqlite_ops = {
 	.last_event = sw_sq_last_event,
 	.insert_event = sw_sq_insert_event,
 	.scan_events = sw_sq_scan_events,
+	.scan_subject = sw_sq_scan_subject,
 	.put_release = sw_sq_put_release,
 	.get_release = sw_sq_get_release,
 	.token_create = sw_sq_token_create,

@@ -32,7 +32,9 @@
  *            spec, plan, created, updated, deadline_ms)
  *      desired(host_id, service, slot, digest, port, active, run)
  *      host_generation(host_id, generation)
- *   JSON columns (labels, ports, status, spec, plan, run) hold canonical JSON.
+ *   3: index events_by_subject(subject, seq): one subject's events in seq
+      order (sw_store_scan_subject) without reading the whole log
+   JSON columns (labels, ports, status, spec, plan, run) hold canonical JSON.
  *
  * Files: a new database is created 0600 (SQLite gives its -wal and -shm files
  * the same mode); a missing parent directory is created 0700.
@@ -49,7 +51,7 @@
 #include "base/err.h"
 #include "store/store.h"
 
-#define SW_SQLITE_SCHEMA_VERSION 2
+#define SW_SQLITE_SCHEMA_VERSION 3
 #define SW_SQLITE_APPLICATION_ID 0x534c5759
 #define SW_SQLITE_BUSY_TIMEOUT_MS 5000
 #define SW_SQLITE_BUSY_TIMEOUT_ENV "SLIPWAY_DB_BUSY_TIMEOUT_MS"

@@ -27,7 +27,8 @@ struct sw_sqlite {
 	sqlite3 *db;
 	char path[PATH_MAX];
 	sqlite3_stmt *stmt[SW_SQ_CORE_STMTS]; /* sqlite.c's cached statements */
-	int scanning; /* nesting depth of scans using the cached scan statement */
+	int scanning;         /* nesting depth of scans using the cached scan statement */
+	int scanning_subject; /* the same for the cached subject scan statement */
 	int last_rc;  /* extended result code of the last failure */
 };
 

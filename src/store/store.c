@@ -214,6 +214,18 @@ int sw_store_scan(struct sw_store *st, int64_t after, size_t limit, sw_event_cb 
 	return st->ops->scan_events(st, after, limit, cb, ctx, err);
 }
 
+int sw_store_scan_subject(struct sw_store *st, const char *subject, const char *kind, int64_t after, size_t limit,
+			  sw_event_cb cb, void *ctx, struct sw_err *err)
+{
+	if (!subject)
+		return sw_err_set(err, SW_EINPUT, "event subject is missing");
+	if (after < 0)
+		return sw_err_set(err, SW_EINPUT, "scan after seq %lld: expected 0 or more", (long long)after);
+	if (!st->ops->scan_subject)
+		return sw_err_set(err, SW_EINTERNAL, "the %s store has no scan_subject", st->ops->name);
+	return st->ops->scan_subject(st, subject, kind, after, limit, cb, ctx, err);
+}
+
 int sw_store_put_release(struct sw_store *st, const char *digest, const char *service, const char *version,
 			 const char *manifest_json, const char *bundle_path, struct sw_err *err)
 {

@@ -76,6 +76,13 @@ struct sw_store_ops {
 	 */
 	int (*scan_events)(struct sw_store *st, int64_t after, size_t limit, sw_event_cb cb, void *ctx,
 			   struct sw_err *err);
+	/*
+	 * The same, restricted to the events of one subject and (kind not NULL)
+	 * one kind: seq > after, in seq order, at most limit (0: all). Served
+	 * by an index on (subject, seq); a callback may scan again.
+	 */
+	int (*scan_subject)(struct sw_store *st, const char *subject, const char *kind, int64_t after, size_t limit,
+			    sw_event_cb cb, void *ctx, struct sw_err *err);
 	/* Releases: digest -> manifest JSON (canonical) and where the bundle lives. */
 	int (*put_release)(struct sw_store *st, const char *digest, const char *service, const char *version,
 			   const char *manifest_json, const char *bundle_path, struct sw_err *err);
@@ -153,6 +160,15 @@ int sw_store_append(struct sw_store *st, const char *actor, const char *kind, co
 #define SW_EVENT_PAYLOAD_MAX ((size_t)1 << 20)
 int sw_store_scan(struct sw_store *st, int64_t after, size_t limit, sw_event_cb cb, void *ctx,
 		  struct sw_err *err);
+/*
+ * The events of one subject ("deployment/dep-7"), of one kind when kind is
+ * not NULL, with seq > after, oldest first, at most limit (0: all): a page
+ * of one object's history without reading the whole log (the next page
+ * starts after the last seq seen). cb returning non-zero stops early (not
+ * an error). SW_EINPUT for a NULL subject or a bad after (< 0).
+ */
+int sw_store_scan_subject(struct sw_store *st, const char *subject, const char *kind, int64_t after, size_t limit,
+			  sw_event_cb cb, void *ctx, struct sw_err *err);
 
 /*
  * Record a release. Idempotent: the same digest with the same manifest again

@@ -186,6 +186,15 @@ environments:
           - analysis: errors
           - pause: {{}}
           - weight: 100
+  canary-two:
+    hosts: {{ env: web }}
+    strategy:
+      canary:
+        traffic: {{ haproxy: {{ socket: {sock}, backend: hello }} }}
+        steps:
+          - instances: 50%
+          - weight: 50
+          - pause: {{}}
   canary-prom:
     hosts: {{ env: web }}
     strategy:
@@ -1356,3 +1365,33 @@ def test_rings_with_traffic_haproxy_analysis(fleet, world):
     # The only failures clients saw are the bad release's own 500s, during the ring's bake.
     assert all(r[1] in (200, 500) for r in results), [r for r in results if r[1] not in (200, 500)][:5]
     assert all(r[1] == 200 for r in results if r[0] > t_end + 0.5), "failures after the rollback"
+
+
+def test_canary_two_instances_at_50(fleet, world):
+    """`instances: 50%` of 4 hosts: two canary instances, each UP before traffic; the real split at 50%."""
+    rel = world["rel"]
+    sock = world["sock"]
+    fleet.deploy("v1", "rolling", "--wait")
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), what="v1 everywhere")
+    dep = fleet.deploy("v2", "canary-two")
+    wait_for(lambda: fleet.server.deployment(dep["id"])["state"] == "paused", timeout=30, what="paused at 50%",
+             step=0.1)
+    st = haproxy_servers(sock)
+    assert st["web-1-b"][0] == "ready" and st["web-2-b"][0] == "ready", st
+    assert st["web-1-b"][2] > 0 and st["web-1-b"][2] == st["web-2-b"][2], st
+    assert fleet.slot("web-3", "b") is None and fleet.slot("web-4", "b") is None
+    load = Load(world["fe"])
+    wait_for(lambda: load.count() >= 400, timeout=30, what="400 requests")
+    results = load.stop()
+    assert load.failures() == [], load.failures()[:5]
+    share = sum(1 for r in results if r[2] == "2.0.0") / len(results)
+    assert 0.38 <= share <= 0.62, f"canary share {share:.3f} of {len(results)} requests"
+    kinds = [(e["payload"].get("kind"), e["payload"].get("weight")) for e in canary_events(fleet, dep["id"])
+             if e["kind"] == "deployment.step"]
+    assert kinds[:3] == [("instances", 0), ("weight", 0), ("pause", 50)], kinds
+    p = fleet.cli("abort", dep["id"])
+    assert p.returncode == 0, p.stderr
+    final = fleet.server.wait_final(dep["id"], timeout=30)
+    assert final["state"] == "aborted", final
+    wait_for(lambda: fleet.slot("web-1", "b") is None and fleet.slot("web-2", "b") is None, timeout=15,
+             what="canary instances stopped")
