@@ -338,6 +338,9 @@ static void sw_dcli_print_analyses(FILE *f, const json_t *dep, bool rings)
 		if (json_is_object(last))
 			fprintf(f, "; last %s at %s: %s", sw_dcli_str(last, "verdict"), sw_dcli_str(last, "time"),
 				sw_dcli_str(last, "message"));
+		if (json_is_true(json_object_get(a, "dry_run")))
+			fprintf(f, " [dry run%s%s]", sw_json_str(a, "dry_run_verdict") ? "; would have: " : "",
+				sw_json_str(a, "dry_run_verdict") ? sw_json_str(a, "dry_run_verdict") : "");
 		fputc('\n', f);
 	}
 }

@@ -153,12 +153,13 @@ static void sw_gate_event(const json_t *dep, struct sw_step *out, const json_t *
 		out->events = json_array();
 	json_array_append_new(
 		out->events,
-		json_pack("{s:s, s:{s:s, s:I, s:s, s:s, s:O, s:s, s:s, s:b}}", "kind", "deployment.measurement", "payload",
-			  "id", sw_gate_s(dep, "id"), "step", (json_int_t)sw_dep_int(m, "step"), "analysis",
+		json_pack("{s:s, s:{s:s, s:I, s:s, s:s, s:O, s:s, s:s, s:b, s:b}}", "kind", "deployment.measurement",
+			  "payload", "id", sw_gate_s(dep, "id"), "step", (json_int_t)sw_dep_int(m, "step"), "analysis",
 			  sw_gate_s(run, "name"), "verdict", sw_gate_s(m, "verdict"), "values",
 			  json_object_get(m, "values") ? json_object_get(m, "values") : json_null(), "message",
 			  sw_gate_s(m, "message"), "time", sw_gate_s(m, "time"), "background",
-			  json_is_true(json_object_get(run, "background"))));
+			  json_is_true(json_object_get(run, "background")), "dry_run",
+			  json_is_true(json_object_get(run, "dry_run"))));
 }
 
 /* Measure run if due. Returns its state; reason set when it ends FAILED or INCONCLUSIVE. */
@@ -240,10 +241,22 @@ static enum sw_analysis_state sw_gate_tick(json_t *dep, const struct sw_obs *obs
 	json_array_append(list, m);
 	while (json_array_size(list) > SW_GATE_KEEP)
 		json_array_remove(list, 0);
+	if (a.dry_run)
+		json_object_set_new(run, "dry_run", json_true());
 	sw_gate_event(dep, out, run, m);
 	sw_gate_tally_read(run, &tally);
 	st = sw_analysis_tally_add(&tally, &a, v);
 	sw_gate_tally_write(run, &tally);
+	/* A dry run keeps what it would have decided, for people, and never holds the rollout. */
+	if (a.dry_run && (st == SW_ANALYSIS_FAILED || st == SW_ANALYSIS_INCONCLUSIVE)) {
+		if (!json_object_get(run, "dry_run_verdict")) {
+			char why[SW_ERR_MSG_MAX];
+
+			sw_gate_reason(run, m, st == SW_ANALYSIS_FAILED ? "failed" : "is inconclusive", why, sizeof(why));
+			json_object_set_new(run, "dry_run_verdict", json_string(why));
+		}
+		st = a.count > 0 && tally.measurements >= a.count ? SW_ANALYSIS_SUCCESSFUL : SW_ANALYSIS_RUNNING;
+	}
 	json_object_set_new(run, "state", json_string(sw_analysis_state_name(st)));
 	if (st == SW_ANALYSIS_FAILED)
 		sw_gate_reason(run, m, "failed", reason, rsize);
@@ -331,6 +344,8 @@ json_t *sw_gate_view(const json_t *plan)
 		json_array_foreach(json_object_get(run, "measurements"), j, m) {
 			c = json_copy(m);
 			json_object_set(c, "background", json_object_get(run, "background"));
+			if (json_is_true(json_object_get(run, "dry_run")))
+				json_object_set_new(c, "dry_run", json_true());
 			json_array_append_new(all, c);
 		}
 		n = json_array_size(json_object_get(run, "measurements"));
@@ -342,6 +357,14 @@ json_t *sw_gate_view(const json_t *plan)
 				  "state", sw_gate_s(run, "state"), "tally",
 				  json_object_get(run, "tally") ? json_object_get(run, "tally") : json_null(), "last",
 				  n ? json_array_get(json_object_get(run, "measurements"), n - 1) : json_null()));
+		if (json_is_true(json_object_get(run, "dry_run"))) {
+			json_t *last = json_array_get(analyses, json_array_size(analyses) - 1);
+
+			json_object_set_new(last, "dry_run", json_true());
+			json_object_set(last, "dry_run_verdict", json_object_get(run, "dry_run_verdict")
+								   ? json_object_get(run, "dry_run_verdict")
+								   : json_null());
+		}
 	}
 	/* By time, stable (insertion: a few hundred at most). */
 	n = json_array_size(all);

@@ -3,7 +3,7 @@
  * analyses (spec env JSON "analyses", runjson.h) over the canary, one
  * measurement at a time, without sleeping. Owns the plan member "cruns".
  *
- * plan.cruns: [{name, step, background, state, started_ms, next_ms,
+ * plan.cruns: [{name, step, background, dry_run, dry_run_verdict, state, started_ms, next_ms,
  *   tally: {measurements, successes, failures, inconclusives, errors},
  *   prev: the last haproxy counters (measurement "raw") or null,
  *   prev_key: "w<weight>c<canaries>" the counters were taken at,
@@ -22,6 +22,12 @@
  * other). Each tallied measurement is listed in the run and queued as an
  * event deployment.measurement {id, step (the canary step it was taken
  * at), analysis, verdict, values, message, time, background}.
+ *
+ * A dry run (analysis dry_run: true) is measured, tallied, listed and
+ * sent as events (payload dry_run: true) like any other, but never fails
+ * nor pauses: what it would have decided is kept once in dry_run_verdict
+ * (the reason text), and its state is successful once count measurements
+ * are done (running before, and with count 0).
  *
  * Target: canary servers "<host>-<slot>" of the hosts running the new
  * release, stable servers "<host>-<old_slot>", of the env's HAProxy

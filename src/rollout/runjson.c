@@ -206,6 +206,7 @@ json_t *sw_runjson_analysis(const struct sw_spec_analysis *a)
 	json_object_set_new(o, "failure", sw_runjson_str_or_null(a->failure));
 	json_object_set_new(o, "failure_limit", json_integer(a->failure_limit));
 	json_object_set_new(o, "inconclusive_limit", json_integer(a->inconclusive_limit));
+	json_object_set_new(o, "dry_run", json_boolean(a->dry_run));
 	return o;
 }
 
@@ -248,6 +249,7 @@ int sw_runjson_analysis_read(const json_t *j, struct sw_spec_analysis *out)
 	out->success = json_string_value(json_object_get(j, "success"));
 	out->failure = json_string_value(json_object_get(j, "failure"));
 	out->failure_limit = sw_runjson_uint(j, "failure_limit");
+	out->dry_run = json_is_true(json_object_get(j, "dry_run"));
 	out->inconclusive_limit = sw_runjson_uint(j, "inconclusive_limit");
 	return 0;
 }

@@ -1602,6 +1602,7 @@ static const struct field analysis_fields[] = {
 	{ "failure", F_FN, .fn = analysis_failure },
 	{ "failure_limit", F_UINT, AT(sw_spec_analysis, failure_limit), .max = 100000 },
 	{ "inconclusive_limit", F_UINT, AT(sw_spec_analysis, inconclusive_limit), .max = 100000 },
+	{ "dry_run", F_BOOL, AT(sw_spec_analysis, dry_run) },
 };
 
 /* ---- analysis conditions: the fields they may use ------------------------

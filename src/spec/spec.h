@@ -217,6 +217,7 @@ struct sw_spec_analysis {
 	struct sw_spec_loc success_loc, failure_loc;
 	unsigned failure_limit;   /* failed measurements tolerated; default 0 */
 	unsigned inconclusive_limit; /* default 0 */
+	bool dry_run;             /* measured and listed, never fails or pauses a rollout; default false */
 	struct sw_spec_loc loc;
 };
 

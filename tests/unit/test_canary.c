@@ -727,6 +727,44 @@ static void test_background_during_manual_pause(void **state)
 	sim_release(&s);
 }
 
+/* A dry-run analysis is measured and listed but never fails nor pauses; what it would have decided is kept. */
+static void test_dry_run_never_decides(void **state)
+{
+	struct sim s;
+	unsigned nmeas = 0;
+	json_t *last = NULL, *view;
+	const json_t *run, *a;
+
+	(void)state;
+	analysis_dep(&s, 4,
+		     "[{\"kind\": \"weight\", \"weight\": 25}, {\"kind\": \"analysis\", \"analysis\": \"errors\"},"
+		     " {\"kind\": \"weight\", \"weight\": 50}, {\"kind\": \"pause\", \"pause_ms\": 0, \"manual\": true}]",
+		     "[]", 0,
+		     "\"analyses\": {\"errors\": {\"name\": \"errors\", \"provider\": \"haproxy\", \"interval_ms\": 250, "
+		     "\"count\": 3, \"initial_delay_ms\": 0, \"success\": \"error_rate < 0.05\", \"failure\": null, "
+		     "\"failure_limit\": 0, \"inconclusive_limit\": 0, \"dry_run\": true}}",
+		     "failure");
+	assert_true(step_measure(&s, is_paused, 200, &nmeas, &last) >= 0);
+	/* Three failing measurements, and the rollout went on to 50% and the manual pause. */
+	assert_string_equal(sim_reason(&s), "waiting for promote at step 4");
+	assert_int_equal(json_integer_value(json_object_get(sim_plan(&s), "cweight")), 50);
+	assert_int_equal(nmeas, 3);
+	assert_true(json_is_true(json_object_get(last, "dry_run")));
+	assert_string_equal(json_string_value(json_object_get(last, "verdict")), "failure");
+	run = run_of(&s, 0);
+	assert_string_equal(json_string_value(json_object_get(run, "state")), "successful");
+	assert_non_null(strstr(json_string_value(json_object_get(run, "dry_run_verdict")),
+			       "analysis 'errors' failed: error_rate = 0.48"));
+	view = sw_gate_view(sim_plan(&s));
+	a = json_array_get(json_object_get(view, "analyses"), 0);
+	assert_true(json_is_true(json_object_get(a, "dry_run")));
+	assert_non_null(json_string_value(json_object_get(a, "dry_run_verdict")));
+	assert_true(json_is_true(json_object_get(json_array_get(json_object_get(view, "measurements"), 0), "dry_run")));
+	json_decref(view);
+	json_decref(last);
+	sim_release(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -741,6 +779,7 @@ int main(void)
 		cmocka_unit_test(test_analysis_inconclusive_pauses),
 		cmocka_unit_test(test_background_failure_later),
 		cmocka_unit_test(test_background_during_manual_pause),
+		cmocka_unit_test(test_dry_run_never_decides),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

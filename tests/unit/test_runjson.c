@@ -215,6 +215,7 @@ static void test_analysis_round_trip(void **state)
 	assert_string_equal(a.failure, "error_rate > 0.05");
 	assert_int_equal(a.failure_limit, 2);
 	assert_int_equal(a.inconclusive_limit, 3);
+	assert_false(a.dry_run);
 	assert_null(a.url);
 	json_decref(text_j);
 	j = sw_runjson_analysis(&s->analyses[sw_spec_analysis_index(s, "probe")]);

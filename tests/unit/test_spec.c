@@ -305,6 +305,8 @@ static void test_full_spec(void **state)
 	assert_int_equal(a->count, 0);
 	assert_int_equal(a->initial_delay_ms, 60000);
 	assert_int_equal(a->inconclusive_limit, 1);
+	assert_true(a->dry_run);
+	assert_false(s->analyses[0].dry_run);
 	assert_null(a->failure);
 	a = &s->analyses[2];
 	assert_int_equal(a->provider, SW_PROVIDER_HTTP);
