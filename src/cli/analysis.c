@@ -28,8 +28,9 @@ static const char sw_analysis_usage[] =
 	"Every measurement of the deployment's analyses (canary steps, background\n"
 	"analyses, ring bakes), oldest first: when it was taken, the step (bN: a\n"
 	"background analysis), the analysis, its verdict (success, failure,\n"
-	"inconclusive, error), the values measured and why. They come from the\n"
-	"event log, all of them (the progress view keeps the last 50 per run).\n"
+	"inconclusive, error; with '?' for a dry run, which decides nothing), the\n"
+	"values measured and why. They come from the event log, all of them (the\n"
+	"progress view keeps the last 50 per run).\n"
 	"\n"
 	"options:\n"
 	"  --analysis NAME   only the measurements of analysis NAME\n"
@@ -38,7 +39,7 @@ static const char sw_analysis_usage[] =
 	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
 	"  --output FMT      text (default) or json: {deployment, measurements: [...]},\n"
 	"                    each measurement {seq, id, step, analysis, verdict, values,\n"
-	"                    message, time, background}\n"
+	"                    message, time, background, dry_run}\n"
 	"  -h, --help        show this help\n";
 
 enum { OPT_SERVER = 256, OPT_TOKEN, OPT_OUTPUT, OPT_ANALYSIS, OPT_LIMIT };
@@ -181,15 +182,17 @@ static int sw_acli_show(const char *id, const struct sw_acli_opts *o)
 	}
 	printf("%-24s %-4s %-16s %-12s %s\n", "TIME", "STEP", "ANALYSIS", "VERDICT", "VALUES / MESSAGE");
 	json_array_foreach(all, i, m) {
-		char step[16];
+		char step[16], verdict[32];
 
 		sw_buf_reset(&vals);
 		sw_acli_values(json_object_get(m, "values"), &vals);
 		snprintf(step, sizeof(step), "%s%lld", json_is_true(json_object_get(m, "background")) ? "b" : "",
 			 (long long)json_integer_value(json_object_get(m, "step")) + 1);
+		/* A dry run's verdict decides nothing: "failure?" says so in the column. */
+		snprintf(verdict, sizeof(verdict), "%s%s", sw_json_str(m, "verdict") ? sw_json_str(m, "verdict") : "",
+			 json_is_true(json_object_get(m, "dry_run")) ? "?" : "");
 		printf("%-24s %-4s %-16s %-12s %s\n", sw_json_str(m, "time") ? sw_json_str(m, "time") : "", step,
-		       sw_json_str(m, "analysis") ? sw_json_str(m, "analysis") : "",
-		       sw_json_str(m, "verdict") ? sw_json_str(m, "verdict") : "", sw_buf_str(&vals));
+		       sw_json_str(m, "analysis") ? sw_json_str(m, "analysis") : "", verdict, sw_buf_str(&vals));
 		if (sw_json_str(m, "message") && *sw_json_str(m, "message"))
 			printf("%-24s %-4s %-16s %-12s %s\n", "", "", "", "", sw_json_str(m, "message"));
 	}

@@ -70,7 +70,8 @@ const struct sw_route sw_routes[] = {
 	  "One deployment's full progress." },
 	{ "GET", "/api/v1/deployments/{id}/measurements", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE,
 	  sw_api_deploy_measurements, "query: `after?` (seq, default 0), `limit?` (1..1000, default 1000)",
-	  "200 `{deployment, measurements: [{seq, id, step, analysis, verdict, values, message, time, background}], "
+	  "200 `{deployment, measurements: [{seq, id, step, analysis, verdict, values, message, time, background, "
+	  "dry_run}], "
 	  "last}` (`last`: the seq of the last one returned, else `after`); 404 unknown id",
 	  "Every analysis measurement of a deployment, oldest first, from the event log (events "
 	  "`deployment.measurement` with a seq above `after`; the progress view keeps only the last 50 per "

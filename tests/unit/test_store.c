@@ -1,7 +1,8 @@
 /*
  * test_store.c - unit tests for src/store (store.c, sqlite.c): URLs,
- * migrations, appends, transactions, releases, and bad databases (locked,
- * read-only, not a database, newer schema). Tests that need a database the
+ * migrations (a version 2 database upgraded to 3), appends, transactions,
+ * one subject's events (sw_store_scan_subject and its index), releases,
+ * and bad databases (locked, read-only, not a database, newer schema). Tests that need a database the
  * test user cannot write run in a child process that drops root (to uid
  * 65534) first, since root ignores file modes.
  */
@@ -772,6 +773,288 @@ static void test_concurrent_appenders(void **state)
 	sw_store_close(st);
 }
 
+/* ---- one subject's events (sw_store_scan_subject, migration 3) ---------- */
+
+struct subj_collect {
+	int n;
+	int64_t seq[64];
+	char kind[64][32];
+	char subject[64][32];
+	struct sw_store *nested; /* scan the same subject again from inside the callback */
+	int nested_n[64];
+	int stop_after; /* 0: never */
+};
+
+static int subj_count_cb(const struct sw_event *ev, void *ctx)
+{
+	(void)ev;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int subj_cb(const struct sw_event *ev, void *ctx)
+{
+	struct subj_collect *c = ctx;
+	char hash[SW_SHA256_HEX];
+
+	if (c->n >= 64)
+		return 1;
+	c->seq[c->n] = ev->seq;
+	snprintf(c->kind[c->n], sizeof(c->kind[0]), "%s", ev->kind);
+	snprintf(c->subject[c->n], sizeof(c->subject[0]), "%s", ev->subject);
+	sw_eventlog_hash(ev, hash);
+	assert_string_equal(hash, ev->hash);
+	if (c->nested) {
+		int n = 0;
+
+		/* the cached statement is busy: this must not disturb the outer scan */
+		assert_int_equal(sw_store_scan_subject(c->nested, ev->subject, NULL, 0, 0, subj_count_cb, &n, NULL), 0);
+		c->nested_n[c->n] = n;
+		n = 0;
+		assert_int_equal(sw_store_scan(c->nested, 0, 0, subj_count_cb, &n, NULL), 0);
+		assert_true(n > 0);
+	}
+	c->n++;
+	return c->stop_after && c->n >= c->stop_after;
+}
+
+static void append_subject(struct sw_store *st, const char *kind, const char *subject, int i)
+{
+	struct sw_err err = SW_ERR_INIT;
+	json_t *p = json_pack("{s:i}", "i", i);
+
+	if (sw_store_append(st, "tester@example.com", kind, subject, p, NULL, &err) < 0)
+		fail_msg("append: %s", err.msg);
+	json_decref(p);
+}
+
+/*
+ * 30 events: seq 1..30; i % 3 == 0 -> deployment/d1, 1 -> deployment/d2,
+ * 2 -> run/r1; kind deployment.measurement on even i, deployment.step on odd.
+ */
+static void make_subject_log(struct sw_store *st)
+{
+	static const char *const subjects[] = { "deployment/d1", "deployment/d2", "run/r1" };
+	int i;
+
+	for (i = 1; i <= 30; i++)
+		append_subject(st, i % 2 ? "deployment.step" : "deployment.measurement", subjects[i % 3], i);
+}
+
+static void test_scan_subject(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err err = SW_ERR_INIT;
+	struct subj_collect *c = calloc(1, sizeof(*c)), *p = calloc(1, sizeof(*p));
+	struct sw_store *st = open_ok(f->db);
+	int64_t after, want[16];
+	int i, n, nwant = 0, pages;
+
+	assert_non_null(c);
+	assert_non_null(p);
+	make_subject_log(st);
+
+	/* subject filter, any kind: i = 3, 6, ..., 30 */
+	assert_int_equal(sw_store_scan_subject(st, "deployment/d1", NULL, 0, 0, subj_cb, c, &err), 0);
+	assert_int_equal(c->n, 10);
+	for (i = 0; i < 10; i++) {
+		assert_int_equal(c->seq[i], 3 * (i + 1));
+		assert_string_equal(c->subject[i], "deployment/d1");
+	}
+	/* subject and kind: d1's even i = 6, 12, 18, 24, 30 */
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(sw_store_scan_subject(st, "deployment/d1", "deployment.measurement", 0, 0, subj_cb, c, &err),
+			 0);
+	assert_int_equal(c->n, 5);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(c->seq[i], 6 * (i + 1));
+		assert_string_equal(c->kind[i], "deployment.measurement");
+	}
+	/* d2 with the other kind: i % 3 == 1 and odd: 1, 7, 13, 19, 25 */
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(sw_store_scan_subject(st, "deployment/d2", "deployment.step", 0, 0, subj_cb, c, &err), 0);
+	assert_int_equal(c->n, 5);
+	assert_int_equal(c->seq[0], 1);
+	assert_int_equal(c->seq[4], 25);
+	/* no prefix matching, no such kind, no such subject */
+	n = 0;
+	assert_int_equal(sw_store_scan_subject(st, "deployment/d", NULL, 0, 0, subj_count_cb, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(sw_store_scan_subject(st, "deployment/d1", "deployment.nope", 0, 0, subj_count_cb, &n, &err),
+			 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(sw_store_scan_subject(st, "", NULL, 0, 0, subj_count_cb, &n, &err), 0);
+	assert_int_equal(n, 0);
+
+	/* after and limit: d1 after seq 10, two of them: 12, 15 */
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(sw_store_scan_subject(st, "deployment/d1", NULL, 10, 2, subj_cb, c, &err), 0);
+	assert_int_equal(c->n, 2);
+	assert_int_equal(c->seq[0], 12);
+	assert_int_equal(c->seq[1], 15);
+	/* after is exclusive */
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(sw_store_scan_subject(st, "deployment/d1", NULL, 12, 1, subj_cb, c, &err), 0);
+	assert_int_equal(c->n, 1);
+	assert_int_equal(c->seq[0], 15);
+	/* paging with limit 3 gives the same list as one scan */
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(sw_store_scan_subject(st, "run/r1", NULL, 0, 0, subj_cb, c, &err), 0);
+	for (i = 0; i < c->n; i++)
+		want[nwant++] = c->seq[i];
+	assert_int_equal(nwant, 10);
+	after = 0;
+	n = 0; /* measurements seen so far over the pages */
+	for (pages = 0; pages < 10; pages++) {
+		memset(p, 0, sizeof(*p));
+		assert_int_equal(sw_store_scan_subject(st, "run/r1", NULL, after, 3, subj_cb, p, &err), 0);
+		assert_true(p->n <= 3 && n + p->n <= nwant);
+		for (i = 0; i < p->n; i++)
+			assert_int_equal(p->seq[i], want[n++]);
+		if (p->n < 3)
+			break;
+		after = p->seq[p->n - 1];
+	}
+	assert_int_equal(n, nwant);
+	assert_int_equal(pages, 3); /* 3 + 3 + 3 + 1 */
+	/* past the end */
+	n = 0;
+	assert_int_equal(sw_store_scan_subject(st, "run/r1", NULL, 30, 0, subj_count_cb, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(sw_store_scan_subject(st, "run/r1", NULL, INT64_MAX, 0, subj_count_cb, &n, &err), 0);
+	assert_int_equal(n, 0);
+	/* a callback that stops early is not an error */
+	memset(c, 0, sizeof(*c));
+	c->stop_after = 2;
+	assert_int_equal(sw_store_scan_subject(st, "deployment/d1", NULL, 0, 0, subj_cb, c, &err), 0);
+	assert_int_equal(c->n, 2);
+	/* re-entrant: each callback scans its subject and the whole log again */
+	memset(c, 0, sizeof(*c));
+	c->nested = st;
+	assert_int_equal(sw_store_scan_subject(st, "deployment/d2", NULL, 0, 0, subj_cb, c, &err), 0);
+	assert_int_equal(c->n, 10);
+	for (i = 0; i < 10; i++) {
+		assert_int_equal(c->seq[i], 3 * i + 1);
+		assert_int_equal(c->nested_n[i], 10);
+	}
+	/* and the cached statement still works afterwards */
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(sw_store_scan_subject(st, "deployment/d2", NULL, 20, 0, subj_cb, c, &err), 0);
+	assert_int_equal(c->n, 3); /* 22, 25, 28 */
+	assert_int_equal(c->seq[0], 22);
+	/* bad input */
+	assert_int_equal(sw_store_scan_subject(st, NULL, NULL, 0, 0, subj_count_cb, &n, &err), -1);
+	assert_int_equal(err.code, SW_EINPUT);
+	assert_int_equal(sw_store_scan_subject(st, "run/r1", NULL, -1, 0, subj_count_cb, &n, &err), -1);
+	assert_int_equal(err.code, SW_EINPUT);
+	sw_store_close(st);
+	free(c);
+	free(p);
+}
+
+/*
+ * The plan of SQ_SCAN_SUBJECT (store/sqlite.c; the same text here): a
+ * search of events_by_subject, no full scan, no sort. Without the index
+ * the plan changes, so this check can fail.
+ */
+#define SCAN_SUBJECT_SQL                                                                                          \
+	"EXPLAIN QUERY PLAN SELECT seq, time, actor, kind, subject, payload, prev_hash, hash FROM events "           \
+	"WHERE subject = ?1 AND seq > ?3 AND (?2 IS NULL OR kind = ?2) ORDER BY seq LIMIT ?4"
+
+static void query_plan(const char *path, char *out, size_t size)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t len = 0;
+
+	out[0] = '\0';
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, SCAN_SUBJECT_SQL, -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW && len + 2 < size) {
+		snprintf(out + len, size - len, "%s;", (const char *)sqlite3_column_text(st, 3));
+		len = strlen(out);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void test_scan_subject_uses_index(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_store *st = open_ok(f->db);
+	char plan[1024];
+
+	make_subject_log(st);
+	sw_store_close(st);
+	query_plan(f->db, plan, sizeof(plan));
+	assert_non_null(strstr(plan, "SEARCH events USING INDEX events_by_subject (subject=? AND seq>?)"));
+	assert_null(strstr(plan, "TEMP B-TREE"));
+	sql_exec(f->db, "DROP INDEX events_by_subject");
+	query_plan(f->db, plan, sizeof(plan));
+	assert_null(strstr(plan, "events_by_subject"));
+}
+
+/* A database as version 2 left it: migration 3 (the index) not applied. */
+static void make_v2(const char *path)
+{
+	sql_exec(path, "DROP INDEX events_by_subject; DELETE FROM schema_migrations WHERE version = 3");
+	assert_int_equal(sql_int(path, "SELECT max(version) FROM schema_migrations"), 2);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'events_by_subject'"), 0);
+}
+
+static void test_migrate_v2_to_v3(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err err = SW_ERR_INIT;
+	struct sw_eventlog_report rep;
+	struct sw_store *st = open_ok(f->db);
+	char head[SW_SHA256_HEX], got[PATH_MAX + 256];
+	int n = 0;
+
+	assert_int_equal(SW_SQLITE_SCHEMA_VERSION, 3);
+	make_subject_log(st);
+	assert_int_equal(sw_eventlog_verify(st, &rep, &err), 0);
+	snprintf(head, sizeof(head), "%s", rep.head);
+	sw_store_close(st);
+	make_v2(f->db);
+
+	/* a reader does not migrate: it says so */
+	assert_int_equal(sw_store_open_readonly(f->db, &st, &err), -1);
+	assert_int_equal(err.code, SW_EINPUT);
+	assert_non_null(strstr(sw_err_format(&err, got, sizeof(got)),
+			       "database schema version 2 is older than this slipway (3); open it read-write once to "
+			       "migrate"));
+	assert_null(st);
+
+	/* a writer migrates: the index appears, the events and their chain stay */
+	st = open_ok(f->db);
+	assert_int_equal(sql_int(f->db, "SELECT max(version) FROM schema_migrations"), 3);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM schema_migrations"), 3);
+	assert_int_equal(
+		sql_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'events_by_subject' "
+			       "AND tbl_name = 'events'"),
+		1);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM events"), 30);
+	assert_int_equal(sw_eventlog_verify(st, &rep, &err), 0);
+	assert_true(rep.ok);
+	assert_int_equal(rep.events, 30);
+	assert_int_equal(rep.head_seq, 30);
+	assert_string_equal(rep.head, head);
+	assert_int_equal(sw_store_scan_subject(st, "deployment/d1", "deployment.measurement", 0, 0, subj_count_cb, &n,
+					       &err),
+			 0);
+	assert_int_equal(n, 5);
+	/* and the chain goes on from where it was */
+	append_subject(st, "deployment.measurement", "deployment/d1", 31);
+	assert_int_equal(sw_eventlog_verify(st, &rep, &err), 0);
+	assert_int_equal(rep.events, 31);
+	sw_store_close(st);
+	/* opening again applies nothing twice */
+	st = open_ok(f->db);
+	sw_store_close(st);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM schema_migrations"), 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -793,6 +1076,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_newer_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_appenders, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_subject, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_subject_uses_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v2_to_v3, setup, teardown),
 	};
 
 	if (sw_hash_global_init() < 0)
