@@ -114,10 +114,10 @@ static const char sw_history_usage[] =
 	"  --output FMT      text (default) or json\n"
 	"  -h, --help        show this help\n";
 
-enum { OPT_SERVER = 256, OPT_TOKEN, OPT_OUTPUT, OPT_ENV, OPT_WAIT, OPT_WATCH, OPT_TIMEOUT, OPT_LIMIT, OPT_REASON };
+enum { OPT_SERVER = 256, OPT_TOKEN, OPT_OUTPUT, OPT_ENV, OPT_WAIT, OPT_WATCH, OPT_TIMEOUT, OPT_LIMIT, OPT_REASON, OPT_FULL };
 
 /* What each command accepts. */
-enum { F_ENV = 1, F_WAIT = 2, F_WATCH = 4, F_LIMIT = 8, F_TIMEOUT = 16, F_REASON = 32 };
+enum { F_ENV = 1, F_WAIT = 2, F_WATCH = 4, F_LIMIT = 8, F_TIMEOUT = 16, F_REASON = 32, F_FULL = 64 };
 
 struct sw_dcli {
 	const char *cmd;
@@ -125,7 +125,7 @@ struct sw_dcli {
 	unsigned allowed;
 	const char *server, *token, *env, *reason;
 	enum sw_output out;
-	bool wait, watch;
+	bool wait, watch, full;
 	uint64_t timeout_ms;
 	unsigned limit;
 	const char *arg; /* the one positional argument, or NULL */
@@ -140,7 +140,8 @@ static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_cod
 		{ "output", required_argument, NULL, OPT_OUTPUT }, { "env", required_argument, NULL, OPT_ENV },
 		{ "wait", no_argument, NULL, OPT_WAIT },	   { "watch", no_argument, NULL, OPT_WATCH },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT }, { "limit", required_argument, NULL, OPT_LIMIT },
-		{ "reason", required_argument, NULL, OPT_REASON }, { "help", no_argument, NULL, 'h' },
+		{ "reason", required_argument, NULL, OPT_REASON }, { "full", no_argument, NULL, OPT_FULL },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
@@ -179,7 +180,8 @@ static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_cod
 		}
 		if ((c == OPT_ENV && !(d->allowed & F_ENV)) || (c == OPT_WAIT && !(d->allowed & F_WAIT)) ||
 		    (c == OPT_WATCH && !(d->allowed & F_WATCH)) || (c == OPT_LIMIT && !(d->allowed & F_LIMIT)) ||
-		    (c == OPT_TIMEOUT && !(d->allowed & F_TIMEOUT)) || (c == OPT_REASON && !(d->allowed & F_REASON))) {
+		    (c == OPT_TIMEOUT && !(d->allowed & F_TIMEOUT)) || (c == OPT_REASON && !(d->allowed & F_REASON)) ||
+		    (c == OPT_FULL && !(d->allowed & F_FULL))) {
 			*exit_code = sw_cli_usage_error(d->cmd, "unknown option '%s'", argv[optind - 1]);
 			return -1;
 		}
@@ -189,6 +191,9 @@ static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_cod
 			break;
 		case OPT_REASON:
 			d->reason = optarg;
+			break;
+		case OPT_FULL:
+			d->full = true;
 			break;
 		case OPT_WAIT:
 			d->wait = true;
@@ -800,15 +805,19 @@ int sw_cmd_rollback(int argc, char **argv)
 
 static int sw_dcli_verb(const char *verb, const char *what, bool reason, int argc, char **argv)
 {
+	bool full = !strcmp(verb, "promote");
 	char usage[2048], path[256], esc[160], d1[16];
-	struct sw_dcli d = { .cmd = verb, .usage = usage, .allowed = reason ? F_REASON : 0 };
+	struct sw_dcli d = { .cmd = verb, .usage = usage, .allowed = (reason ? F_REASON : 0) | (full ? F_FULL : 0) };
 	struct sw_err err = SW_ERR_INIT;
 	json_t *body, *res = NULL, *dep;
 	const char *msg;
 	int code = 0, rc;
 
-	snprintf(usage, sizeof(usage), SW_VERB_USAGE_FMT, verb, reason ? " [--reason R]" : "", what,
-		 reason ? "  --reason R        why (recorded in the event and the deployment)\n" : "");
+	snprintf(usage, sizeof(usage), SW_VERB_USAGE_FMT, verb, reason ? " [--reason R]" : full ? " [--full]" : "", what,
+		 reason ? "  --reason R        why (recorded in the event and the deployment)\n"
+		 : full ? "  --full            skip every remaining step (canary: promotion now, background\n"
+			  "                    analyses still watching; rings: every remaining bake)\n"
+			: "");
 	if (sw_dcli_parse(&d, argc, argv, &code) < 0)
 		return code;
 	if (!d.arg)
@@ -819,6 +828,8 @@ static int sw_dcli_verb(const char *verb, const char *what, bool reason, int arg
 		return sw_cli_fail(d.cmd, &err);
 	snprintf(path, sizeof(path), "/api/v1/deployments/%s/%s", esc, verb);
 	body = d.reason ? json_pack("{s:s}", "reason", d.reason) : json_object();
+	if (d.full)
+		json_object_set_new(body, "full", json_true());
 	rc = sw_client_json(&d.cl, "POST", path, body, &res, &err);
 	json_decref(body);
 	if (rc < 0)

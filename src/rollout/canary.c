@@ -650,6 +650,15 @@ void sw_canary_step(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
 	default:
 		break;
 	}
+	/* promote --full: the steps left are skipped, promotion now (background analyses above still watch). */
+	if (json_object_get(plan, "promote_full") && idx < json_array_size(steps)) {
+		idx = json_array_size(steps);
+		json_object_set_new(plan, "cstep", json_integer((json_int_t)idx));
+		json_object_set_new(plan, "cstep_started_ms", json_integer(obs->now_ms));
+		json_object_del(plan, "cwaiting");
+		sw_dep_take_promote(dep);
+		sw_cn_event(dep, out, idx, "promote");
+	}
 	if (idx >= json_array_size(steps)) {
 		sw_cn_promote(dep, obs, out);
 		return;

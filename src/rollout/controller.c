@@ -1163,6 +1163,9 @@ int sw_rollout_verb(struct sw_store *st, const char *id, const char *verb, const
 	} else if (!strcmp(verb, "promote")) {
 		changed = sw_dep_promote(dep, actor, now, note, notesize, err);
 		kind = "promoted";
+	} else if (!strcmp(verb, "promote-full")) {
+		changed = sw_dep_promote_full(dep, actor, now, note, notesize, err);
+		kind = "promoted";
 	} else {
 		sw_err_set(err, SW_EINPUT, "unknown deployment verb '%s'", verb);
 		goto out;

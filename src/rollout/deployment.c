@@ -430,6 +430,29 @@ int sw_dep_promote(json_t *dep, const char *actor, int64_t now_ms, char *note, s
 	return 1;
 }
 
+int sw_dep_promote_full(json_t *dep, const char *actor, int64_t now_ms, char *note, size_t notesize,
+			struct sw_err *err)
+{
+	json_t *plan = sw_dep_plan(dep);
+	enum sw_dep_state st;
+	int rc;
+
+	if (sw_dep_verb_check(dep, "promote", &st, err) < 0)
+		return -1;
+	if (json_object_get(plan, "promote_full")) {
+		snprintf(note, notesize, "already promoted (full)");
+		return 0;
+	}
+	json_object_set_new(plan, "promote_full", json_pack("{s:s, s:I}", "actor", actor && *actor ? actor : "unknown",
+							     "at_ms", (json_int_t)now_ms));
+	/* The current wait goes too (a timed pause, an analysis step, a bake), and a pause is resumed. */
+	rc = sw_dep_promote(dep, actor, now_ms, note, notesize, err);
+	if (rc < 0)
+		return -1;
+	snprintf(note, notesize, "promoted (full): remaining steps skipped");
+	return 1;
+}
+
 bool sw_dep_take_promote(json_t *dep)
 {
 	json_t *plan = sw_dep_plan(dep), *p = json_object_get(plan, "promote");

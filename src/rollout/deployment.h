@@ -168,6 +168,15 @@ int sw_dep_pause(json_t *dep, const char *actor, const char *reason, int64_t now
 int sw_dep_resume(json_t *dep, int64_t now_ms, char *note, size_t notesize, struct sw_err *err);
 int sw_dep_promote(json_t *dep, const char *actor, int64_t now_ms, char *note, size_t notesize, struct sw_err *err);
 
+/*
+ * Promote --full: plan.promote_full = {actor, at_ms}, and a promote of the
+ * current wait. Canary: the remaining steps are skipped, promotion starts
+ * (background analyses still watch it); rings: every remaining bake is
+ * skipped. Rolling and blue/green have no steps to skip. 1 changed, 0
+ * already asked, -1 refused (as promote).
+ */
+int sw_dep_promote_full(json_t *dep, const char *actor, int64_t now_ms, char *note, size_t notesize,
+			struct sw_err *err);
 /* A promote asked for (plan.promote): true once, when a wait consumes it. */
 bool sw_dep_take_promote(json_t *dep);
 

@@ -104,8 +104,9 @@ static void sw_rings_bake(json_t *dep, const struct sw_obs *obs, struct sw_step 
 	struct sw_spec_analysis a;
 	bool done = true;
 
-	if (sw_dep_take_promote(dep)) {
-		sw_rings_bake_end(dep, obs, out, r, "bake skipped by promote");
+	if (sw_dep_take_promote(dep) || json_object_get(plan, "promote_full")) {
+		sw_rings_bake_end(dep, obs, out, r,
+				  json_object_get(plan, "promote_full") ? "bake skipped (promote --full)" : "bake skipped by promote");
 		return;
 	}
 	/* A human let an inconclusive analysis go on (resume or promote). */

@@ -163,12 +163,17 @@ int sw_api_deploy_verb(struct sw_api *a, struct sw_err *err)
 	char note[256];
 	json_t *dep = NULL, *body;
 	unsigned status = 200;
+	bool full;
 	int rc;
 
 	verb = strrchr(path, '/');
 	verb = verb ? verb + 1 : "";
-	if (sw_val_abort(a->body, &reason, err) < 0)
+	if (sw_val_verb(a->body, &reason, &full, err) < 0)
 		return -1;
+	if (full && strcmp(verb, "promote"))
+		return sw_val_fail(err, "full", "field 'full' is for promote only");
+	if (full)
+		verb = "promote-full";
 	sw_server_lock(s);
 	rc = sw_rollout_verb(s->store, id, verb, a->who.actor, reason, &dep, note, sizeof(note), err);
 	sw_server_unlock(s);

@@ -88,8 +88,11 @@ const struct sw_route sw_routes[] = {
 	  "`{}`", "200 `{deployment, message}` (\"not paused\" when it was not); 409 ended; 404 unknown id",
 	  "Resume a paused deployment where it stopped." },
 	{ "POST", "/api/v1/deployments/{id}/promote", SW_ACCESS_DEPLOYER, SW_ROUTE_BODY_JSON, sw_api_deploy_verb,
-	  "`{}`", "200 `{deployment, message}` (\"already promoted\" when pending); 409 ended; 404 unknown id",
-	  "Skip the current pause or step wait (a paused deployment is resumed)." },
+	  "`{full?: boolean}`",
+	  "200 `{deployment, message}` (\"already promoted\" when pending); 400 `full` not a boolean; 409 ended; "
+	  "404 unknown id",
+	  "Skip the current pause or step wait (a paused deployment is resumed); `full`: skip every remaining step "
+	  "(canary: promotion now; rings: every remaining bake)." },
 	{ "POST", "/api/v1/deployments/{id}/retry", SW_ACCESS_DEPLOYER, SW_ROUTE_BODY_JSON, sw_api_deploy_verb,
 	  "`{}`",
 	  "201 `{deployment, message}` the new deployment of the same release from its first step (200 when "

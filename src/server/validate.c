@@ -381,6 +381,24 @@ int sw_val_rollback(const json_t *b, const char **service, const char **env, str
 	return sw_val_service_env(b, service, env, err);
 }
 
+int sw_val_verb(const json_t *b, const char **reason, bool *full, struct sw_err *err)
+{
+	static const char *const allowed[] = { "reason", "full", NULL };
+	const json_t *v;
+
+	*reason = NULL;
+	*full = false;
+	if (!b)
+		return 0;
+	if (sw_val_only(b, allowed, err) < 0 || sw_val_str(b, "reason", 0, 0, 512, reason, err) < 0)
+		return -1;
+	v = json_object_get(b, "full");
+	if (v && !json_is_null(v) && !json_is_boolean(v))
+		return sw_val_fail(err, "full", "field 'full' must be true or false");
+	*full = json_is_true(v);
+	return 0;
+}
+
 int sw_val_abort(const json_t *b, const char **reason, struct sw_err *err)
 {
 	static const char *const allowed[] = { "reason", NULL };

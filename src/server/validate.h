@@ -61,5 +61,7 @@ int sw_val_agent_status(const json_t *b, int64_t *generation, struct sw_err *err
 int sw_val_deploy(const json_t *b, const char **service, const char **env, const char **digest, struct sw_err *err);
 int sw_val_rollback(const json_t *b, const char **service, const char **env, struct sw_err *err);
 int sw_val_abort(const json_t *b, const char **reason, struct sw_err *err);
+/* The body of a manual verb: {reason?: string (pause, abort), full?: boolean (promote)}. */
+int sw_val_verb(const json_t *b, const char **reason, bool *full, struct sw_err *err);
 
 #endif

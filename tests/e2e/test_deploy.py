@@ -1395,3 +1395,27 @@ def test_canary_two_instances_at_50(fleet, world):
     assert final["state"] == "aborted", final
     wait_for(lambda: fleet.slot("web-1", "b") is None and fleet.slot("web-2", "b") is None, timeout=15,
              what="canary instances stopped")
+
+
+def test_canary_promote_full_skips_the_rest(fleet, world):
+    """`slipway promote --full` at the first pause: promotion at once, the later steps never run."""
+    rel = world["rel"]
+    fleet.deploy("v1", "rolling", "--wait")
+    wait_for(lambda: fleet.running(rel["v1"]["digest"]), what="v1 everywhere")
+    dep = fleet.deploy("v2", "canary-auto")
+    d = wait_for(lambda: (lambda x: x if x["state"] == "paused" else None)(fleet.server.deployment(dep["id"])),
+                 timeout=30, what="paused", step=0.1)
+    # canary-auto: weight 25, analysis errors, pause {}, 100; no load, so the analysis is inconclusive first.
+    assert "inconclusive" in d["reason"], d["reason"]
+    p = fleet.cli("promote", dep["id"], "--full")
+    assert p.returncode == 0 and "promoted (full)" in p.stdout, p.stdout + p.stderr
+    p = fleet.cli("promote", dep["id"], "--full")
+    assert p.returncode == 0 and "already promoted (full)" in p.stdout, p.stdout + p.stderr
+    final = fleet.server.wait_final(dep["id"], timeout=40)
+    assert final["state"] == "succeeded", final
+    wait_for(lambda: fleet.running(rel["v2"]["digest"], slot="b"), timeout=15, what="v2 in slot b everywhere")
+    steps = [(e["payload"]["kind"], e["payload"]["step"]) for e in canary_events(fleet, dep["id"])
+             if e["kind"] == "deployment.step"]
+    assert steps == [("weight", 0), ("analysis", 1), ("promote", 4)], steps
+    assert fleet.server.api("POST", f"/api/v1/deployments/{dep['id']}/pause", {"full": True})[0] == 400
+    assert fleet.server.api("POST", f"/api/v1/deployments/{dep['id']}/promote", {"full": "yes"})[0] == 400

@@ -765,6 +765,35 @@ static void test_dry_run_never_decides(void **state)
 	sim_release(&s);
 }
 
+/* promote --full at the first pause: the steps left are skipped, promotion now; asking again changes nothing. */
+static void test_promote_full(void **state)
+{
+	struct sw_err err = SW_ERR_INIT;
+	struct sim s;
+	char events[1024] = "", note[128];
+
+	(void)state;
+	canary_dep(&s, 4, "[{\"kind\": \"weight\", \"weight\": 10}, {\"kind\": \"pause\", \"pause_ms\": 0, \"manual\": true},"
+			  " {\"kind\": \"weight\", \"weight\": 50}, {\"kind\": \"pause\", \"pause_ms\": 600000, \"manual\": false},"
+			  " {\"kind\": \"weight\", \"weight\": 100}]");
+	assert_true(step_until(&s, is_paused, 100, events, sizeof(events)) >= 0);
+	assert_int_equal(sw_dep_promote_full(s.dep, "alice", s.now, note, sizeof(note), &err), 1);
+	assert_string_equal(note, "promoted (full): remaining steps skipped");
+	assert_string_equal(sim_state(&s), "progressing");
+	assert_int_equal(sw_dep_promote_full(s.dep, "alice", s.now, note, sizeof(note), &err), 0);
+	assert_string_equal(note, "already promoted (full)");
+	events[0] = '\0';
+	assert_true(step_until(&s, is_final, 200, events, sizeof(events)) >= 0);
+	assert_string_equal(sim_state(&s), "succeeded");
+	/* Straight to promotion: no 50% step, no 10-minute pause. */
+	assert_string_equal(events, "promote:5:10 ");
+	assert_string_equal(sim_want_digest(&s, 3, 1), NEW);
+	assert_true(sim_want_active(&s, 3, 1));
+	/* Refused once ended, like promote. */
+	assert_int_equal(sw_dep_promote_full(s.dep, "alice", s.now, note, sizeof(note), &err), -1);
+	sim_release(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -780,6 +809,7 @@ int main(void)
 		cmocka_unit_test(test_background_failure_later),
 		cmocka_unit_test(test_background_during_manual_pause),
 		cmocka_unit_test(test_dry_run_never_decides),
+		cmocka_unit_test(test_promote_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
