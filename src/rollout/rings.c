@@ -5,6 +5,7 @@
  * jansson, base/. Events go into out->events (struct sw_step owns them).
  */
 #include "rollout/rings.h"
+#include "base/clock.h"
 #include "base/json.h"
 #include "base/num.h"
 #include "rollout/gate.h"
@@ -100,7 +101,7 @@ static void sw_rings_bake(json_t *dep, const struct sw_obs *obs, struct sw_step 
 	size_t r = (size_t)sw_dep_int(plan, "bake_ring"), n = json_array_size(json_object_get(plan, "batches"));
 	const char *name = sw_rings_analysis(dep);
 	int64_t until = sw_dep_int(plan, "bake_until_ms");
-	char reason[SW_ERR_MSG_MAX], msg[SW_ERR_MSG_MAX + 64], d[32];
+	char reason[SW_ERR_MSG_MAX], msg[SW_ERR_MSG_MAX + 64];
 	struct sw_spec_analysis a;
 	bool done = true;
 
@@ -141,12 +142,15 @@ static void sw_rings_bake(json_t *dep, const struct sw_obs *obs, struct sw_step 
 	}
 	/* Baking is not stalling: keep the progress deadline from firing meanwhile. */
 	sw_dep_progressed(dep, obs);
-	if (obs->now_ms < until)
-		sw_dep_set_step(dep, "ring '%s' (%zu of %zu) baking, %s left%s%s%s (promote skips it)",
-				sw_rings_name(plan, r), r + 1, n,
-				sw_format_duration_ms((uint64_t)(until - obs->now_ms), d, sizeof(d)),
-				name ? ", analysis '" : "", name ? name : "", name ? "' running" : "");
-	else
+	if (obs->now_ms < until) {
+		/* The end, not the time left: the text changes once, so watchers print it once. */
+		char ts[SW_TIME_STR_MAX];
+
+		sw_clock_format_utc(until, ts, sizeof(ts));
+		sw_dep_set_step(dep, "ring '%s' (%zu of %zu) baking until %.8s UTC%s%s%s (promote skips it)",
+				sw_rings_name(plan, r), r + 1, n, ts + 11, name ? ", analysis '" : "", name ? name : "",
+				name ? "' running" : "");
+	} else
 		sw_dep_set_step(dep, "ring '%s' (%zu of %zu) baked, analysis '%s' running (promote skips it)",
 				sw_rings_name(plan, r), r + 1, n, name ? name : "");
 }
