@@ -53,17 +53,6 @@ static const char sw_hcfg_usage[] =
 
 enum { OPT_ENV = 256, OPT_SERVER, OPT_TOKEN, OPT_OUTPUT };
 
-/*
- * The host's address as the rollout uses it: label "address", else its
- * name. The same rule as sw_plan_address() in rollout/plan.c (static there).
- */
-static const char *sw_hcfg_address(const json_t *host)
-{
-	const char *a = sw_json_str(json_object_get(host, "labels"), "address");
-
-	return a && *a ? a : sw_json_str(host, "name");
-}
-
 /* A port from the host's "ports" [A, B]; 0 when missing or out of range. */
 static unsigned sw_hcfg_port(const json_t *host, size_t slot)
 {
@@ -195,7 +184,7 @@ int sw_cmd_haproxy_config(int argc, char **argv)
 	json_array_foreach(sel, i, h)
 	{
 		hosts[i].name = sw_json_str(h, "name");
-		hosts[i].address = sw_hcfg_address(h);
+		hosts[i].address = sw_plan_address(h);
 		hosts[i].ports[0] = sw_hcfg_port(h, 0);
 		hosts[i].ports[1] = sw_hcfg_port(h, 1);
 	}

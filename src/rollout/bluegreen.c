@@ -11,27 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const sw_bg_slots[2] = { "a", "b" };
-
-static const char *sw_bg_backend(const json_t *dep)
-{
-	return sw_json_str(json_object_get(json_object_get(sw_dep_env(dep), "traffic"), "haproxy"), "backend");
-}
-
-/* "<host>-<slot>", the balancer's name for one slot of a host. */
-static const char *sw_bg_server(const json_t *ph, const char *slot, char *out, size_t size)
-{
-	snprintf(out, size, "%s-%s", sw_json_str(ph, "name") ? sw_json_str(ph, "name") : "", slot ? slot : "");
-	return out;
-}
-
-static int64_t sw_bg_timeout(const json_t *dep)
-{
-	int64_t t = sw_dep_int(sw_dep_env(dep), "health_timeout_ms");
-
-	return t > 0 ? t : 300000;
-}
-
 static void sw_bg_sub(json_t *plan, const char *sub)
 {
 	json_object_set_new(plan, "bg", json_string(sub));
@@ -48,7 +27,7 @@ static void sw_bg_install(json_t *dep, const struct sw_obs *obs, struct sw_step 
 {
 	json_t *plan = sw_dep_plan(dep), *hosts = json_object_get(plan, "hosts"), *ph, *want;
 	const struct sw_obs_host *oh;
-	const char *backend = sw_bg_backend(dep);
+	const char *backend = sw_dep_backend(dep);
 	char reason[SW_ERR_MSG_MAX], age[128], server[300];
 	struct sw_err err = SW_ERR_INIT;
 	size_t i, n = json_array_size(hosts);
@@ -67,13 +46,13 @@ static void sw_bg_install(json_t *dep, const struct sw_obs *obs, struct sw_step 
 		for (s = 0; s < 2; s++)
 			if (oh->want[s] && json_is_true(json_object_get(oh->want[s], "active")))
 				old = s;
-		json_object_set_new(ph, "slot", json_string(sw_bg_slots[old == 0 ? 1 : 0]));
-		json_object_set_new(ph, "old_slot", old >= 0 ? json_string(sw_bg_slots[old]) : json_null());
+		json_object_set_new(ph, "slot", json_string(sw_dep_slots[old == 0 ? 1 : 0]));
+		json_object_set_new(ph, "old_slot", old >= 0 ? json_string(sw_dep_slots[old]) : json_null());
 	}
 	/* The balancer first: nothing is touched if it cannot take the new servers. */
 	if (obs->traffic) {
 		json_array_foreach(hosts, i, ph) {
-			sw_bg_server(ph, sw_json_str(ph, "slot"), server, sizeof(server));
+			sw_dep_server(ph, sw_json_str(ph, "slot"), server, sizeof(server));
 			if (sw_traffic_set_weight(obs->traffic, backend, server, 0, &err) < 0 ||
 			    sw_traffic_set_state(obs->traffic, backend, server, SW_TRAFFIC_READY, &err) < 0) {
 				snprintf(reason, sizeof(reason), "cannot prepare server '%s' of backend '%s': %s", server,
@@ -91,7 +70,7 @@ static void sw_bg_install(json_t *dep, const struct sw_obs *obs, struct sw_step 
 				    json_integer(json_integer_value(json_array_get(json_object_get(ph, "ports"), (size_t)s))));
 		want = sw_dep_row(sw_json_str(dep, "digest"), json_integer_value(json_object_get(ph, "port")), false,
 				  sw_dep_run(dep));
-		sw_dep_push_desired(out, sw_json_str(ph, "id"), sw_bg_slots[s], want);
+		sw_dep_push_desired(out, sw_json_str(ph, "id"), sw_dep_slots[s], want);
 		json_decref(want);
 		sw_dep_host_phase(ph, "updating", "", obs->now_ms);
 	}
@@ -115,17 +94,17 @@ static int sw_bg_balancer_up(json_t *dep, const struct sw_obs *obs, char *why, s
 	if (!obs->traffic)
 		return 1;
 	sw_arena_init(&a);
-	if (sw_traffic_servers(obs->traffic, sw_bg_backend(dep), &a, &list, &n, &err) < 0) {
+	if (sw_traffic_servers(obs->traffic, sw_dep_backend(dep), &a, &list, &n, &err) < 0) {
 		snprintf(why, size, "cannot read the balancer: %s", err.msg);
 		ok = 0;
 	}
 	json_array_foreach(hosts, i, ph) {
 		if (!ok)
 			break;
-		sw_bg_server(ph, sw_json_str(ph, "slot"), server, sizeof(server));
+		sw_dep_server(ph, sw_json_str(ph, "slot"), server, sizeof(server));
 		srv = sw_traffic_find_server(list, n, server);
 		if (!srv) {
-			snprintf(why, size, "server '%s' is not in backend '%s'", server, sw_bg_backend(dep));
+			snprintf(why, size, "server '%s' is not in backend '%s'", server, sw_dep_backend(dep));
 			ok = 0;
 		} else if (srv->checked && srv->health != SW_TRAFFIC_HEALTH_UP) {
 			snprintf(why, size, "waiting for the balancer to see server '%s' up (%s)", server,
@@ -144,7 +123,7 @@ static void sw_bg_health(json_t *dep, const struct sw_obs *obs, struct sw_step *
 	char msg[600], late_msg[600] = "", reason[SW_ERR_MSG_MAX], d[32];
 	struct sw_buf targets = SW_BUF_INIT(65536);
 	size_t i, healthy = 0, n = json_array_size(hosts);
-	int64_t timeout = sw_bg_timeout(dep);
+	int64_t timeout = sw_dep_health_timeout(dep);
 
 	json_array_foreach(hosts, i, ph) {
 		switch (sw_dep_health(obs, ph, sw_dep_slot_index(sw_json_str(ph, "slot")), digest, msg, sizeof(msg))) {
@@ -216,7 +195,7 @@ static void sw_bg_smoke(json_t *dep, const struct sw_obs *obs, struct sw_step *o
 {
 	json_t *plan = sw_dep_plan(dep), *smoke = json_object_get(plan, "smoke");
 	char reason[SW_ERR_MSG_MAX], d[32];
-	int64_t timeout = sw_bg_timeout(dep);
+	int64_t timeout = sw_dep_health_timeout(dep);
 
 	switch (obs->smoke) {
 	case SW_SMOKE_PASSED:
@@ -261,14 +240,14 @@ static const char *sw_bg_off(const json_t *ph, bool forward, const struct sw_tra
 	if (sw_json_str(ph, "old_slot"))
 		return sw_json_str(ph, "old_slot");
 	other = sw_dep_slot_index(slot) == 0 ? "b" : "a";
-	return sw_traffic_find_server(list, n, sw_bg_server(ph, other, server, sizeof(server))) ? other : NULL;
+	return sw_traffic_find_server(list, n, sw_dep_server(ph, other, server, sizeof(server))) ? other : NULL;
 }
 
 /* Set each touched host's `want` server ready (weight from the balancer) and `off` server maint, then read back. */
 static int sw_bg_flip(json_t *dep, const struct sw_obs *obs, bool forward, struct sw_err *err)
 {
 	json_t *hosts = json_object_get(sw_dep_plan(dep), "hosts"), *ph;
-	const char *backend = sw_bg_backend(dep), *on, *off;
+	const char *backend = sw_dep_backend(dep), *on, *off;
 	struct sw_traffic_weight *w = NULL;
 	struct sw_traffic_server *list = NULL;
 	const struct sw_traffic_server *srv;
@@ -289,7 +268,7 @@ static int sw_bg_flip(json_t *dep, const struct sw_obs *obs, bool forward, struc
 		on = forward ? sw_json_str(ph, "slot") : sw_json_str(ph, "old_slot");
 		if (!on)
 			continue;
-		sw_bg_server(ph, on, server, sizeof(server));
+		sw_dep_server(ph, on, server, sizeof(server));
 		srv = sw_traffic_find_server(list, n, server);
 		if (!srv) {
 			sw_err_set(err, SW_EFAILED, "server '%s' is not in backend '%s'", server, backend ? backend : "");
@@ -312,7 +291,7 @@ static int sw_bg_flip(json_t *dep, const struct sw_obs *obs, bool forward, struc
 		off = sw_bg_off(ph, forward, list, n);
 		if (!off)
 			continue;
-		sw_bg_server(ph, off, server, sizeof(server));
+		sw_dep_server(ph, off, server, sizeof(server));
 		if (sw_traffic_set_state(obs->traffic, backend, server, SW_TRAFFIC_MAINT, err) < 0)
 			goto out;
 	}
@@ -327,7 +306,7 @@ static int sw_bg_flip(json_t *dep, const struct sw_obs *obs, bool forward, struc
 		on = forward ? sw_json_str(ph, "slot") : sw_json_str(ph, "old_slot");
 		off = sw_bg_off(ph, forward, list, n);
 		if (on) {
-			srv = sw_traffic_find_server(list, n, sw_bg_server(ph, on, server, sizeof(server)));
+			srv = sw_traffic_find_server(list, n, sw_dep_server(ph, on, server, sizeof(server)));
 			if (!srv || srv->state != SW_TRAFFIC_READY || srv->weight == 0) {
 				sw_err_set(err, SW_EFAILED, "server '%s' did not take traffic (state %s, weight %u)",
 					   server, srv ? sw_traffic_state_name(srv->state) : "missing", srv ? srv->weight : 0);
@@ -335,7 +314,7 @@ static int sw_bg_flip(json_t *dep, const struct sw_obs *obs, bool forward, struc
 			}
 		}
 		if (off) {
-			srv = sw_traffic_find_server(list, n, sw_bg_server(ph, off, server, sizeof(server)));
+			srv = sw_traffic_find_server(list, n, sw_dep_server(ph, off, server, sizeof(server)));
 			if (!srv || srv->state != SW_TRAFFIC_MAINT) {
 				sw_err_set(err, SW_EFAILED, "server '%s' did not leave rotation (state %s)", server,
 					   srv ? sw_traffic_state_name(srv->state) : "missing");

@@ -14,26 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const sw_cn_slots[2] = { "a", "b" };
-
-static const char *sw_cn_backend(const json_t *dep)
-{
-	return sw_json_str(json_object_get(json_object_get(sw_dep_env(dep), "traffic"), "haproxy"), "backend");
-}
-
-static const char *sw_cn_server(const json_t *ph, const char *slot, char *out, size_t size)
-{
-	snprintf(out, size, "%s-%s", sw_json_str(ph, "name") ? sw_json_str(ph, "name") : "", slot ? slot : "");
-	return out;
-}
-
-static int64_t sw_cn_timeout(const json_t *dep)
-{
-	int64_t t = sw_dep_int(sw_dep_env(dep), "health_timeout_ms");
-
-	return t > 0 ? t : 300000;
-}
-
 static const json_t *sw_cn_steps(const json_t *dep)
 {
 	return json_object_get(json_object_get(sw_dep_env(dep), "canary"), "steps");
@@ -127,13 +107,7 @@ static void sw_cn_pause(json_t *dep, const struct sw_obs *obs, struct sw_step *o
 	json_t *plan = sw_dep_plan(dep);
 
 	json_object_set_new(plan, "cwaiting", json_integer(sw_dep_int(plan, "cstep")));
-	json_object_set_new(plan, "pause", json_pack("{s:s, s:s, s:I, s:s}", "actor", "server", "reason", reason,
-						      "at_ms", (json_int_t)obs->now_ms, "from", "progressing"));
-	json_object_set_new(dep, "state", json_string("paused"));
-	json_object_set_new(dep, "reason", json_string(reason));
-	sw_dep_set_step(dep, "paused: %s", reason);
-	out->transition = true;
-	out->state = SW_DEP_PAUSED;
+	sw_dep_wait_for_human(dep, obs, out, reason);
 }
 
 /* ---- the balancer ------------------------------------------------------- */
@@ -148,7 +122,7 @@ static void sw_cn_record_seen(json_t *dep, const struct sw_obs *obs)
 	size_t i, n = 0;
 
 	sw_arena_init(&a);
-	if (sw_traffic_servers(obs->traffic, sw_cn_backend(dep), &a, &list, &n, &err) < 0) {
+	if (sw_traffic_servers(obs->traffic, sw_dep_backend(dep), &a, &list, &n, &err) < 0) {
 		seen = json_pack("{s:s}", "error", err.msg);
 	} else {
 		seen = json_object();
@@ -173,16 +147,16 @@ static int sw_cn_canaries_up(json_t *dep, const struct sw_obs *obs, char *why, s
 	if (!obs->traffic)
 		return 1;
 	sw_arena_init(&a);
-	if (sw_traffic_servers(obs->traffic, sw_cn_backend(dep), &a, &list, &n, err) < 0) {
+	if (sw_traffic_servers(obs->traffic, sw_dep_backend(dep), &a, &list, &n, err) < 0) {
 		sw_arena_release(&a);
 		return -1;
 	}
 	json_array_foreach(json_object_get(sw_dep_plan(dep), "hosts"), i, ph) {
 		if (!json_is_true(json_object_get(ph, "canary")))
 			continue;
-		srv = sw_traffic_find_server(list, n, sw_cn_server(ph, sw_json_str(ph, "slot"), server, sizeof(server)));
+		srv = sw_traffic_find_server(list, n, sw_dep_server(ph, sw_json_str(ph, "slot"), server, sizeof(server)));
 		if (!srv) {
-			snprintf(why, size, "server '%s' is not in backend '%s'", server, sw_cn_backend(dep));
+			snprintf(why, size, "server '%s' is not in backend '%s'", server, sw_dep_backend(dep));
 			ok = 0;
 			break;
 		}
@@ -208,7 +182,7 @@ static int sw_cn_apply(json_t *dep, const struct sw_obs *obs, unsigned pct, stru
 	const struct sw_traffic_server *srv;
 	struct sw_traffic_weight *w;
 	size_t i, n = 0, nw = 0, nc = 0, ns = 0, bad = 0;
-	const char *backend = sw_cn_backend(dep), *old;
+	const char *backend = sw_dep_backend(dep), *old;
 	unsigned wc = 0, ws = 0;
 	struct sw_arena a;
 	char server[300];
@@ -229,7 +203,7 @@ static int sw_cn_apply(json_t *dep, const struct sw_obs *obs, unsigned pct, stru
 	json_array_foreach(hosts, i, ph) {
 		if (!json_is_true(json_object_get(ph, "canary")))
 			continue;
-		sw_cn_server(ph, sw_json_str(ph, "slot"), server, sizeof(server));
+		sw_dep_server(ph, sw_json_str(ph, "slot"), server, sizeof(server));
 		if (!sw_traffic_find_server(list, n, server)) {
 			sw_err_set(err, SW_EFAILED, "server '%s' is not in backend '%s'", server, backend ? backend : "");
 			goto out;
@@ -241,7 +215,7 @@ static int sw_cn_apply(json_t *dep, const struct sw_obs *obs, unsigned pct, stru
 		old = sw_json_str(ph, "old_slot");
 		if (!old)
 			continue;
-		srv = sw_traffic_find_server(list, n, sw_cn_server(ph, old, server, sizeof(server)));
+		srv = sw_traffic_find_server(list, n, sw_dep_server(ph, old, server, sizeof(server)));
 		if (!srv) {
 			sw_err_set(err, SW_EFAILED, "server '%s' is not in backend '%s'", server, backend ? backend : "");
 			goto out;
@@ -268,9 +242,9 @@ static int sw_cn_prepare(json_t *dep, const struct sw_obs *obs, const json_t *ph
 
 	if (!obs->traffic)
 		return 0;
-	sw_cn_server(ph, sw_json_str(ph, "slot"), server, sizeof(server));
-	if (sw_traffic_set_weight(obs->traffic, sw_cn_backend(dep), server, 0, err) < 0 ||
-	    sw_traffic_set_state(obs->traffic, sw_cn_backend(dep), server, SW_TRAFFIC_READY, err) < 0) {
+	sw_dep_server(ph, sw_json_str(ph, "slot"), server, sizeof(server));
+	if (sw_traffic_set_weight(obs->traffic, sw_dep_backend(dep), server, 0, err) < 0 ||
+	    sw_traffic_set_state(obs->traffic, sw_dep_backend(dep), server, SW_TRAFFIC_READY, err) < 0) {
 		sw_err_prefix(err, "cannot prepare server '%s'", server);
 		return -1;
 	}
@@ -322,7 +296,7 @@ static int sw_cn_instances(json_t *dep, const struct sw_obs *obs, struct sw_step
 		json_object_set_new(ph, "port",
 				    json_integer(json_integer_value(json_array_get(json_object_get(ph, "ports"), (size_t)s))));
 		row = sw_dep_row(digest, json_integer_value(json_object_get(ph, "port")), false, sw_dep_run(dep));
-		sw_dep_push_desired(out, sw_json_str(ph, "id"), sw_cn_slots[s], row);
+		sw_dep_push_desired(out, sw_json_str(ph, "id"), sw_dep_slots[s], row);
 		json_decref(row);
 		json_object_set_new(ph, "canary", json_true());
 		sw_dep_host_phase(ph, "updating", "", obs->now_ms);
@@ -366,9 +340,9 @@ static int sw_cn_instances(json_t *dep, const struct sw_obs *obs, struct sw_step
 			return 1;
 		late = "";
 	}
-	if (obs->now_ms - sw_dep_int(plan, "cinst_started_ms") > sw_cn_timeout(dep)) {
+	if (obs->now_ms - sw_dep_int(plan, "cinst_started_ms") > sw_dep_health_timeout(dep)) {
 		snprintf(reason, sizeof(reason), "%s%s%s not healthy after %s (%s)", *late ? "canary host '" : "canary servers",
-			 late, *late ? "'" : "", sw_format_duration_ms((uint64_t)sw_cn_timeout(dep), d, sizeof(d)),
+			 late, *late ? "'" : "", sw_format_duration_ms((uint64_t)sw_dep_health_timeout(dep), d, sizeof(d)),
 			 *late_msg ? late_msg : "no report");
 		sw_dep_fail(dep, obs, reason);
 		return -1;
@@ -391,7 +365,7 @@ static int sw_cn_flip(json_t *dep, const struct sw_obs *obs, struct sw_err *err)
 	struct sw_traffic_server *list = NULL;
 	const struct sw_traffic_server *srv;
 	struct sw_traffic_weight *w;
-	const char *backend = sw_cn_backend(dep), *old;
+	const char *backend = sw_dep_backend(dep), *old;
 	size_t i, n = 0, nw = 0, bad;
 	struct sw_arena a;
 	char server[300];
@@ -404,7 +378,7 @@ static int sw_cn_flip(json_t *dep, const struct sw_obs *obs, struct sw_err *err)
 		goto out;
 	w = sw_arena_allocarray(&a, json_array_size(hosts) * 2 + 1, sizeof(*w));
 	json_array_foreach(hosts, i, ph) {
-		srv = sw_traffic_find_server(list, n, sw_cn_server(ph, sw_json_str(ph, "slot"), server, sizeof(server)));
+		srv = sw_traffic_find_server(list, n, sw_dep_server(ph, sw_json_str(ph, "slot"), server, sizeof(server)));
 		if (!srv) {
 			sw_err_set(err, SW_EFAILED, "server '%s' is not in backend '%s'", server, backend ? backend : "");
 			goto out;
@@ -414,7 +388,7 @@ static int sw_cn_flip(json_t *dep, const struct sw_obs *obs, struct sw_err *err)
 	}
 	json_array_foreach(hosts, i, ph) {
 		old = sw_json_str(ph, "old_slot");
-		srv = old ? sw_traffic_find_server(list, n, sw_cn_server(ph, old, server, sizeof(server))) : NULL;
+		srv = old ? sw_traffic_find_server(list, n, sw_dep_server(ph, old, server, sizeof(server))) : NULL;
 		if (!srv)
 			continue;
 		w[nw].server = sw_arena_strdup(&a, server);
@@ -423,12 +397,12 @@ static int sw_cn_flip(json_t *dep, const struct sw_obs *obs, struct sw_err *err)
 	if (sw_traffic_set_weights(obs->traffic, backend, w, nw, &bad, err) < 0)
 		goto out;
 	json_array_foreach(hosts, i, ph)
-		if (sw_traffic_set_state(obs->traffic, backend, sw_cn_server(ph, sw_json_str(ph, "slot"), server, sizeof(server)),
+		if (sw_traffic_set_state(obs->traffic, backend, sw_dep_server(ph, sw_json_str(ph, "slot"), server, sizeof(server)),
 					 SW_TRAFFIC_READY, err) < 0)
 			goto out;
 	json_array_foreach(hosts, i, ph) {
 		old = sw_json_str(ph, "old_slot");
-		if (old && sw_traffic_find_server(list, n, sw_cn_server(ph, old, server, sizeof(server))) &&
+		if (old && sw_traffic_find_server(list, n, sw_dep_server(ph, old, server, sizeof(server))) &&
 		    sw_traffic_set_state(obs->traffic, backend, server, SW_TRAFFIC_MAINT, err) < 0)
 			goto out;
 	}
@@ -437,7 +411,7 @@ static int sw_cn_flip(json_t *dep, const struct sw_obs *obs, struct sw_err *err)
 	if (sw_traffic_servers(obs->traffic, backend, &a, &list, &n, err) < 0)
 		goto out;
 	json_array_foreach(hosts, i, ph) {
-		srv = sw_traffic_find_server(list, n, sw_cn_server(ph, sw_json_str(ph, "slot"), server, sizeof(server)));
+		srv = sw_traffic_find_server(list, n, sw_dep_server(ph, sw_json_str(ph, "slot"), server, sizeof(server)));
 		if (!srv || srv->state != SW_TRAFFIC_READY || srv->weight == 0) {
 			sw_err_set(err, SW_EFAILED, "server '%s' did not take traffic (state %s, weight %u)", server,
 				   srv ? sw_traffic_state_name(srv->state) : "missing", srv ? srv->weight : 0);
@@ -518,7 +492,7 @@ static int sw_cn_start(json_t *dep, const struct sw_obs *obs, struct sw_step *ou
 				sw_dep_fail(dep, obs, reason);
 				return -1;
 			}
-			json_object_set_new(ph, "slot", json_string(sw_cn_slots[0]));
+			json_object_set_new(ph, "slot", json_string(sw_dep_slots[0]));
 			json_object_set_new(ph, "canary", json_false());
 		}
 		json_object_set_new(plan, "cfirst", json_true());
@@ -551,8 +525,8 @@ static int sw_cn_start(json_t *dep, const struct sw_obs *obs, struct sw_step *ou
 			sw_dep_fail(dep, obs, reason);
 			return -1;
 		}
-		json_object_set_new(ph, "slot", json_string(sw_cn_slots[old == 0 ? 1 : 0]));
-		json_object_set_new(ph, "old_slot", json_string(sw_cn_slots[old]));
+		json_object_set_new(ph, "slot", json_string(sw_dep_slots[old == 0 ? 1 : 0]));
+		json_object_set_new(ph, "old_slot", json_string(sw_dep_slots[old]));
 		json_object_set_new(ph, "canary", json_false());
 	}
 	json_object_set_new(plan, "cstep", json_integer(0));
@@ -786,7 +760,7 @@ int sw_canary_unroute(json_t *dep, const struct sw_obs *obs, struct sw_err *err)
 	json_t *hosts = json_object_get(sw_dep_plan(dep), "hosts"), *ph;
 	struct sw_traffic_server *list = NULL;
 	const struct sw_traffic_server *srv;
-	const char *backend = sw_cn_backend(dep);
+	const char *backend = sw_dep_backend(dep);
 	struct sw_arena a;
 	char server[300];
 	size_t i, n = 0;
@@ -806,13 +780,13 @@ int sw_canary_unroute(json_t *dep, const struct sw_obs *obs, struct sw_err *err)
 		return -1;
 	json_array_foreach(hosts, i, ph) {
 		if (sw_json_str(ph, "old_slot") &&
-		    sw_traffic_set_state(obs->traffic, backend, sw_cn_server(ph, sw_json_str(ph, "old_slot"), server, sizeof(server)),
+		    sw_traffic_set_state(obs->traffic, backend, sw_dep_server(ph, sw_json_str(ph, "old_slot"), server, sizeof(server)),
 					 SW_TRAFFIC_READY, err) < 0)
 			return -1;
 	}
 	json_array_foreach(hosts, i, ph) {
 		if (json_is_true(json_object_get(ph, "canary")) &&
-		    sw_traffic_set_state(obs->traffic, backend, sw_cn_server(ph, sw_json_str(ph, "slot"), server, sizeof(server)),
+		    sw_traffic_set_state(obs->traffic, backend, sw_dep_server(ph, sw_json_str(ph, "slot"), server, sizeof(server)),
 					 SW_TRAFFIC_MAINT, err) < 0)
 			return -1;
 	}
@@ -822,7 +796,7 @@ int sw_canary_unroute(json_t *dep, const struct sw_obs *obs, struct sw_err *err)
 	json_array_foreach(hosts, i, ph) {
 		if (!json_is_true(json_object_get(ph, "canary")))
 			continue;
-		srv = sw_traffic_find_server(list, n, sw_cn_server(ph, sw_json_str(ph, "slot"), server, sizeof(server)));
+		srv = sw_traffic_find_server(list, n, sw_dep_server(ph, sw_json_str(ph, "slot"), server, sizeof(server)));
 		if (srv && (srv->weight != 0 || srv->state != SW_TRAFFIC_MAINT)) {
 			sw_err_set(err, SW_EFAILED, "canary server '%s' still takes traffic (state %s, weight %u)", server,
 				   sw_traffic_state_name(srv->state), srv->weight);

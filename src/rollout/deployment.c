@@ -113,6 +113,38 @@ const struct sw_obs_host *sw_dep_obs_host(const struct sw_obs *obs, const char *
 	return NULL;
 }
 
+const char *const sw_dep_slots[2] = { "a", "b" };
+
+void sw_dep_wait_for_human(json_t *dep, const struct sw_obs *obs, struct sw_step *out, const char *reason)
+{
+	json_object_set_new(sw_dep_plan(dep), "pause",
+			    json_pack("{s:s, s:s, s:I, s:s}", "actor", "server", "reason", reason, "at_ms",
+				      (json_int_t)obs->now_ms, "from", "progressing"));
+	json_object_set_new(dep, "state", json_string("paused"));
+	json_object_set_new(dep, "reason", json_string(reason));
+	sw_dep_set_step(dep, "paused: %s", reason);
+	out->transition = true;
+	out->state = SW_DEP_PAUSED;
+}
+
+const char *sw_dep_backend(const json_t *dep)
+{
+	return sw_json_str(json_object_get(json_object_get(sw_dep_env(dep), "traffic"), "haproxy"), "backend");
+}
+
+const char *sw_dep_server(const json_t *ph, const char *slot, char *out, size_t size)
+{
+	snprintf(out, size, "%s-%s", sw_json_str(ph, "name") ? sw_json_str(ph, "name") : "", slot ? slot : "");
+	return out;
+}
+
+int64_t sw_dep_health_timeout(const json_t *dep)
+{
+	int64_t t = sw_dep_int(sw_dep_env(dep), "health_timeout_ms");
+
+	return t > 0 ? t : 300000;
+}
+
 int sw_dep_slot_index(const char *slot)
 {
 	if (slot && !strcmp(slot, "a"))
@@ -185,7 +217,6 @@ enum sw_dep_health sw_dep_health(const struct sw_obs *obs, const json_t *ph, int
 
 void sw_dep_snapshot(json_t *ph, const struct sw_obs_host *oh)
 {
-	static const char *const slots[2] = { "a", "b" };
 	json_t *before, *row;
 	int i;
 
@@ -197,7 +228,7 @@ void sw_dep_snapshot(json_t *ph, const struct sw_obs_host *oh)
 			continue;
 		row = json_deep_copy(oh->want[i]);
 		json_object_del(row, "service");
-		json_object_set_new(row, "slot", json_string(slots[i]));
+		json_object_set_new(row, "slot", json_string(sw_dep_slots[i]));
 		json_array_append_new(before, row);
 	}
 	json_object_set_new(ph, "before", before);
@@ -466,17 +497,9 @@ bool sw_dep_take_promote(json_t *dep)
 
 /* ---- rollback ----------------------------------------------------------- */
 
-static int64_t sw_dep_health_timeout(const json_t *dep)
-{
-	int64_t t = sw_dep_int(sw_dep_env(dep), "health_timeout_ms");
-
-	return t > 0 ? t : 300000;
-}
-
 /* Give every touched host its desired rows as they were before. */
 static void sw_dep_restore(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
 {
-	static const char *const slots[2] = { "a", "b" };
 	json_t *hosts = json_object_get(sw_dep_plan(dep), "hosts"), *ph, *before, *row, *found;
 	size_t i, j;
 	int s;
@@ -493,10 +516,10 @@ static void sw_dep_restore(json_t *dep, const struct sw_obs *obs, struct sw_step
 			if (found) {
 				row = json_deep_copy(found);
 				json_object_del(row, "slot");
-				sw_dep_push_desired(out, sw_json_str(ph, "id"), slots[s], row);
+				sw_dep_push_desired(out, sw_json_str(ph, "id"), sw_dep_slots[s], row);
 				json_decref(row);
 			} else {
-				sw_dep_push_desired(out, sw_json_str(ph, "id"), slots[s], NULL);
+				sw_dep_push_desired(out, sw_json_str(ph, "id"), sw_dep_slots[s], NULL);
 			}
 		}
 		sw_dep_host_phase(ph, "restoring", "", obs->now_ms);

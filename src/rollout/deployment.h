@@ -180,8 +180,23 @@ int sw_dep_promote_full(json_t *dep, const char *actor, int64_t now_ms, char *no
 /* A promote asked for (plan.promote): true once, when a wait consumes it. */
 bool sw_dep_take_promote(json_t *dep);
 
-/* ---- shared by the strategies (rolling.c, bluegreen.c) ---------------- */
+/* ---- shared by the strategies (rolling, bluegreen, canary, rings, gate) ---------------- */
 
+/* The two slots' names by index ("a", "b"; sw_dep_slot_index is the reverse). */
+extern const char *const sw_dep_slots[2];
+/* The env's HAProxy backend (env JSON traffic.haproxy.backend), or NULL without one. */
+const char *sw_dep_backend(const json_t *dep);
+/* "<host>-<slot>": the balancer's name for one slot of plan host ph, written into out; returns out. */
+const char *sw_dep_server(const json_t *ph, const char *slot, char *out, size_t size);
+/* The env's health_timeout in ms (5 minutes when unset). */
+int64_t sw_dep_health_timeout(const json_t *dep);
+/*
+ * The rollout stops for a human (an inconclusive analysis, a balancer that
+ * failed a step): state paused (a transition), plan.pause by "server" from
+ * progressing, the reason in the record and the step text. The strategy
+ * records which wait it paused on.
+ */
+void sw_dep_wait_for_human(json_t *dep, const struct sw_obs *obs, struct sw_step *out, const char *reason);
 /* The observation for host id, or NULL. */
 const struct sw_obs_host *sw_dep_obs_host(const struct sw_obs *obs, const char *id);
 /* 0 for "a", 1 for "b", -1 otherwise. */

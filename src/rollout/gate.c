@@ -12,11 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *sw_gate_backend(const json_t *dep)
-{
-	return sw_json_str(json_object_get(json_object_get(sw_dep_env(dep), "traffic"), "haproxy"), "backend");
-}
-
 static const char *sw_gate_s(const json_t *o, const char *key)
 {
 	const char *s = sw_json_str(o, key);
@@ -71,7 +66,7 @@ static void sw_gate_target(const json_t *dep, const struct sw_obs *obs, struct s
 		}
 	}
 	t->traffic = obs->traffic;
-	t->backend = sw_gate_backend(dep);
+	t->backend = sw_dep_backend(dep);
 	t->canary_servers = cs;
 	t->stable_servers = ss;
 	t->canary_addrs = ca;

@@ -131,8 +131,7 @@ int sw_plan_limits(const json_t *rolling, size_t n, struct sw_plan_limits *out, 
 	return 0;
 }
 
-/* The address the smoke command and people use for a host: label "address", else its name. */
-static const char *sw_plan_address(const json_t *host)
+const char *sw_plan_address(const json_t *host)
 {
 	const char *a = sw_json_str(json_object_get(host, "labels"), "address");
 

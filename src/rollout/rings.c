@@ -56,13 +56,7 @@ static void sw_rings_pause(json_t *dep, const struct sw_obs *obs, struct sw_step
 	json_t *plan = sw_dep_plan(dep);
 
 	json_object_set_new(plan, "bake_waiting", json_integer((json_int_t)r));
-	json_object_set_new(plan, "pause", json_pack("{s:s, s:s, s:I, s:s}", "actor", "server", "reason", reason,
-						      "at_ms", (json_int_t)obs->now_ms, "from", "progressing"));
-	json_object_set_new(dep, "state", json_string("paused"));
-	json_object_set_new(dep, "reason", json_string(reason));
-	sw_dep_set_step(dep, "paused: %s", reason);
-	out->transition = true;
-	out->state = SW_DEP_PAUSED;
+	sw_dep_wait_for_human(dep, obs, out, reason);
 }
 
 static void sw_rings_bake_end(json_t *dep, const struct sw_obs *obs, struct sw_step *out, size_t r, const char *how)

@@ -12,23 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const sw_rolling_slots[2] = { "a", "b" };
-
-static const char *sw_rolling_backend(const json_t *dep)
-{
-	return sw_json_str(json_object_get(json_object_get(sw_dep_env(dep), "traffic"), "haproxy"), "backend");
-}
-
 struct sw_traffic *sw_rolling_traffic(const json_t *dep, const struct sw_obs *obs)
 {
-	return obs->traffic && sw_rolling_backend(dep) ? obs->traffic : NULL;
-}
-
-/* "<host>-<slot>", the balancer's name for one slot of a host (as blue/green names it). */
-static const char *sw_rolling_server(const json_t *ph, const char *slot, char *out, size_t size)
-{
-	snprintf(out, size, "%s-%s", sw_json_str(ph, "name") ? sw_json_str(ph, "name") : "", slot ? slot : "");
-	return out;
+	return obs->traffic && sw_dep_backend(dep) ? obs->traffic : NULL;
 }
 
 static bool sw_rolling_phase_is(const json_t *ph, const char *phase)
@@ -68,7 +54,7 @@ static void sw_rolling_update(json_t *dep, const struct sw_obs *obs, json_t *ph,
 
 	sw_dep_snapshot(ph, sw_dep_obs_host(obs, sw_json_str(ph, "id")));
 	want = sw_dep_row(sw_json_str(dep, "digest"), sw_dep_int(ph, "port"), true, sw_dep_run(dep));
-	sw_dep_push_desired(out, sw_json_str(ph, "id"), sw_rolling_slots[slot < 0 ? 0 : slot], want);
+	sw_dep_push_desired(out, sw_json_str(ph, "id"), sw_dep_slots[slot < 0 ? 0 : slot], want);
 	json_decref(want);
 	sw_dep_host_phase(ph, "updating", "", obs->now_ms);
 }
@@ -84,7 +70,7 @@ static int sw_rolling_start_batch(json_t *dep, const struct sw_obs *obs, struct 
 	json_t *plan = sw_dep_plan(dep), *hosts = json_object_get(plan, "hosts"), *limits = json_object_get(plan, "limits");
 	json_t *batch = json_array_get(json_object_get(plan, "batches"), b), *ph, *v;
 	struct sw_traffic *lb = sw_rolling_traffic(dep, obs);
-	const char *backend = sw_rolling_backend(dep);
+	const char *backend = sw_dep_backend(dep);
 	const struct sw_obs_host *oh;
 	size_t i, n = json_array_size(hosts), nb = json_array_size(batch), off = 0;
 	int64_t mu = sw_dep_int(limits, "max_unavailable"), mh = sw_dep_int(limits, "min_healthy");
@@ -137,14 +123,14 @@ static int sw_rolling_start_batch(json_t *dep, const struct sw_obs *obs, struct 
 		ph = json_array_get(hosts, (size_t)json_integer_value(v));
 		oh = sw_dep_obs_host(obs, sw_json_str(ph, "id"));
 		slot = sw_rolling_current_slot(oh);
-		json_object_set_new(ph, "slot", json_string(sw_rolling_slots[slot]));
+		json_object_set_new(ph, "slot", json_string(sw_dep_slots[slot]));
 		json_object_set_new(ph, "port", json_integer(json_integer_value(json_array_get(json_object_get(ph, "ports"), (size_t)slot))));
 		if (!lb) {
 			sw_rolling_update(dep, obs, ph, out);
 			continue;
 		}
 		/* No new sessions for it; its row changes once those it has are done. */
-		sw_rolling_server(ph, sw_rolling_slots[slot], server, sizeof(server));
+		sw_dep_server(ph, sw_dep_slots[slot], server, sizeof(server));
 		if (sw_traffic_set_state(lb, backend, server, SW_TRAFFIC_DRAIN, &err) < 0) {
 			snprintf(reason, sizeof(reason), "cannot drain server '%s' of backend '%s': %s", server, backend,
 				 err.msg);
@@ -174,7 +160,7 @@ static void sw_rolling_drain(json_t *dep, const struct sw_obs *obs, struct sw_st
 	json_t *plan = sw_dep_plan(dep), *hosts = json_object_get(plan, "hosts"), *ph, *v;
 	json_t *batch = json_array_get(json_object_get(plan, "batches"), b);
 	struct sw_traffic *lb = sw_rolling_traffic(dep, obs);
-	const char *backend = sw_rolling_backend(dep);
+	const char *backend = sw_dep_backend(dep);
 	struct sw_traffic_stats *st = NULL;
 	const struct sw_traffic_stats *srv;
 	struct sw_err err = SW_ERR_INIT;
@@ -197,7 +183,7 @@ static void sw_rolling_drain(json_t *dep, const struct sw_obs *obs, struct sw_st
 		ph = json_array_get(hosts, (size_t)json_integer_value(v));
 		if (!sw_rolling_phase_is(ph, "draining"))
 			continue;
-		sw_rolling_server(ph, sw_json_str(ph, "slot"), server, sizeof(server));
+		sw_dep_server(ph, sw_json_str(ph, "slot"), server, sizeof(server));
 		srv = sw_traffic_find_stats(st, nst, server);
 		if (!srv) {
 			snprintf(reason, sizeof(reason), "server '%s' is not in backend '%s'", server, backend);
@@ -239,7 +225,7 @@ out:
 static int sw_rolling_ready(const json_t *dep, struct sw_traffic *lb, const json_t *ph, const char *slot, char *why,
 			    size_t size)
 {
-	const char *backend = sw_rolling_backend(dep);
+	const char *backend = sw_dep_backend(dep);
 	struct sw_traffic_server *list = NULL;
 	const struct sw_traffic_server *srv;
 	struct sw_err err = SW_ERR_INIT;
@@ -248,7 +234,7 @@ static int sw_rolling_ready(const json_t *dep, struct sw_traffic *lb, const json
 	size_t n = 0;
 	int rc = -1;
 
-	sw_rolling_server(ph, slot, server, sizeof(server));
+	sw_dep_server(ph, slot, server, sizeof(server));
 	sw_arena_init(&a);
 	if (sw_traffic_set_state(lb, backend, server, SW_TRAFFIC_READY, &err) < 0 ||
 	    sw_traffic_servers(lb, backend, &a, &list, &n, &err) < 0) {
@@ -370,7 +356,7 @@ int sw_rolling_unroute(json_t *dep, const struct sw_obs *obs)
 {
 	json_t *plan = sw_dep_plan(dep), *ph;
 	struct sw_traffic *lb = sw_rolling_traffic(dep, obs);
-	const char *backend = sw_rolling_backend(dep);
+	const char *backend = sw_dep_backend(dep);
 	struct sw_traffic_server *list = NULL;
 	struct sw_traffic_stats *st = NULL;
 	const struct sw_traffic_server *srv;
@@ -393,7 +379,7 @@ int sw_rolling_unroute(json_t *dep, const struct sw_obs *obs)
 	    sw_traffic_stats(lb, backend, &a, &st, &nst, &err) < 0)
 		n = nst = 0;
 	json_array_foreach(json_object_get(plan, "hosts"), i, ph) {
-		sw_rolling_server(ph, sw_json_str(ph, "slot"), server, sizeof(server));
+		sw_dep_server(ph, sw_json_str(ph, "slot"), server, sizeof(server));
 		if (!json_is_true(json_object_get(ph, "touched"))) {
 			if (!sw_rolling_phase_is(ph, "draining"))
 				continue;
