@@ -1,9 +1,15 @@
 """Small helpers the scenario tests share: the binary under test, free
-loopback ports, bounded waits, and one HAProxy runtime API command. Every wait has a deadline and ends in an
+loopback ports, bounded waits, one HAProxy runtime API command, calls to
+the server's API, the processes a test starts, and a `slipway server`. Every wait has a deadline and ends in an
 AssertionError naming what it waited for."""
+import json
 import os
+import signal
 import socket
+import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,3 +59,79 @@ def haproxy_cmd(sock, command, timeout=2.0):
             if not d:
                 return out.decode()
             out += d
+
+
+def api_call(url, token, method, path, body=None, timeout=10):
+    """(status, JSON answer or its text) of one API call; (None, None) when the server cannot be reached."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url + path, data=data, method=method)
+    req.add_header("Authorization", "Bearer " + token)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            text = r.read().decode()
+            return r.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as e:
+        text = e.read().decode()
+        try:
+            return e.code, json.loads(text)
+        except ValueError:
+            return e.code, text
+    except (urllib.error.URLError, ConnectionError, OSError):
+        return None, None
+
+
+class Procs:
+    """Every process a test starts, each with its log file; stop_all() stops them (newest first) and closes the logs."""
+
+    def __init__(self):
+        self.items = []
+
+    def start(self, args, log, env=None):
+        f = open(log, "w")
+        p = subprocess.Popen(list(map(str, args)), stdout=f, stderr=subprocess.STDOUT, env=env,
+                             start_new_session=True)
+        self.items.append((p, f))
+        return p
+
+    def stop_all(self):
+        for p, _ in reversed(self.items):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p, f in reversed(self.items):
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(timeout=10)
+            f.close()
+
+
+class Server:
+    """`slipway server` on a free loopback port under procs (data in tmp/data, log tmp/server.log), admin token."""
+
+    def __init__(self, procs, tmp, trust=None):
+        self.data = tmp / "data"
+        port = free_port()
+        env = dict(os.environ, SLIPWAY_HOME=str(tmp / "server-home"), SLIPWAY_LOG="info")
+        args = [slipway_bin(), "server", "--data", self.data, "--listen", f"127.0.0.1:{port}", "--heartbeat", "300ms"]
+        if trust:
+            args += ["--trust", trust]
+        self.proc = procs.start(args, tmp / "server.log", env=env)
+        url_file, tok_file = self.data / "server.url", self.data / "admin.token"
+        wait_for(lambda: self.proc.poll() is None and url_file.exists() and tok_file.exists(), what="server.url")
+        self.url = url_file.read_text().strip()
+        self.admin = tok_file.read_text().strip()
+        wait_for(lambda: self.api("GET", "/api/v1/health")[0] == 200, what="server health")
+
+    def api(self, method, path, body=None, timeout=10):
+        return api_call(self.url, self.admin, method, path, body, timeout)
+
+    def ok(self, method, path, body=None):
+        status, out = self.api(method, path, body)
+        assert status == 200, (method, path, status, out)
+        return out
+
+    def hosts(self):
+        return {h["name"]: h for h in self.ok("GET", "/api/v1/hosts")}

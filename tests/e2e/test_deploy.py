@@ -56,7 +56,7 @@ from pathlib import Path
 
 import pytest
 
-from e2eutil import slipway_bin as _bin, free_port, haproxy_cmd, wait_for
+from e2eutil import slipway_bin as _bin, api_call, free_port, haproxy_cmd, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLO_DIR = ROOT / "examples" / "hello"
@@ -376,23 +376,7 @@ class Server:
         wait_for(lambda: self.api("GET", "/api/v1/health")[0] == 200, what="server health")
 
     def api(self, method, path, body=None, timeout=10):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header("Authorization", "Bearer " + self.admin)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                text = r.read().decode()
-                return r.status, json.loads(text) if text else None
-        except urllib.error.HTTPError as e:
-            text = e.read().decode()
-            try:
-                return e.code, json.loads(text)
-            except ValueError:
-                return e.code, text
-        except (urllib.error.URLError, ConnectionError, OSError):
-            return None, None
+        return api_call(self.url, self.admin, method, path, body, timeout)
 
     def join_token(self, labels):
         status, out = self.api("POST", "/api/v1/join-tokens", {"labels": labels})

@@ -23,15 +23,13 @@ Every process started is killed at the end; every wait is bounded.
 import json
 import os
 import shutil
-import signal
 import subprocess
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from e2eutil import free_port, haproxy_cmd, slipway_bin, wait_for, wait_listening
+from e2eutil import Procs, Server, free_port, haproxy_cmd, slipway_bin, wait_for, wait_listening
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLO_DIR = ROOT / "examples" / "hello"
@@ -80,66 +78,6 @@ def servers_state(sock, backend):
             row = dict(zip(cols, f))
             out[row["srv_name"]] = row
     return out
-
-
-class Procs:
-    """Every process the test starts, killed (and its log closed) at the end."""
-
-    def __init__(self):
-        self.items = []
-
-    def start(self, args, log, env=None):
-        f = open(log, "w")
-        p = subprocess.Popen(list(map(str, args)), stdout=f, stderr=subprocess.STDOUT, env=env,
-                             start_new_session=True)
-        self.items.append((p, f))
-        return p
-
-    def stop_all(self):
-        for p, _ in self.items:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p, f in self.items:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=10)
-            f.close()
-
-
-class Server:
-    def __init__(self, procs, tmp):
-        self.data = tmp / "data"
-        port = free_port()
-        env = dict(os.environ, SLIPWAY_HOME=str(tmp / "server-home"), SLIPWAY_LOG="info")
-        self.proc = procs.start([slipway_bin(), "server", "--data", self.data, "--listen", f"127.0.0.1:{port}",
-                                 "--heartbeat", "300ms"], tmp / "server.log", env=env)
-        url_file, tok_file = self.data / "server.url", self.data / "admin.token"
-        wait_for(lambda: self.proc.poll() is None and url_file.exists() and tok_file.exists(), what="server.url")
-        self.url = url_file.read_text().strip()
-        self.admin = tok_file.read_text().strip()
-        wait_for(lambda: self.api("GET", "/api/v1/health")[0] == 200, what="server health")
-
-    def api(self, method, path, body=None, timeout=10):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header("Authorization", "Bearer " + self.admin)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                text = r.read().decode()
-                return r.status, json.loads(text) if text else None
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-        except (urllib.error.URLError, ConnectionError, OSError):
-            return None, None
-
-    def hosts(self):
-        status, out = self.api("GET", "/api/v1/hosts")
-        assert status == 200, (status, out)
-        return {h["name"]: h for h in out}
 
 
 def start_agent(procs, tmp, server, name, labels, ports):

@@ -26,16 +26,14 @@ import http.server
 import json
 import os
 import shutil
-import signal
 import subprocess
 import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from e2eutil import free_port, slipway_bin, wait_for, wait_listening
+import e2eutil
+from e2eutil import Procs, free_port, slipway_bin, wait_for, wait_listening
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLO_DIR = ROOT / "examples" / "hello"
@@ -76,68 +74,9 @@ analysis:
 """
 
 
-class Procs:
-    """Every process the test starts, stopped (and its log closed) at the end."""
-
-    def __init__(self):
-        self.items = []
-
-    def start(self, args, log, env=None):
-        f = open(log, "w")
-        p = subprocess.Popen(list(map(str, args)), stdout=f, stderr=subprocess.STDOUT, env=env,
-                             start_new_session=True)
-        self.items.append((p, f))
-        return p
-
-    def stop_all(self):
-        for p, _ in reversed(self.items):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p, f in reversed(self.items):
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=10)
-            f.close()
-
-
-class Server:
+class Server(e2eutil.Server):
     def __init__(self, procs, tmp, pub):
-        self.data = tmp / "data"
-        port = free_port()
-        env = dict(os.environ, SLIPWAY_HOME=str(tmp / "server-home"), SLIPWAY_LOG="info")
-        self.proc = procs.start([slipway_bin(), "server", "--data", self.data, "--listen", f"127.0.0.1:{port}",
-                                 "--heartbeat", "300ms", "--trust", pub], tmp / "server.log", env=env)
-        url_file, tok_file = self.data / "server.url", self.data / "admin.token"
-        wait_for(lambda: self.proc.poll() is None and url_file.exists() and tok_file.exists(), what="server.url")
-        self.url = url_file.read_text().strip()
-        self.admin = tok_file.read_text().strip()
-        wait_for(lambda: self.api("GET", "/api/v1/health")[0] == 200, what="server health")
-
-    def api(self, method, path, body=None, timeout=10):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header("Authorization", "Bearer " + self.admin)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                text = r.read().decode()
-                return r.status, json.loads(text) if text else None
-        except urllib.error.HTTPError as e:
-            text = e.read().decode()
-            try:
-                return e.code, json.loads(text)
-            except ValueError:
-                return e.code, text
-        except (urllib.error.URLError, ConnectionError, OSError):
-            return None, None
-
-    def ok(self, method, path, body=None):
-        status, out = self.api(method, path, body)
-        assert status == 200, (method, path, status, out)
-        return out
+        super().__init__(procs, tmp, trust=pub)
 
     def deployment(self, dep_id):
         return self.ok("GET", f"/api/v1/deployments/{dep_id}")
