@@ -132,6 +132,21 @@ struct sw_dcli {
 	struct sw_client cl;
 };
 
+/* The F_ flag that allows option c (every option below OPT_ENV is always allowed). */
+static unsigned sw_dcli_flag(int c)
+{
+	switch (c) {
+	case OPT_ENV: return F_ENV;
+	case OPT_WAIT: return F_WAIT;
+	case OPT_WATCH: return F_WATCH;
+	case OPT_LIMIT: return F_LIMIT;
+	case OPT_TIMEOUT: return F_TIMEOUT;
+	case OPT_REASON: return F_REASON;
+	case OPT_FULL: return F_FULL;
+	default: return ~0u;
+	}
+}
+
 /* Parse argv; returns -1 when done (help printed: exit 0), else an exit code to return (>0) or 0 to go on. */
 static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_code)
 {
@@ -178,10 +193,7 @@ static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_cod
 		default:
 			break;
 		}
-		if ((c == OPT_ENV && !(d->allowed & F_ENV)) || (c == OPT_WAIT && !(d->allowed & F_WAIT)) ||
-		    (c == OPT_WATCH && !(d->allowed & F_WATCH)) || (c == OPT_LIMIT && !(d->allowed & F_LIMIT)) ||
-		    (c == OPT_TIMEOUT && !(d->allowed & F_TIMEOUT)) || (c == OPT_REASON && !(d->allowed & F_REASON)) ||
-		    (c == OPT_FULL && !(d->allowed & F_FULL))) {
+		if (!(d->allowed & sw_dcli_flag(c))) {
 			*exit_code = sw_cli_usage_error(d->cmd, "unknown option '%s'", argv[optind - 1]);
 			return -1;
 		}
