@@ -160,13 +160,13 @@ static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_cod
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
-	int c;
+	int c, li = 0;
 
 	d->timeout_ms = SW_DCLI_DEFAULT_TIMEOUT_MS;
 	d->limit = 50;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, &li)) != -1) {
 		switch (c) {
 		case 'h':
 			fputs(d->usage, stdout);
@@ -194,7 +194,8 @@ static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_cod
 			break;
 		}
 		if (!(d->allowed & sw_dcli_flag(c))) {
-			*exit_code = sw_cli_usage_error(d->cmd, "unknown option '%s'", argv[optind - 1]);
+			/* By its name: argv[optind - 1] is the option's value when it takes one. */
+			*exit_code = sw_cli_usage_error(d->cmd, "unknown option '--%s'", opts[li].name);
 			return -1;
 		}
 		switch (c) {
