@@ -462,6 +462,17 @@ static void sw_cn_promote(json_t *dep, const struct sw_obs *obs, struct sw_step 
 
 /* ---- the step ----------------------------------------------------------- */
 
+/* The slot whose desired row is active on the host (its stable release), or -1. */
+static int sw_cn_active_slot(const struct sw_obs_host *oh)
+{
+	int s, old = -1;
+
+	for (s = 0; oh && s < 2; s++)
+		if (oh->want[s] && json_is_true(json_object_get(oh->want[s], "active")))
+			old = s;
+	return old;
+}
+
 /*
  * First step: slots per host; every host must run a release to be the stable side,
  * or none (the environment's first release: no canary, installed everywhere at once).
@@ -471,39 +482,12 @@ static int sw_cn_start(json_t *dep, const struct sw_obs *obs, struct sw_step *ou
 	json_t *plan = sw_dep_plan(dep), *ph;
 	const struct sw_obs_host *oh;
 	char reason[SW_ERR_MSG_MAX], age[128];
-	size_t i, running = 0;
-	int s, old;
+	size_t i, running = 0, nsteps = json_array_size(sw_cn_steps(dep));
+	int old;
 
-	json_array_foreach(json_object_get(plan, "hosts"), i, ph) {
-		oh = sw_dep_obs_host(obs, sw_json_str(ph, "id"));
-		for (s = 0; oh && s < 2; s++)
-			if (oh->want[s] && json_is_true(json_object_get(oh->want[s], "active"))) {
-				running++;
-				break;
-			}
-	}
-	if (!running) {
-		json_array_foreach(json_object_get(plan, "hosts"), i, ph) {
-			oh = sw_dep_obs_host(obs, sw_json_str(ph, "id"));
-			if (sw_dep_offline(obs, oh)) {
-				sw_dep_health(obs, ph, -1, NULL, age, sizeof(age));
-				snprintf(reason, sizeof(reason), "host '%s' is offline (%s)", sw_json_str(ph, "name"), age);
-				sw_dep_host_phase(ph, "failed", age, obs->now_ms);
-				sw_dep_fail(dep, obs, reason);
-				return -1;
-			}
-			json_object_set_new(ph, "slot", json_string(sw_dep_slots[0]));
-			json_object_set_new(ph, "canary", json_false());
-		}
-		json_object_set_new(plan, "cfirst", json_true());
-		json_object_set_new(plan, "cstep", json_integer((json_int_t)json_array_size(sw_cn_steps(dep))));
-		json_object_set_new(plan, "cstep_started_ms", json_integer(obs->now_ms));
-		json_object_set_new(plan, "cweight", json_integer(-1));
-		json_object_set_new(plan, "ccanaries", json_integer(0));
-		sw_cn_event(dep, out, json_array_size(sw_cn_steps(dep)), "promote");
-		return 0;
-	}
-
+	json_array_foreach(json_object_get(plan, "hosts"), i, ph)
+		if (sw_cn_active_slot(sw_dep_obs_host(obs, sw_json_str(ph, "id"))) >= 0)
+			running++;
 	json_array_foreach(json_object_get(plan, "hosts"), i, ph) {
 		oh = sw_dep_obs_host(obs, sw_json_str(ph, "id"));
 		if (sw_dep_offline(obs, oh)) {
@@ -513,10 +497,12 @@ static int sw_cn_start(json_t *dep, const struct sw_obs *obs, struct sw_step *ou
 			sw_dep_fail(dep, obs, reason);
 			return -1;
 		}
-		old = -1;
-		for (s = 0; s < 2; s++)
-			if (oh->want[s] && json_is_true(json_object_get(oh->want[s], "active")))
-				old = s;
+		json_object_set_new(ph, "canary", json_false());
+		if (!running) { /* the first release: slot a, promoted at once */
+			json_object_set_new(ph, "slot", json_string(sw_dep_slots[0]));
+			continue;
+		}
+		old = sw_cn_active_slot(oh);
 		if (old < 0) {
 			snprintf(reason, sizeof(reason),
 				 "host '%s' runs no release of the service: a canary needs a stable release to compare "
@@ -527,13 +513,17 @@ static int sw_cn_start(json_t *dep, const struct sw_obs *obs, struct sw_step *ou
 		}
 		json_object_set_new(ph, "slot", json_string(sw_dep_slots[old == 0 ? 1 : 0]));
 		json_object_set_new(ph, "old_slot", json_string(sw_dep_slots[old]));
-		json_object_set_new(ph, "canary", json_false());
 	}
-	json_object_set_new(plan, "cstep", json_integer(0));
+	if (!running)
+		json_object_set_new(plan, "cfirst", json_true());
+	json_object_set_new(plan, "cstep", json_integer(running ? 0 : (json_int_t)nsteps));
 	json_object_set_new(plan, "cstep_started_ms", json_integer(obs->now_ms));
 	json_object_set_new(plan, "cweight", json_integer(-1));
 	json_object_set_new(plan, "ccanaries", json_integer(0));
-	sw_cn_event(dep, out, 0, json_array_size(sw_cn_steps(dep)) ? sw_cn_kind(dep, 0) : "promote");
+	if (running && nsteps)
+		sw_cn_event(dep, out, 0, sw_cn_kind(dep, 0));
+	else
+		sw_cn_event(dep, out, nsteps, "promote");
 	return 0;
 }
 
