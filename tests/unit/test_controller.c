@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdatomic.h>
+
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/fs.h"
@@ -61,7 +63,7 @@ struct fixture {
 	volatile int stop;
 	volatile int dead_host; /* index of a host whose agent is gone, or -1 */
 	const char *volatile report; /* state every slot reports (NULL: healthy; DBAD: failed) */
-	volatile int notified;        /* on_events calls */
+	atomic_int notified;          /* on_events calls (from the controller thread) */
 };
 
 static void lock(struct fixture *f)
@@ -232,7 +234,7 @@ static void agents_stop(struct fixture *f)
 
 static void on_events(void *ctx)
 {
-	((struct fixture *)ctx)->notified++;
+	atomic_fetch_add(&((struct fixture *)ctx)->notified, 1);
 }
 
 static void controller_start(struct fixture *f)
@@ -261,6 +263,20 @@ static json_t *create(struct fixture *f, const char *digest, const char *env, st
 }
 
 /* Wait (bounded) until deployment id has ended; returns its record. */
+/*
+ * The controller calls on_events after it committed, so a record seen final
+ * may be a moment ahead of the count: wait (bounded) for n calls.
+ */
+static int wait_notified(struct fixture *f, int n, int max_ms)
+{
+	struct timespec ts = { 0, 10 * 1000000L };
+	int waited;
+
+	for (waited = 0; waited < max_ms && atomic_load(&f->notified) < n; waited += 10)
+		nanosleep(&ts, NULL);
+	return atomic_load(&f->notified);
+}
+
 static json_t *wait_final(struct fixture *f, const char *id, int max_ms)
 {
 	struct sw_err err = SW_ERR_INIT;
@@ -393,7 +409,7 @@ static void test_rollout_and_rollback(void **state)
 	assert_string_equal(ev.kinds[0], "deployment.created");
 	assert_string_equal(ev.kinds[1], "deployment.progressing");
 	assert_string_equal(ev.kinds[2], "deployment.succeeded");
-	assert_int_equal(f->notified, 2); /* progressing, succeeded */
+	assert_int_equal(wait_notified(f, 2, 2000), 2); /* progressing, succeeded */
 
 	dep = create(f, D2, "staging", &err);
 	assert_non_null(dep);
