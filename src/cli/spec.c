@@ -244,7 +244,6 @@ static void write_template(struct sw_buf *b, const char *service, bool make, boo
 		      "#   prod:\n"
 		      "#     after: staging\n"
 		      "#     hosts: { env: prod }\n"
-		      "#     approvals: { count: 1, not_author: true }\n"
 		      "#     strategy:\n"
 		      "#       canary:\n"
 		      "#         traffic: { haproxy: { socket: /run/haproxy/admin.sock, backend: %s } }\n"

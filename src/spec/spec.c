@@ -1447,15 +1447,16 @@ static int env_strategy(struct ctx *c, const struct node *n, void *obj)
 	return ONE_OF(c, n, strategy_fields, obj) < 0 ? -1 : 0;
 }
 
-static const struct field approval_fields[] = {
-	{ "count", F_UINT, AT(sw_spec_env, approvals), .min = 1, .max = 100 },
-	{ "not_author", F_BOOL, AT(sw_spec_env, not_author) },
-};
-
+/*
+ * `approvals:` is reserved: no approval is enforced yet, so a spec asking for
+ * one is refused (fail closed) rather than deployed without it.
+ */
 static int env_approvals(struct ctx *c, const struct node *n, void *obj)
 {
-	((struct sw_spec_env *)obj)->approvals = 1;
-	return WALK(c, n, approval_fields, obj, NULL);
+	(void)obj;
+	return fail(c, n->key ? n->key->loc : n->loc,
+		    "approvals are not built yet: no deployment would wait for one; remove 'approvals' "
+		    "(planned, see docs/spec.md)");
 }
 
 static int env_after(struct ctx *c, const struct node *v, void *obj)

@@ -187,8 +187,6 @@ struct sw_spec_env {
 	const char *after;        /* promotion order: the environment before; NULL = none */
 	size_t after_index;       /* into spec->envs, when after is set */
 	uint64_t progress_deadline_ms; /* default 10m */
-	unsigned approvals;       /* approvals needed; 0 = none */
-	bool not_author;          /* the approver may not be the release's author */
 	enum sw_strategy strategy; /* default rolling */
 	struct sw_spec_rolling rolling;
 	struct sw_spec_blue_green blue_green;

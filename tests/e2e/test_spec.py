@@ -47,6 +47,26 @@ def test_check_error_has_location_and_exit_2(sw):
     assert p.stderr == "slipway.yml:3:3: unknown key 'jbos' (did you mean 'jobs'?)\n"
 
 
+def test_check_refuses_approvals(sw):
+    """approvals: is not enforced yet, so it is refused (fail closed), with its location, exit 2."""
+    write(sw.cwd / "slipway.yml", "service: web\nenvironments:\n  prod:\n    hosts: {env: prod}\n"
+          "    approvals: {count: 2}\n")
+    p = sw("check")
+    assert p.returncode == 2
+    assert p.stdout == ""
+    assert p.stderr.startswith("slipway.yml:5:5: approvals are not built yet")
+    p = sw("check", "--output", "json")
+    assert p.returncode == 2
+    err = json.loads(p.stdout)["error"]
+    assert (err["line"], err["col"]) == (5, 5)
+    assert err["message"].startswith("approvals are not built yet")
+
+
+def test_init_writes_no_approvals(sw):
+    sw("init", "--service", "shop", check=0)
+    assert "approvals" not in (sw.cwd / "slipway.yml").read_text()
+
+
 @pytest.mark.parametrize("name", sorted(f.name for f in (DATA / "bad").glob("*.yml")))
 def test_check_golden_bad_specs(sw, name):
     """Each bad spec's first line holds the exact expected error."""

@@ -371,6 +371,15 @@ static void test_create_errors(void **state)
 	assert_string_equal(err.msg,
 			    "environment 'prod': host 'db-1' (no label 'ring') not in any ring of rings.order [early, all]");
 
+	/* Approvals are not enforced yet: a release whose spec asks for them is refused (fail closed). */
+	put_release(f, "6666666666666666666666666666666666666666666666666666666666666666", "hello", "0.2",
+		    "service: hello\nrun: { command: ./hello }\nenvironments:\n  staging:\n    hosts: { env: staging }\n"
+		    "    approvals: { count: 2 }\n");
+	assert_null(create(f, "6666666666666666666666666666666666666666666666666666666666666666", "staging", &err));
+	assert_int_equal(err.code, SW_EINPUT);
+	assert_string_equal(err.where, "slipway.yml:6:5");
+	assert_non_null(strstr(err.msg, "approvals are not built yet"));
+
 	/* "sha256:" prefixed digests find the same release. */
 	json_t *dep = create(f, "sha256:" D1, "staging", &err);
 	assert_non_null(dep);
