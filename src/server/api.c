@@ -44,6 +44,8 @@ void sw_api_begin(void *ctx, struct sw_http_req *r)
 	struct sw_api *a = sw_xcalloc(1, sizeof(*a));
 	char token[SW_TOKEN_MAX];
 	enum sw_route_result m;
+	const char *authz;
+	size_t authz_len = 0;
 	int rc;
 
 	a->srv = srv;
@@ -62,7 +64,8 @@ void sw_api_begin(void *ctx, struct sw_http_req *r)
 		return;
 	}
 	if (a->route->access != SW_ACCESS_PUBLIC && a->route->access != SW_ACCESS_JOIN) {
-		if (sw_auth_bearer(sw_http_header(r, "Authorization"), token, sizeof(token), &err) < 0) {
+		authz = sw_http_header_n(r, "Authorization", &authz_len);
+		if (sw_auth_bearer(authz, authz_len, token, sizeof(token), &err) < 0) {
 			sw_http_reply_error(r, &err);
 			return;
 		}

@@ -38,19 +38,22 @@ const char *sw_role_name(enum sw_role role)
 	}
 }
 
-int sw_auth_bearer(const char *header, char *token, size_t size, struct sw_err *err)
+int sw_auth_bearer(const char *header, size_t len, char *token, size_t size, struct sw_err *err)
 {
-	const char *p;
+	const char *p, *end;
 	size_t n;
 
-	if (!header || !*header)
+	if (!header || len == 0)
 		return sw_err_set(err, SW_EAUTH, "missing bearer token");
-	if (strncasecmp(header, "Bearer ", 7))
+	if (memchr(header, '\0', len))
+		return sw_err_set(err, SW_EAUTH, "authorization header contains a NUL byte");
+	if (len < 7 || strncasecmp(header, "Bearer ", 7))
 		return sw_err_set(err, SW_EAUTH, "authorization header must be 'Bearer <token>'");
 	p = header + 7;
-	while (*p == ' ')
+	end = header + len;
+	while (p < end && *p == ' ')
 		p++;
-	n = strlen(p);
+	n = (size_t)(end - p);
 	while (n > 0 && p[n - 1] == ' ')
 		n--;
 	if (n == 0)

@@ -47,8 +47,12 @@ struct sw_principal {
 int sw_role_parse(const char *s, enum sw_role *role);
 const char *sw_role_name(enum sw_role role);
 
-/* The token from an Authorization header value ("Bearer <token>"). */
-int sw_auth_bearer(const char *header, char *token, size_t size, struct sw_err *err);
+/*
+ * The token from an Authorization header value ("Bearer <token>") of len
+ * bytes (the length as received: a value with a NUL byte inside is refused,
+ * so that "Bearer <token>\0junk" cannot pass as "Bearer <token>").
+ */
+int sw_auth_bearer(const char *header, size_t len, char *token, size_t size, struct sw_err *err);
 /* Look the token up (caller holds the store lock): API token or host by prefix. */
 int sw_auth_resolve(struct sw_store *st, const char *token, struct sw_principal *who, struct sw_err *err);
 /* May who call a route with this access? 0, or -1 with SW_EAUTH / SW_EDENIED. */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -216,6 +217,132 @@ const char *sw_http_header(struct sw_http_req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+const char *sw_http_header_n(struct sw_http_req *r, const char *name, size_t *len)
+{
+	const char *v = NULL;
+	size_t n = 0;
+
+	if (MHD_lookup_connection_value_n(r->conn, MHD_HEADER_KIND, name, strlen(name), &v, &n) != MHD_YES)
+		v = NULL, n = 0;
+	if (len)
+		*len = v ? n : 0;
+	return v;
+}
+
+/* ---- header checks (see http.h) ----------------------------------------- */
+
+/*
+ * libmicrohttpd 0.9.x measures header values with strlen(), so a value with a
+ * NUL inside ("Bearer <token>\0junk") reads as its part before the NUL, and
+ * the _n lookups do not help. It parses the request head in place in its
+ * read buffer, though: request line, then each header's name and value, in
+ * order, in [method, method + REQUEST_HEADER_SIZE), with the separators
+ * (':' and line ends) overwritten by NULs. So every byte of the head between
+ * one header's name or value and the next that is not a NUL, a space or a
+ * tab is a byte the library hid behind a NUL. If the head does not have that
+ * layout (another library version), the request is refused: the check fails
+ * closed.
+ */
+struct sw_http_hdrscan {
+	const char *start, *end; /* the request head */
+	const char *covered;     /* end of the last name or value seen */
+	unsigned content_length, transfer_encoding;
+	struct sw_err *err;
+	int failed;
+};
+
+/* Only NUL, space and tab in [from, to). */
+static int sw_http_gap_ok(const char *from, const char *to)
+{
+	for (; from < to; from++)
+		if (*from != '\0' && *from != ' ' && *from != '\t')
+			return 0;
+	return 1;
+}
+
+static enum MHD_Result sw_http_hdr_one(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+				       const char *value, size_t value_size)
+{
+	struct sw_http_hdrscan *s = cls;
+	char name[64];
+
+	(void)kind;
+	if (!key || !value || key < s->start || value < key + key_size || value_size > (size_t)(s->end - value) ||
+	    (s->covered && key < s->covered)) {
+		sw_err_set(s->err, SW_EINPUT, "cannot check the request headers (unexpected libmicrohttpd layout)");
+		s->failed = 1;
+		return MHD_NO;
+	}
+	sw_http_clean(key, name, sizeof(name));
+	/* Report on the header whose line held the NUL: the one before key, or this one. */
+	if (s->covered && !sw_http_gap_ok(s->covered, key)) {
+		s->failed = 1;
+		s->covered = key;
+		return MHD_NO;
+	}
+	if (!sw_http_gap_ok(key + key_size, value)) {
+		s->failed = 1;
+		s->covered = key + 1;
+		return MHD_NO;
+	}
+	s->covered = value + value_size;
+	if (!strcasecmp(name, MHD_HTTP_HEADER_CONTENT_LENGTH))
+		s->content_length++;
+	else if (!strcasecmp(name, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		s->transfer_encoding++;
+	return MHD_YES;
+}
+
+/* The header whose name or value ends right before p (for the message). */
+struct sw_http_hdrfind {
+	const char *at;
+	char name[64];
+};
+
+static enum MHD_Result sw_http_hdr_find(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+					const char *value, size_t value_size)
+{
+	struct sw_http_hdrfind *f = cls;
+
+	(void)kind, (void)key_size, (void)value, (void)value_size;
+	if (!key || key >= f->at)
+		return MHD_NO;
+	sw_http_clean(key, f->name, sizeof(f->name));
+	return MHD_YES;
+}
+
+/* 0, or -1 with err set: the request's headers are ambiguous or carry NUL bytes. */
+static int sw_http_check_headers(struct sw_http_req *r, struct sw_err *err)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	struct sw_http_hdrscan s = { .err = err };
+
+	if (!ci || !r->method)
+		return sw_err_set(err, SW_EINPUT, "cannot check the request headers (no request head)");
+	s.start = r->method;
+	s.end = r->method + ci->header_size;
+	MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, sw_http_hdr_one, &s);
+	if (!s.failed && s.covered && !sw_http_gap_ok(s.covered, s.end))
+		s.failed = 1, s.covered = s.end;
+	if (s.failed) {
+		struct sw_http_hdrfind f = { .at = s.covered, .name = "" };
+
+		if (err->code != SW_OK)
+			return -1;
+		MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, sw_http_hdr_find, &f);
+		if (!strcasecmp(f.name, MHD_HTTP_HEADER_AUTHORIZATION))
+			return sw_err_set(err, SW_EAUTH, "authorization header contains a NUL byte");
+		return sw_err_setloc(err, SW_EINPUT, f.name, 0, 0, "header '%s' contains a NUL byte", f.name);
+	}
+	if (s.content_length > 1)
+		return sw_err_setloc(err, SW_EINPUT, MHD_HTTP_HEADER_CONTENT_LENGTH, 0, 0,
+				     "more than one Content-Length header (%u)", s.content_length);
+	if (s.content_length && s.transfer_encoding)
+		return sw_err_setloc(err, SW_EINPUT, MHD_HTTP_HEADER_TRANSFER_ENCODING, 0, 0,
+				     "Content-Length and Transfer-Encoding together (send one of them)");
+	return 0;
+}
+
 /* ---- the daemon --------------------------------------------------------- */
 
 static enum MHD_Result sw_http_queue(struct sw_http_req *r)
@@ -269,6 +396,7 @@ static enum MHD_Result sw_http_access(void *cls, struct MHD_Connection *conn, co
 {
 	struct sw_http *h = cls;
 	struct sw_http_req *r = *con_cls;
+	struct sw_err herr = SW_ERR_INIT;
 	const char *cl;
 	uint64_t n;
 
@@ -283,6 +411,12 @@ static enum MHD_Result sw_http_access(void *cls, struct MHD_Connection *conn, co
 		r->start_ms = sw_clock_mono_ms();
 		snprintf(r->id, sizeof(r->id), "r-%llu", (unsigned long long)atomic_fetch_add(&h->next_id, 1));
 		*con_cls = r;
+		if (sw_http_check_headers(r, &herr) < 0) {
+			/* The body's framing is not to be trusted: answer now and close. */
+			sw_http_reply_error(r, &herr);
+			MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION, "close");
+			return sw_http_queue(r);
+		}
 		if (h->hooks.begin)
 			h->hooks.begin(h->hooks.ctx, r);
 		cl = sw_http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);

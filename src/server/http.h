@@ -16,6 +16,18 @@
  * A body past its cap is answered 413 without calling handle; one that
  * cannot be written (disk full) 500.
  *
+ * Headers are checked before begin, and a request that fails is answered at
+ * once (the connection then closes: its body framing cannot be trusted):
+ *   | header problem                                   | status |
+ *   | a NUL byte in the Authorization value            | 401    |
+ *   | a NUL byte in any other header value             | 400    |
+ *   | more than one Content-Length                     | 400    |
+ *   | Content-Length together with Transfer-Encoding   | 400    |
+ * (libmicrohttpd 0.9.75 takes one Content-Length, prefers chunked, and
+ * measures values with strlen(), so "Bearer <token>\0junk" read as
+ * "Bearer <token>": without this check each passed. How the NUL is found is
+ * in http.c. A NUL in a header name is answered 400 by libmicrohttpd itself.)
+ *
  * Errors as JSON (every non-2xx reply):
  *   {"error": {"code": "<see table>", "message": "...", "field": "name"|null,
  *              "request_id": "r-..."}}
@@ -99,6 +111,8 @@ int sw_http_parse_listen(const char *addr, char *host, size_t host_size, unsigne
 /* Request data: query argument / header value or NULL (valid for the request). */
 const char *sw_http_query(struct sw_http_req *r, const char *name);
 const char *sw_http_header(struct sw_http_req *r, const char *name);
+/* A header value and its length as received (*len = 0 when absent). */
+const char *sw_http_header_n(struct sw_http_req *r, const char *name, size_t *len);
 
 /* Replies (the first one wins; later calls are ignored). */
 void sw_http_reply_json(struct sw_http_req *r, unsigned status, json_t *body);

@@ -301,6 +301,70 @@ def test_auth_on_every_route(sw, server):
 
 # ---- request validation ----
 
+def raw_http(srv, data, timeout=10):
+    """Send raw bytes, read the answer until the server closes (bounded): (status, headers, JSON body)."""
+    import socket
+    deadline = time.time() + timeout
+    with socket.create_connection((srv.host, srv.port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        while time.time() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    head, _, body = out.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return status, headers, json.loads(body)
+
+
+def assert_http_error(answer, status, code, needle):
+    st, headers, doc = answer
+    assert st == status, doc
+    err = doc["error"]
+    assert set(err) == {"code", "message", "field", "request_id"}
+    assert err["code"] == code and needle in err["message"], err
+    assert headers["x-request-id"] == err["request_id"] and err["request_id"].startswith("r-")
+    assert headers["content-type"].startswith("application/json")
+    return err
+
+
+def test_header_smuggling_is_refused(server):
+    """A NUL inside Authorization, two Content-Lengths, Content-Length with chunked: refused, JSON error."""
+    srv = server()
+    tok = srv.admin.encode()
+    get = b"GET /api/v1/tokens HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer "
+    st, _, doc = raw_http(srv, get + tok + b"\r\n\r\n")
+    assert st == 200 and len(doc) == 1
+    assert_http_error(raw_http(srv, get + tok + b"\0junk\r\n\r\n"), 401, "unauthorized",
+                      "authorization header contains a NUL byte")
+    err = assert_http_error(raw_http(srv, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Trace: a\0b\r\n"
+                                     b"Connection: close\r\n\r\n"), 400, "bad_request", "contains a NUL byte")
+    assert err["field"] == "X-Trace"
+    # The last header too, and LF-only line ends; a clean LF-only request passes.
+    assert_http_error(raw_http(srv, get.replace(b"\r\n", b"\n") + tok + b"\0\x01\n\n"), 401, "unauthorized",
+                      "authorization header contains a NUL byte")
+    st, _, doc = raw_http(srv, get.replace(b"\r\n", b"\n") + tok + b"  \n\n")
+    assert st == 200 and len(doc) == 1
+
+    body = b'{"role": "admin"}'
+    post = (b"POST /api/v1/tokens HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + tok + b"\r\n")
+    err = assert_http_error(raw_http(srv, post + b"Content-Length: %d\r\nContent-Length: 5\r\n\r\n" % len(body) + body),
+                            400, "bad_request", "more than one Content-Length header")
+    assert err["field"] == "Content-Length"
+    chunked = b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+    err = assert_http_error(raw_http(srv, post + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked),
+                            400, "bad_request", "Content-Length and Transfer-Encoding together")
+    assert err["field"] == "Transfer-Encoding"
+    # None of the refused requests did anything; a plain chunked body still works.
+    assert len(srv.ok("GET", "/api/v1/tokens", srv.admin)) == 1
+    st, _, doc = raw_http(srv, post + b"Transfer-Encoding: chunked\r\n\r\n" + chunked)
+    assert st == 201 and doc["role"] == "admin"
+
+
 def test_malformed_json_and_missing_fields(server):
     srv = server()
     st, doc = srv.request("POST", "/api/v1/tokens", srv.admin, body='{"role": "viewer",\n  "name": }')

@@ -109,21 +109,25 @@ static void test_bearer(void **state)
 	char tok[SW_TOKEN_MAX], longer[200];
 
 	(void)state;
-	assert_int_equal(sw_auth_bearer("Bearer swt_abc", tok, sizeof(tok), &err), 0);
+	assert_int_equal(sw_auth_bearer("Bearer swt_abc", 14, tok, sizeof(tok), &err), 0);
 	assert_string_equal(tok, "swt_abc");
-	assert_int_equal(sw_auth_bearer("bearer   swt_abc  ", tok, sizeof(tok), &err), 0);
+	assert_int_equal(sw_auth_bearer("bearer   swt_abc  ", 18, tok, sizeof(tok), &err), 0);
 	assert_string_equal(tok, "swt_abc");
-	assert_int_equal(sw_auth_bearer(NULL, tok, sizeof(tok), &err), -1);
+	assert_int_equal(sw_auth_bearer(NULL, 0, tok, sizeof(tok), &err), -1);
 	assert_int_equal(err.code, SW_EAUTH);
 	assert_string_equal(err.msg, "missing bearer token");
-	assert_int_equal(sw_auth_bearer("Basic dXNlcjpwdw==", tok, sizeof(tok), &err), -1);
+	assert_int_equal(sw_auth_bearer("Basic dXNlcjpwdw==", 18, tok, sizeof(tok), &err), -1);
 	assert_non_null(strstr(err.msg, "Bearer"));
-	assert_int_equal(sw_auth_bearer("Bearer ", tok, sizeof(tok), &err), -1);
+	assert_int_equal(sw_auth_bearer("Bearer ", 7, tok, sizeof(tok), &err), -1);
 	memset(longer, 'x', sizeof(longer) - 1);
 	longer[sizeof(longer) - 1] = '\0';
 	memcpy(longer, "Bearer ", 7);
-	assert_int_equal(sw_auth_bearer(longer, tok, sizeof(tok), &err), -1);
+	assert_int_equal(sw_auth_bearer(longer, strlen(longer), tok, sizeof(tok), &err), -1);
 	assert_int_equal(err.code, SW_EAUTH);
+	/* The length as received: a NUL inside the value does not cut it short. */
+	assert_int_equal(sw_auth_bearer("Bearer swt_abc\0junk", 19, tok, sizeof(tok), &err), -1);
+	assert_int_equal(err.code, SW_EAUTH);
+	assert_string_equal(err.msg, "authorization header contains a NUL byte");
 }
 
 static void test_token_format(void **state)
