@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -282,6 +283,60 @@ static int sw_server_write_url(struct sw_server *s, const char *listen, unsigned
 	return sw_fs_write_atomic(path, text, strlen(text), 0644, err);
 }
 
+/*
+ * Take DATA/server.lock: one server per data directory (two controllers on
+ * one database would both drive every deployment). flock(2) dies with the
+ * process, so a server killed with SIGKILL leaves no stale lock; the file
+ * keeps the holder's pid for the refusal message.
+ */
+static int sw_server_lock_data(struct sw_server *s, struct sw_err *err)
+{
+	char path[PATH_MAX], text[32], held[32];
+	ssize_t n;
+	int fd;
+
+	if (sw_path_join(path, sizeof(path), s->data_dir, "server.lock") < 0)
+		return sw_err_set(err, SW_EINPUT, "path too long under '%s'", s->data_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return sw_err_set(err, SW_EIO, "cannot open '%s': %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		n = e == EWOULDBLOCK ? pread(fd, held, sizeof(held) - 1, 0) : -1;
+		close(fd);
+		if (e != EWOULDBLOCK)
+			return sw_err_set(err, SW_EIO, "cannot lock '%s': %s", path, strerror(e));
+		held[n > 0 ? n : 0] = '\0';
+		held[strcspn(held, "\n")] = '\0';
+		return sw_err_set(err, SW_EINPUT, "data directory '%s' is in use by another slipway server (pid %s, %s)",
+				  s->data_dir, held[0] ? held : "unknown", path);
+	}
+	snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, text, strlen(text), 0) != (ssize_t)strlen(text)) {
+		sw_err_set(err, SW_EIO, "cannot write '%s': %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	s->lock_fd = fd;
+	return 0;
+}
+
+/* Remove DATA/server.url only while it names this server (another may have written its own). */
+static void sw_server_remove_url(struct sw_server *s)
+{
+	struct sw_buf b = SW_BUF_INIT(4096);
+	struct sw_err err = SW_ERR_INIT;
+	char path[PATH_MAX];
+
+	if (!s->url[0] || sw_path_join(path, sizeof(path), s->data_dir, "server.url") < 0)
+		return;
+	if (sw_fs_read_file(path, 4096, &b, &err) == 0 && !strncmp(sw_buf_str(&b), s->url, strlen(s->url)) &&
+	    (b.len == strlen(s->url) || sw_buf_str(&b)[strlen(s->url)] == '\n'))
+		unlink(path); /* nobody listens there any more */
+	sw_buf_release(&b);
+}
+
 static void sw_server_free(struct sw_server *s)
 {
 	size_t i;
@@ -294,6 +349,8 @@ static void sw_server_free(struct sw_server *s)
 	pthread_mutex_destroy(&s->store_lock);
 	pthread_mutex_destroy(&s->notify_lock);
 	pthread_cond_destroy(&s->notify_cond);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* the lock goes with it */
 	free(s);
 }
 
@@ -314,6 +371,7 @@ int sw_server_start(const struct sw_server_config *cfg, struct sw_server **out, 
 	if (sw_http_parse_listen(listen, host, sizeof(host), &port, err) < 0)
 		return -1;
 	s = sw_xcalloc(1, sizeof(*s));
+	s->lock_fd = -1;
 	pthread_mutex_init(&s->store_lock, NULL);
 	pthread_mutex_init(&s->notify_lock, NULL);
 	pthread_condattr_init(&ca);
@@ -333,6 +391,8 @@ int sw_server_start(const struct sw_server_config *cfg, struct sw_server **out, 
 		sw_err_set(err, SW_EIO, "cannot set mode 0700 on '%s': %s", s->data_dir, strerror(errno));
 		goto fail;
 	}
+	if (sw_server_lock_data(s, err) < 0)
+		goto fail;
 	if (sw_path_join(db, sizeof(db), s->data_dir, "slipway.db") < 0) {
 		sw_err_set(err, SW_EINPUT, "path too long under '%s'", s->data_dir);
 		goto fail;
@@ -387,7 +447,6 @@ fail:
 void sw_server_stop(struct sw_server *s)
 {
 	struct timespec tick = { 0, 20 * 1000000L };
-	char path[PATH_MAX];
 	uint64_t deadline;
 
 	if (!s)
@@ -398,8 +457,7 @@ void sw_server_stop(struct sw_server *s)
 	for (deadline = sw_clock_mono_ms() + 2000; atomic_load(&s->polls) > 0 && sw_clock_mono_ms() < deadline;)
 		nanosleep(&tick, NULL);
 	sw_http_stop(s->http);
-	if (sw_path_join(path, sizeof(path), s->data_dir, "server.url") == 0)
-		unlink(path); /* nobody listens there any more */
+	sw_server_remove_url(s);
 	if (s->ctl)
 		sw_controller_stop(s->ctl);
 	sw_info("server stopped");

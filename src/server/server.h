@@ -8,7 +8,11 @@
  *   | slipway.db                  | the store (events, releases, fleet, deployments)  |
  *   | admin.token                 | an admin API token (0600, O_EXCL), written at     |
  *   |                             | start when no active admin token exists           |
- *   | server.url                  | "http://ADDR:PORT\n" while listening              |
+ *   | server.lock                 | the pid of the server holding the directory: an   |
+ *   |                             | flock(LOCK_EX) held for the process's life, so    |
+ *   |                             | that a second server on the same --data exits 2   |
+ *   | server.url                  | "http://ADDR:PORT\n" while listening (removed at  |
+ *   |                             | stop only while it still names this server)       |
  *   | trusted/<name>.pub          | minisign public keys trusted for uploads          |
  *   | releases/<digest>/incoming/ | uploads in progress                               |
  *   | releases/<digest>/<file>    | committed release files (api_releases.c)          |
@@ -79,6 +83,7 @@ struct sw_server {
 	struct sw_controller *ctl;
 	struct sw_http *http;
 	int admin_token_written;    /* this start wrote DATA/admin.token */
+	int lock_fd;                /* DATA/server.lock, flock'ed for our life (-1: none) */
 };
 
 int sw_server_start(const struct sw_server_config *cfg, struct sw_server **out, struct sw_err *err);

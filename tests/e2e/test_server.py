@@ -173,6 +173,33 @@ def test_server_usage_errors(sw, tmp_path):
     assert p.returncode == 2 and "bad.pub" in p.stderr
 
 
+def test_second_server_on_same_data_is_refused(sw, server, tmp_path):
+    """One server per --data: a second one exits 2 naming the holder's pid, and leaves its server.url alone."""
+    srv = server()
+    url_file = srv.data / "server.url"
+    url = url_file.read_text()
+    args = [sw.bin, "server", "--data", str(srv.data), "--listen", "127.0.0.1:0"]
+    p = subprocess.Popen(args, env=sw.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=15)
+        raise AssertionError(f"a second server on {srv.data} kept running; server.url now "
+                             f"{url_file.read_text() if url_file.exists() else 'removed'!r}\n{err}")
+    assert p.returncode == 2, (p.returncode, out, err)
+    assert f"pid {srv.proc.pid}" in err and "in use" in err, err
+    assert url_file.read_text() == url
+    assert srv.request("GET", "/api/v1/health")[0] == 200
+    # The lock dies with its holder: after SIGKILL a new server takes the directory at once.
+    srv.proc.kill()
+    srv.proc.wait(timeout=10)
+    srv2 = server(data=srv.data)
+    assert (srv.data / "server.lock").read_text().strip() == str(srv2.proc.pid)
+    assert srv2.stop() == 0
+    assert not url_file.exists()
+
+
 def test_sigterm_during_long_poll_stops_cleanly(server):
     srv = server()
     result = {}
