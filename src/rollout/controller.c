@@ -17,7 +17,10 @@
  * where the last one stopped (a smoke command that was running is run
  * again).
  *
- * Owns struct sw_controller, its thread and the smoke child processes.
+ * Each observation carries live_since_ms: the controller's start, or the
+ * last resume from a stall seen by the stall watch thread (sw_ctl_watch).
+ *
+ * Owns struct sw_controller, its two threads and the smoke child processes.
  * Calls store/, spec/, traffic/, rollout/ (canary analyses: analysis/ through rollout/gate), base/.
  */
 #include "rollout/controller.h"
@@ -46,6 +49,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * The stall watch (sw_ctl_watch): it wakes every SW_CTL_WATCH_MS; a gap of
+ * more than SW_CTL_STALL_MS between two looks at the clock means the
+ * process did not run (SIGSTOP, a frozen machine or VM, a suspend).
+ */
+#define SW_CTL_WATCH_MS 100
+#define SW_CTL_STALL_MS 1000
 #define SW_CTL_SMOKE_OUT_MAX 8192
 #define SW_CTL_MAX_STEPS 8 /* steps of one deployment in a row within one pass */
 
@@ -65,10 +75,13 @@ struct sw_ctl_cleanup {
 
 struct sw_controller {
 	struct sw_controller_config cfg;
-	pthread_t thread;
-	pthread_mutex_t mu; /* kicked, stopping */
+	pthread_t thread, watch;
+	pthread_mutex_t mu; /* kicked, stopping, alive_ms, live_since_ms */
 	pthread_cond_t cv;
-	bool kicked, stopping, started;
+	pthread_cond_t watch_cv;
+	bool kicked, stopping, started, watching;
+	int64_t alive_ms;      /* CLOCK_BOOTTIME ms of the last look at the clock */
+	int64_t live_since_ms; /* wall ms: the server up without a stall since then (deployment.h) */
 	struct sw_ctl_smoke *smokes;
 	size_t nsmokes;
 	struct sw_ctl_cleanup *cleanups;
@@ -167,6 +180,66 @@ static int sw_ctl_traffic(const json_t *dep, struct sw_ctl_obs *o, struct sw_err
 		return -1;
 	o->obs.traffic = &o->haproxy.traffic;
 	return 0;
+}
+
+/* ---- stalls: the hosts' grace after a start or a resume ----------------- */
+
+/* Milliseconds on CLOCK_BOOTTIME: it goes on while the process is stopped or the machine sleeps. */
+static int64_t sw_ctl_boot_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A look at the clock (c->mu held): after a gap the process was not running, and the grace restarts. */
+static void sw_ctl_alive_locked(struct sw_controller *c)
+{
+	int64_t now = sw_ctl_boot_ms();
+
+	if (now - c->alive_ms > SW_CTL_STALL_MS) {
+		c->live_since_ms = sw_clock_wall_ms();
+		sw_info("msg=\"the server did not run for %lldms (stopped or frozen): hosts get %llums of grace\"",
+			(long long)(now - c->alive_ms), (unsigned long long)c->cfg.heartbeat_timeout_ms);
+	}
+	c->alive_ms = now;
+}
+
+/*
+ * Since when hosts have had a running server to report to. Looks at the
+ * clock itself: a step right after a resume must not judge hosts before the
+ * watch thread has noticed the stall.
+ */
+static int64_t sw_ctl_live_since(struct sw_controller *c)
+{
+	int64_t v;
+
+	pthread_mutex_lock(&c->mu);
+	sw_ctl_alive_locked(c);
+	v = c->live_since_ms;
+	pthread_mutex_unlock(&c->mu);
+	return v;
+}
+
+static void *sw_ctl_watch(void *arg)
+{
+	struct sw_controller *c = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&c->mu);
+	while (!c->stopping) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += SW_CTL_WATCH_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&c->watch_cv, &c->mu, &ts);
+		sw_ctl_alive_locked(c);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
 }
 
 /* ---- smoke commands ----------------------------------------------------- */
@@ -463,6 +536,8 @@ static void sw_ctl_run(struct sw_controller *c, const char *id)
 		if (rc == 0 && sw_ctl_observe(c->cfg.store, dep, c->cfg.heartbeat_timeout_ms, &o, &err) < 0)
 			rc = -1;
 		sw_ctl_unlock(c);
+		if (rc == 0)
+			o.obs.live_since_ms = sw_ctl_live_since(c);
 		if (rc < 0) {
 			sw_warn("msg=\"cannot read deployment\" id=%s error=\"%s\"", id, err.msg);
 			json_decref(dep);
@@ -558,6 +633,8 @@ static void sw_ctl_cleanup_one(struct sw_controller *c, size_t idx)
 		observed = rc == 0;
 	}
 	sw_ctl_unlock(c);
+	if (observed)
+		o.obs.live_since_ms = sw_ctl_live_since(c);
 	if (rc == 0 && sw_bluegreen_cleanup(dep, &o.obs, &out) == 0)
 		rc = 1;
 	if (rc == 0 || rc == 2) {
@@ -698,9 +775,19 @@ struct sw_controller *sw_controller_start(const struct sw_controller_config *cfg
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cv, &ca);
+	pthread_cond_init(&c->watch_cv, &ca);
 	pthread_condattr_destroy(&ca);
+	/* A start is the end of an outage: hosts have had no server to report to. */
+	c->alive_ms = sw_ctl_boot_ms();
+	c->live_since_ms = sw_clock_wall_ms();
 	if (sw_ctl_load_cleanups(c, err) < 0)
 		goto fail;
+	rc = pthread_create(&c->watch, NULL, sw_ctl_watch, c);
+	if (rc != 0) {
+		sw_err_set(err, SW_EIO, "cannot start the controller's stall watch: %s", strerror(rc));
+		goto fail;
+	}
+	c->watching = true;
 	rc = pthread_create(&c->thread, NULL, sw_ctl_main, c);
 	if (rc != 0) {
 		sw_err_set(err, SW_EIO, "cannot start the rollout controller: %s", strerror(rc));
@@ -709,6 +796,14 @@ struct sw_controller *sw_controller_start(const struct sw_controller_config *cfg
 	c->started = true;
 	return c;
 fail:
+	if (c->watching) {
+		pthread_mutex_lock(&c->mu);
+		c->stopping = true;
+		pthread_cond_signal(&c->watch_cv);
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(c->watch, NULL);
+	}
+	pthread_cond_destroy(&c->watch_cv);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	free(c->cleanups);
@@ -733,13 +828,17 @@ void sw_controller_stop(struct sw_controller *c)
 	pthread_mutex_lock(&c->mu);
 	c->stopping = true;
 	pthread_cond_signal(&c->cv);
+	pthread_cond_signal(&c->watch_cv);
 	pthread_mutex_unlock(&c->mu);
 	if (c->started)
 		pthread_join(c->thread, NULL);
+	if (c->watching)
+		pthread_join(c->watch, NULL);
 	while (c->nsmokes)
 		sw_ctl_smoke_drop(c, c->smokes[0].id);
 	free(c->smokes);
 	free(c->cleanups);
+	pthread_cond_destroy(&c->watch_cv);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	free(c);

@@ -8,6 +8,11 @@
  * store when it starts again. The store is not thread-safe: every store call
  * here and in the API handlers happens with cfg->store_lock held.
  *
+ * A second thread, the stall watch, looks at CLOCK_BOOTTIME every 100 ms: a
+ * gap means the process did not run (SIGSTOP, a frozen machine), and hosts
+ * get a grace of heartbeat_timeout_ms from the start and from each such
+ * resume before they are judged offline (deployment.h, "Outages").
+ *
  * API handlers call sw_rollout_create / _abort / _rollback with the lock
  * held, then sw_controller_kick() after releasing it. Agents' status reports
  * (sw_store_host_report) are followed by a kick too.

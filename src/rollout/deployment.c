@@ -156,9 +156,13 @@ int sw_dep_slot_index(const char *slot)
 
 bool sw_dep_offline(const struct sw_obs *obs, const struct sw_obs_host *oh)
 {
+	int64_t since;
+
 	if (!oh || !oh->exists || oh->last_seen_ms <= 0)
 		return true;
-	return obs->now_ms - oh->last_seen_ms > (int64_t)obs->heartbeat_timeout_ms;
+	/* Grace: while the server was down or stopped nobody could report; the clock starts when it is back. */
+	since = oh->last_seen_ms > obs->live_since_ms ? oh->last_seen_ms : obs->live_since_ms;
+	return obs->now_ms - since > (int64_t)obs->heartbeat_timeout_ms;
 }
 
 /* "web-1 went offline (not seen for 3.2s)" style age text. */
@@ -396,20 +400,54 @@ static void sw_dep_shift(json_t *obj, const char *key, int64_t d)
 {
 	int64_t v = sw_dep_int(obj, key);
 
-	if (v > 0)
+	if (v > 0 && json_is_object(obj))
 		json_object_set_new(obj, key, json_integer(v + d));
+}
+
+/*
+ * Push every timer of the deployment out by d ms: the time it stood still
+ * (paused by a human, or the server down or stopped) does not count
+ * against its deadlines.
+ */
+static void sw_dep_shift_timers(json_t *dep, int64_t d)
+{
+	static const char *const timers[] = { "batch_started_ms", "blocked_ms",	    "step_started_ms",
+					      "pause_until_ms",	  "cstep_started_ms", "cinst_started_ms",
+					      "bake_started_ms",  "bake_until_ms",    "failed_ms",
+					      "restore_ms",	  "unroute_ms" };
+	json_t *plan = sw_dep_plan(dep), *ph;
+	size_t i;
+
+	for (i = 0; i < SW_ARRAY_LEN(timers); i++)
+		sw_dep_shift(plan, timers[i], d);
+	sw_dep_shift(json_object_get(plan, "smoke"), "started_ms", d);
+	json_array_foreach(json_object_get(plan, "hosts"), i, ph)
+		sw_dep_shift(ph, "since_ms", d);
+	sw_dep_shift(dep, "deadline_ms", d);
+}
+
+/*
+ * The server was down or stopped since this deployment was last stepped
+ * (obs->live_since_ms, when the server came back, is after plan.stepped_ms):
+ * its timers move out by that outage, so that a health_timeout, batch wait,
+ * progress deadline or canary pause does not expire while nobody watched.
+ */
+static void sw_dep_outage(json_t *dep, const struct sw_obs *obs)
+{
+	json_t *plan = sw_dep_plan(dep);
+	int64_t last = sw_dep_int(plan, "stepped_ms");
+
+	if (last > 0 && obs->live_since_ms > last)
+		sw_dep_shift_timers(dep, obs->live_since_ms - last);
+	json_object_set_new(plan, "stepped_ms", json_integer(obs->now_ms));
 }
 
 int sw_dep_resume(json_t *dep, int64_t now_ms, char *note, size_t notesize, struct sw_err *err)
 {
-	static const char *const timers[] = { "batch_started_ms", "blocked_ms", "step_started_ms",
-					      "pause_until_ms", "cstep_started_ms",
-					      "cinst_started_ms", "bake_started_ms", "bake_until_ms" };
-	json_t *plan = sw_dep_plan(dep), *pause, *ph;
+	json_t *plan = sw_dep_plan(dep), *pause;
 	const char *from;
 	enum sw_dep_state st, back = SW_DEP_PROGRESSING;
 	int64_t d;
-	size_t i;
 
 	if (notesize)
 		note[0] = '\0';
@@ -426,11 +464,10 @@ int sw_dep_resume(json_t *dep, int64_t now_ms, char *note, size_t notesize, stru
 	d = now_ms - sw_dep_int(pause, "at_ms");
 	if (d < 0 || !pause)
 		d = 0;
-	for (i = 0; i < SW_ARRAY_LEN(timers); i++)
-		sw_dep_shift(plan, timers[i], d);
-	json_array_foreach(json_object_get(plan, "hosts"), i, ph)
-		sw_dep_shift(ph, "since_ms", d);
-	sw_dep_shift(dep, "deadline_ms", d);
+	sw_dep_shift_timers(dep, d);
+	/* The pause's time is accounted for: an outage during it is not shifted again. */
+	if (sw_dep_int(plan, "stepped_ms") > 0)
+		json_object_set_new(plan, "stepped_ms", json_integer(now_ms));
 	json_object_del(plan, "pause");
 	json_object_set_new(dep, "state", json_string(sw_dep_state_name(back)));
 	json_object_set_new(dep, "reason", json_string(""));
@@ -722,6 +759,7 @@ int sw_deployment_step(json_t *dep, const struct sw_obs *obs, struct sw_step *ou
 		out->again = true;
 		return 0;
 	}
+	sw_dep_outage(dep, obs);
 	if (!strcmp(phase, "rollout")) {
 		if (abort_req) {
 			sw_dep_fail(dep, obs, reason);

@@ -48,7 +48,17 @@
  * A host's report counts only when it is fresh: its generation_applied has
  * reached the generation written with our last change to it (plan host
  * "gen"), so a state left from an earlier attempt is never mistaken for the
- * answer. A host is offline when unseen for heartbeat_timeout_ms.
+ * answer. A host is offline when unseen for heartbeat_timeout_ms while
+ * the server was up: unseen for heartbeat_timeout_ms since the later of its
+ * last report and obs.live_since_ms.
+ *
+ * Outages (the server killed and restarted, or stopped with SIGSTOP and
+ * continued): nobody could report and nobody watched. Hosts get a grace of
+ * heartbeat_timeout_ms from obs.live_since_ms (above), and the first step
+ * after the outage moves every timer of the deployment (progress deadline,
+ * batch and health waits, blocked batch, smoke, canary pauses and steps,
+ * bakes, rollback waits, hosts' since_ms) out by the outage: the time from
+ * the last step (plan.stepped_ms) to obs.live_since_ms.
  *
  * Slot reports: host status {services: [{service, slot, digest, state,
  * message}]}, agent states installing, installed, starting, healthy,
@@ -117,6 +127,12 @@ enum sw_smoke { SW_SMOKE_IDLE, SW_SMOKE_RUNNING, SW_SMOKE_PASSED, SW_SMOKE_FAILE
 struct sw_obs {
 	int64_t now_ms;                 /* wall clock */
 	uint64_t heartbeat_timeout_ms;
+	/*
+	 * Wall ms since which the server has been up without a stall (its
+	 * start, or its resume after SIGSTOP or any freeze the controller
+	 * noticed); 0: no grace. See "Outages" above.
+	 */
+	int64_t live_since_ms;
 	const struct sw_obs_host *hosts;
 	size_t nhosts;
 	struct sw_traffic *traffic;     /* the env's load balancer, NULL: none */

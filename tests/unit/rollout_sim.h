@@ -62,6 +62,7 @@ struct sim {
 	struct sim_lb lb;
 	json_t *dep;
 	int64_t now;
+	int64_t live_since; /* the server up (or resumed) since then: obs.live_since_ms; 0: no grace */
 	/* addition (canary analyses): the obs's measure seam, NULL: the real sw_analysis_measure */
 	json_t *(*measure)(const struct sw_spec_analysis *a, const struct sw_analysis_target *t, const json_t *prev,
 			   struct sw_err *err);
@@ -326,6 +327,7 @@ static struct sw_obs *sim_obs(struct sim *s, bool with_lb)
 	memset(&s->obs, 0, sizeof(s->obs));
 	s->obs.now_ms = s->now;
 	s->obs.heartbeat_timeout_ms = 3000;
+	s->obs.live_since_ms = s->live_since;
 	s->obs.hosts = s->oh;
 	s->obs.nhosts = s->n;
 	s->obs.traffic = with_lb ? &s->lb.traffic : NULL;

@@ -290,6 +290,94 @@ static void test_deadline(void **state)
 	sim_release(&s);
 }
 
+/* Rolling, batch of one: web-1 has been told and has not answered yet; then the server is down for 30 s. */
+static void sim_outage(struct sim *s)
+{
+	struct sw_step out;
+	int i;
+
+	sim_init(s, 3, OLD);
+	s->live_since = s->now;
+	sim_dep(s, "rolling", NULL, NEW, OLD, "{\"progress_deadline_ms\": 20000, \"health_timeout_ms\": 5000}");
+	for (i = 0; i < 2; i++) {
+		sim_step(s, false, &out);
+		sw_step_release(&out);
+		s->now += 100;
+	}
+	assert_string_equal(sim_want_digest(s, 0, 0), NEW);
+	assert_int_equal(s->h[0].applied, 0);
+	/* Down (or stopped) for 30 s: nobody reports; then the server is back. */
+	s->now += 30000;
+	s->live_since = s->now;
+}
+
+static void test_outage_grace(void **state)
+{
+	struct sw_step out;
+	struct sim s;
+
+	(void)state;
+	/* Back after 30 s: no host is offline yet, no deadline has passed (health_timeout 5 s, progress 20 s). */
+	sim_outage(&s);
+	assert_int_equal(sim_step(&s, false, &out), -1);
+	sw_step_release(&out);
+	assert_string_equal(sim_state(&s), "progressing");
+	assert_string_equal(sw_json_str(sim_plan(&s), "phase"), "rollout");
+	s.now += 2500; /* still within the grace (heartbeat timeout 3 s) */
+	assert_int_equal(sim_step(&s, false, &out), -1);
+	sw_step_release(&out);
+	assert_string_equal(sw_json_str(sim_plan(&s), "phase"), "rollout");
+	/* The hosts report again: the rollout goes on to the end. */
+	sim_agents(&s, NULL, NULL, NULL);
+	sim_run(&s, false, NULL, NULL, 300, 100);
+	assert_string_equal(sim_state(&s), "succeeded");
+	sim_release(&s);
+
+	/* The grace is bounded: a host still silent heartbeat_timeout after the server came back is offline. */
+	sim_outage(&s);
+	s.h[1].dead = true;
+	s.h[2].dead = true;
+	s.now += 1000;
+	assert_int_equal(sim_step(&s, false, &out), -1);
+	sw_step_release(&out);
+	s.now += 1000;
+	sim_agents(&s, NULL, NULL, NULL); /* web-1 answers: healthy, batch 1 done */
+	sim_run(&s, false, NULL, NULL, 500, 100);
+	assert_string_equal(sim_state(&s), "rolled_back");
+	assert_non_null(strstr(sim_reason(&s), "host 'web-2' went offline (not seen for 3"));
+	sim_release(&s);
+}
+
+/* The timers stand still while the server is down: a restore's wait is measured from its return too. */
+static void test_outage_shifts_timers(void **state)
+{
+	struct sw_step out;
+	struct sim s;
+	int64_t deadline, started, outage;
+
+	(void)state;
+	sim_outage(&s);
+	deadline = sw_dep_int(s.dep, "deadline_ms");
+	started = sw_dep_int(sim_plan(&s), "batch_started_ms");
+	/* From the last step before it to the return. */
+	outage = s.live_since - sw_dep_int(sim_plan(&s), "stepped_ms");
+	assert_int_equal(outage, 30100);
+	sim_step(&s, false, &out);
+	sw_step_release(&out);
+	assert_int_equal(sw_dep_int(s.dep, "deadline_ms"), deadline + outage);
+	assert_int_equal(sw_dep_int(sim_plan(&s), "batch_started_ms"), started + outage);
+	/* Once only: the next step, with no new outage, moves nothing. */
+	s.now += 100;
+	sim_step(&s, false, &out);
+	sw_step_release(&out);
+	assert_int_equal(sw_dep_int(s.dep, "deadline_ms"), deadline + outage);
+	/* A real timeout still fires, counted from the return: 5 s of "starting" after it. */
+	sim_run(&s, false, NEW, "starting", 500, 100);
+	assert_string_equal(sim_state(&s), "rolled_back");
+	assert_non_null(strstr(sim_reason(&s), "not healthy after 5s"));
+	sim_release(&s);
+}
+
 static void test_abort(void **state)
 {
 	struct sim s;
@@ -523,6 +611,8 @@ int main(void)
 		cmocka_unit_test(test_rolling_offline_before_batch),
 		cmocka_unit_test(test_rolling_waits_for_availability),
 		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_outage_grace),
+		cmocka_unit_test(test_outage_shifts_timers),
 		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_first_deploy_fails),
 		cmocka_unit_test(test_stale_report_ignored),
