@@ -110,7 +110,7 @@ for p in "${ports[@]}"; do
 done
 
 step "a second release: 1.0.1, then one command back to the previous good release"
-echo 1.0.1 >VERSION && git commit -qam "hello 1.0.1"
+echo 1.0.1 >VERSION && git -c user.name=Demo -c user.email=demo@example.com commit -qam "hello 1.0.1"
 "$SW" run -j2 >/dev/null
 bundle2=$("$SW" release --version "$(cat VERSION)" --output json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["paths"]["bundle"])')
 run "$SW" deploy "$bundle2" --env staging --wait
@@ -181,7 +181,7 @@ load_report
 step "a bad release: 1.1.0 ships a setting that makes / fail after 30 requests (HELLO_FAIL_AFTER)"
 echo 1.1.0 >VERSION
 sed -i 's|^  command: ./dist/hello --port ${PORT}$|&\n  env: { HELLO_FAIL_AFTER: "30" }|' slipway.yml
-git commit -qam "hello 1.1.0"
+git -c user.name=Demo -c user.email=demo@example.com commit -qam "hello 1.1.0"
 "$SW" run -j2 >/dev/null
 bundle_bad=$("$SW" release --version 1.1.0 --output json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["paths"]["bundle"])')
 echo "staging has no traffic: its health checks pass, so the rolling deployment succeeds"
@@ -198,7 +198,7 @@ load_report
 step "a good release: 1.2.0 without that setting, canary 20% -> analysis -> 50% -> 100%"
 echo 1.2.0 >VERSION
 sed -i '/^  env: { HELLO_FAIL_AFTER: "30" }$/d' slipway.yml
-git commit -qam "hello 1.2.0"
+git -c user.name=Demo -c user.email=demo@example.com commit -qam "hello 1.2.0"
 "$SW" run -j2 >/dev/null
 bundle_good=$("$SW" release --version 1.2.0 --output json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["paths"]["bundle"])')
 run "$SW" deploy "$bundle_good" --env staging --wait

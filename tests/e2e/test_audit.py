@@ -295,35 +295,74 @@ def test_verify_while_locked_for_writing(sw):
         c.close()
 
 
-def _as_nobody(sw, *args):
+def _searchable_by_others(path):
+    """Every directory from / down to path lets others pass (mode o+x)."""
+    path = os.path.realpath(path)
+    while True:
+        if not os.stat(path).st_mode & stat.S_IXOTH:
+            return False
+        if path == "/":
+            return True
+        path = os.path.dirname(path)
+
+
+def _nobody_base(sw, prefix):
+    """A new directory (0755, owned by us) that `nobody` can reach, with a copy of the
+    binary in bin/. On a new machine neither the binary (/root is 0700) nor pytest's
+    tmp_path (/tmp/pytest-of-root is 0700) can be reached by another user, so the
+    tests that run as nobody bring what they need here. Returns (base, binary)."""
+    for parent in (tempfile.gettempdir(), "/tmp", "/var/tmp"):
+        if os.path.isdir(parent) and _searchable_by_others(parent):
+            break
+    else:
+        pytest.fail("no temporary directory that another user can reach (tried $TMPDIR, /tmp, /var/tmp)")
+    base = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    os.chmod(base, 0o755)
+    os.mkdir(os.path.join(base, "bin"), 0o755)
+    binary = os.path.join(base, "bin", "slipway")
+    shutil.copyfile(sw.bin, binary)
+    os.chmod(binary, 0o755)
+    return base, binary
+
+
+def _rmtree(base):
+    for d, dirs, _ in os.walk(base):
+        for name in dirs:
+            os.chmod(os.path.join(d, name), 0o755)
+    shutil.rmtree(base)
+
+
+def _as_nobody(binary, env, *args, cwd="/", timeout=60):
     kw = {}
     if os.geteuid() == 0:
         kw = {"user": NOBODY, "group": NOBODY, "extra_groups": []}
-    return subprocess.run([sw.bin, *map(str, args)], env=sw.env, cwd="/", capture_output=True,
-                          text=True, timeout=60, **kw)
+    return subprocess.run([binary, *map(str, args)], env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, **kw)
 
 
 def test_verify_read_only_database(sw):
     """audit verify works on a database whose file and directory cannot be written."""
     db = run_pipeline(sw)
     n = len(rows(db))
-    ro = tempfile.mkdtemp(prefix="sw-audit-ro-")
+    base, binary = _nobody_base(sw, "sw-audit-ro-")
     try:
-        os.chmod(ro, 0o755)
+        ro = os.path.join(base, "ro")
+        os.mkdir(ro, 0o755)
         copy = os.path.join(ro, "slipway.db")
         shutil.copy(db, copy)
         os.chmod(copy, 0o444)
         os.chmod(ro, 0o555)
-        p = _as_nobody(sw, "audit", "verify", "--db", copy)
+        # A home nobody cannot create: verify and log must not need to write anything.
+        env = dict(sw.env, SLIPWAY_HOME=os.path.join(base, "home"))
+        p = _as_nobody(binary, env, "audit", "verify", "--db", copy)
         assert p.returncode == 0, p.stderr
         assert p.stdout.startswith(f"event log ok: {n} events")
-        p = _as_nobody(sw, "audit", "log", "--db", copy, "--limit", "1")
+        p = _as_nobody(binary, env, "audit", "log", "--db", copy, "--limit", "1")
         assert p.returncode == 0, p.stderr
         assert p.stdout.startswith("1  ")
         assert sorted(os.listdir(ro)) == ["slipway.db"]
     finally:
-        os.chmod(ro, 0o755)
-        shutil.rmtree(ro)
+        _rmtree(base)
 
 
 def test_newer_schema(sw):
@@ -363,9 +402,8 @@ def test_run_on_read_only_database(sw):
     """A database file that cannot be written: a clear error, exit 1, and audit still reads it."""
     db = run_pipeline(sw)
     n = len(rows(db))
-    base = tempfile.mkdtemp(prefix="sw-audit-rofile-")
+    base, binary = _nobody_base(sw, "sw-audit-rofile-")
     try:
-        os.chmod(base, 0o755)
         home = os.path.join(base, "home")
         work = os.path.join(base, "work")
         os.mkdir(home, 0o700)
@@ -375,21 +413,18 @@ def test_run_on_read_only_database(sw):
         with open(os.path.join(work, "slipway.yml"), "w") as f:
             f.write(SPEC)
         if os.geteuid() == 0:
-            for d, _, files in os.walk(base):
+            for d in (home, work):
                 os.chown(d, NOBODY, NOBODY)
-                for name in files:
+                for name in os.listdir(d):
                     os.chown(os.path.join(d, name), NOBODY, NOBODY)
         os.chmod(copy, 0o400)
         env = dict(sw.env, SLIPWAY_HOME=home)
-        kw = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if os.geteuid() == 0 else {}
-        p = subprocess.run([sw.bin, "run"], env=env, cwd=work, capture_output=True, text=True,
-                           timeout=120, **kw)
+        p = _as_nobody(binary, env, "run", cwd=work, timeout=120)
         assert p.returncode == 1, f"exit {p.returncode}\n{p.stdout}\n{p.stderr}"
         assert f"cannot write to database '{copy}': read-only" in p.stderr
         assert len(rows(copy)) == n
-        p = subprocess.run([sw.bin, "audit", "verify"], env=env, cwd=work, capture_output=True,
-                           text=True, timeout=60, **kw)
+        p = _as_nobody(binary, env, "audit", "verify", cwd=work)
         assert p.returncode == 0, p.stderr
         assert p.stdout.startswith(f"event log ok: {n} events")
     finally:
-        shutil.rmtree(base)
+        _rmtree(base)

@@ -7,7 +7,8 @@ bad release (1.1.0, HELLO_FAIL_AFTER=30) rolled back by analysis on its own,
 a good one (1.2.0) promoted to 100%. docs/progressive-delivery.md is that
 part, so this test is what keeps the worked example true. Bounded at 5
 minutes; everything the demo starts lives under its own temporary
-directory and is stopped by its exit trap.
+directory and is stopped by its exit trap. It runs with no git identity
+(global and system git config hidden), as on a new machine.
 """
 import os
 import re
@@ -19,8 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_demo_runs_end_to_end():
     env = dict(os.environ)
-    for k in ("SLIPWAY_SERVER", "SLIPWAY_TOKEN", "SLIPWAY_HOME", "SLIPWAY_LOG", "KEEP"):
+    for k in ("SLIPWAY_SERVER", "SLIPWAY_TOKEN", "SLIPWAY_HOME", "SLIPWAY_LOG", "KEEP", "EMAIL",
+              "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
         env.pop(k, None)
+    # As on a new machine: no git identity (no global or system config), so every
+    # commit the demo makes must name its author itself.
+    env["GIT_CONFIG_GLOBAL"] = os.devnull
+    env["GIT_CONFIG_NOSYSTEM"] = "1"
     p = subprocess.run(["bash", str(ROOT / "demo.sh")], cwd=ROOT, env=env, capture_output=True, text=True,
                        timeout=300, stdin=subprocess.DEVNULL)
     out = re.sub(r"\x1b\[[0-9;]*m", "", p.stdout)
