@@ -239,8 +239,14 @@ int sw_enroll(const char *root, const struct sw_enroll_request *rq, struct sw_id
 		goto out;
 	if (status != 200 && status != 201) {
 		sw_enroll_api_message(status, &resp, msg, sizeof(msg));
-		sw_err_set(err, status == 401 || status == 403 ? SW_EAUTH : status == 400 ? SW_EINPUT : SW_EIO,
-			   "enrollment refused by '%s': %s", rq->server, msg);
+		/* Only a server that failed (5xx) or an unexpected answer is worth retrying (SW_EIO). */
+		sw_err_set(err,
+			   status == 401 || status == 403 ? SW_EAUTH
+			   : status == 400		  ? SW_EINPUT
+			   : status == 409		  ? SW_EBUSY
+			   : status == 404		  ? SW_ENOTFOUND
+						  : SW_EIO,
+			   "enrollment refused by '%s' (HTTP %ld): %s", rq->server, status, msg);
 		goto out;
 	}
 	out = sw_json_parse(resp.data ? resp.data : "", resp.len, 1 << 20, "enrollment answer", err);

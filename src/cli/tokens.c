@@ -32,24 +32,28 @@ static const char sw_token_usage[] =
 	"  -h, --help        show this help\n";
 
 static const char sw_join_usage[] =
-	"usage: slipway join-token create [--labels k=v,...] [--ttl DURATION] [--server URL] [--token TOKEN]\n"
-	"                                 [--output text|json]\n"
+	"usage: slipway join-token create [--labels k=v,...] [--ttl DURATION] [--replace HOST] [--server URL]\n"
+	"                                 [--token TOKEN] [--output text|json]\n"
 	"\n"
 	"Create a one-time token for `slipway agent --join` (needs an admin token). The\n"
 	"labels are given to the host that enrolls with it (they override the agent's own).\n"
+	"A name that is already enrolled is refused unless the token was made with\n"
+	"--replace NAME: then the machine enrolling with it takes the name over (the old\n"
+	"host token stops working). A revoked host stays revoked.\n"
 	"\n"
 	"options:\n"
 	"  --labels k=v,...  labels for the host\n"
 	"  --ttl DURATION    how long the token is valid (default 1h, at most 168h)\n"
+	"  --replace HOST    the token enrolls only HOST, taking over its enrolled name\n"
 	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
 	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
 	"  --output FMT      text (default) or json\n"
 	"  -h, --help        show this help\n";
 
-enum { OPT_SERVER = 256, OPT_TOKEN, OPT_OUTPUT, OPT_ROLE, OPT_NAME, OPT_LABELS, OPT_TTL };
+enum { OPT_SERVER = 256, OPT_TOKEN, OPT_OUTPUT, OPT_ROLE, OPT_NAME, OPT_LABELS, OPT_TTL, OPT_REPLACE };
 
 struct sw_tok_opts {
-	const char *server, *token, *role, *name, *labels, *ttl;
+	const char *server, *token, *role, *name, *labels, *ttl, *replace;
 	enum sw_output out;
 };
 
@@ -61,7 +65,7 @@ static int sw_tok_parse(const char *cmd, const char *usage, int argc, char **arg
 		{ "output", required_argument, NULL, OPT_OUTPUT }, { "role", required_argument, NULL, OPT_ROLE },
 		{ "name", required_argument, NULL, OPT_NAME },     { "labels", required_argument, NULL, OPT_LABELS },
 		{ "ttl", required_argument, NULL, OPT_TTL },       { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "replace", required_argument, NULL, OPT_REPLACE }, { NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -98,6 +102,9 @@ static int sw_tok_parse(const char *cmd, const char *usage, int argc, char **arg
 		case OPT_TTL:
 			o->ttl = optarg;
 			break;
+		case OPT_REPLACE:
+			o->replace = optarg;
+			break;
 		case ':':
 			*code = sw_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
 			return -1;
@@ -128,7 +135,8 @@ static int sw_token_create(int argc, char **argv)
 
 	if (sw_tok_parse(cmd, sw_token_usage, argc, argv, &o, &code) < 0)
 		return code;
-	if ((code = sw_tok_refuse(cmd, "labels", o.labels)) || (code = sw_tok_refuse(cmd, "ttl", o.ttl)))
+	if ((code = sw_tok_refuse(cmd, "labels", o.labels)) || (code = sw_tok_refuse(cmd, "ttl", o.ttl)) ||
+	    (code = sw_tok_refuse(cmd, "replace", o.replace)))
 		return code;
 	if (optind < argc)
 		return sw_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
@@ -169,7 +177,8 @@ static int sw_token_list(int argc, char **argv)
 	if (sw_tok_parse(cmd, sw_token_usage, argc, argv, &o, &code) < 0)
 		return code;
 	if ((code = sw_tok_refuse(cmd, "role", o.role)) || (code = sw_tok_refuse(cmd, "name", o.name)) ||
-	    (code = sw_tok_refuse(cmd, "labels", o.labels)) || (code = sw_tok_refuse(cmd, "ttl", o.ttl)))
+	    (code = sw_tok_refuse(cmd, "labels", o.labels)) || (code = sw_tok_refuse(cmd, "ttl", o.ttl)) ||
+	    (code = sw_tok_refuse(cmd, "replace", o.replace)))
 		return code;
 	if (optind < argc)
 		return sw_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
@@ -206,7 +215,8 @@ static int sw_token_revoke(int argc, char **argv)
 	if (sw_tok_parse(cmd, sw_token_usage, argc, argv, &o, &code) < 0)
 		return code;
 	if ((code = sw_tok_refuse(cmd, "role", o.role)) || (code = sw_tok_refuse(cmd, "name", o.name)) ||
-	    (code = sw_tok_refuse(cmd, "labels", o.labels)) || (code = sw_tok_refuse(cmd, "ttl", o.ttl)))
+	    (code = sw_tok_refuse(cmd, "labels", o.labels)) || (code = sw_tok_refuse(cmd, "ttl", o.ttl)) ||
+	    (code = sw_tok_refuse(cmd, "replace", o.replace)))
 		return code;
 	if (optind >= argc)
 		return sw_cli_usage_error(cmd, "which token? give its ID (see 'slipway token list')");
@@ -306,6 +316,8 @@ int sw_cmd_join_token(int argc, char **argv)
 	}
 	if (o.ttl)
 		json_object_set_new(body, "ttl", json_string(o.ttl));
+	if (o.replace)
+		json_object_set_new(body, "replace", json_string(o.replace));
 	if (sw_client_init(&cl, o.server, o.token, &err) < 0) {
 		json_decref(body);
 		return sw_cli_fail(cmd, &err);
@@ -319,8 +331,12 @@ int sw_cmd_join_token(int argc, char **argv)
 		return 0;
 	}
 	printf("%s\n", sw_json_str(resp, "token") ? sw_json_str(resp, "token") : "");
-	fprintf(stderr, "join token valid until %s; it can enroll one host once\n",
-		sw_json_str(resp, "expires") ? sw_json_str(resp, "expires") : "?");
+	if (o.replace)
+		fprintf(stderr, "join token valid until %s; it can enroll host '%s' once, replacing the enrolled one\n",
+			sw_json_str(resp, "expires") ? sw_json_str(resp, "expires") : "?", o.replace);
+	else
+		fprintf(stderr, "join token valid until %s; it can enroll one host once\n",
+			sw_json_str(resp, "expires") ? sw_json_str(resp, "expires") : "?");
 	json_decref(resp);
 	return 0;
 }

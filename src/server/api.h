@@ -58,6 +58,8 @@ int sw_api_token_create(struct sw_api *a, struct sw_err *err);
 int sw_api_token_list(struct sw_api *a, struct sw_err *err);
 int sw_api_token_revoke(struct sw_api *a, struct sw_err *err);
 int sw_api_join_create(struct sw_api *a, struct sw_err *err);
+/* 0 when a join token may be made to replace the host called name: it is enrolled and not revoked (lock held). */
+int sw_api_replace_check(struct sw_store *st, const char *name, struct sw_err *err);
 /* api_hosts.c */
 int sw_api_hosts_list(struct sw_api *a, struct sw_err *err);
 int sw_api_host_revoke(struct sw_api *a, struct sw_err *err);

@@ -3,9 +3,15 @@
  * desired state, report status (routes in routes.c).
  *
  * Enrollment runs in one transaction: consume the join token (401 when
- * unknown, used or expired), create or re-enroll the host by name (labels:
- * the agent's, overridden by the join token's), record host.enrolled. The
- * host token is made here, returned once and stored as its SHA-256.
+ * unknown, used or expired), create the host (labels: the agent's,
+ * overridden by the join token's), record host.enrolled. A name that is
+ * already enrolled is refused (409, naming the host) unless the join token
+ * was made with `replace: <that name>` (join-token create --replace): then
+ * the host keeps its id, gets the new token (the old one stops working) and
+ * host.enrolled says replaced. A revoked name stays revoked: refused even
+ * with --replace. A --replace token enrolls only the host it names. Any
+ * refusal rolls back, so the join token stays unused. The host token is
+ * made here, returned once and stored as its SHA-256.
  * Calls server/validate, server/auth, store/, base/.
  */
 #include "server/api.h"
@@ -16,13 +22,15 @@
 #include <sodium.h>
 #include <string.h>
 
-/* The id of the host called name, if enrolled (store lock held). */
-static int sw_api_host_by_name(struct sw_store *st, const char *name, char *id, size_t size, struct sw_err *err)
+/* The id of the host called name, if enrolled, and whether it is revoked (store lock held). */
+static int sw_api_host_by_name(struct sw_store *st, const char *name, char *id, size_t size, int *revoked,
+			       struct sw_err *err)
 {
 	json_t *arr = NULL, *h;
 	size_t i;
 
 	id[0] = '\0';
+	*revoked = 0;
 	if (sw_store_host_list(st, &arr, err) < 0)
 		return -1;
 	json_array_foreach(arr, i, h)
@@ -31,6 +39,7 @@ static int sw_api_host_by_name(struct sw_store *st, const char *name, char *id, 
 
 		if (n && hid && !strcmp(n, name)) {
 			sw_strlcpy(id, hid, size);
+			*revoked = json_is_true(json_object_get(h, "revoked"));
 			break;
 		}
 	}
@@ -38,14 +47,36 @@ static int sw_api_host_by_name(struct sw_store *st, const char *name, char *id, 
 	return 0;
 }
 
+static int sw_api_revoked_err(const char *name, const char *id, struct sw_err *err)
+{
+	return sw_err_set(err, SW_EBUSY,
+			  "host '%s' (%s) is revoked, and a revoked host stays revoked; enroll this machine under "
+			  "another name",
+			  name, id);
+}
+
+int sw_api_replace_check(struct sw_store *st, const char *name, struct sw_err *err)
+{
+	char id[80];
+	int revoked;
+
+	if (sw_api_host_by_name(st, name, id, sizeof(id), &revoked, err) < 0)
+		return -1;
+	if (!id[0])
+		return sw_err_set(err, SW_ENOTFOUND, "no host called '%s' is enrolled: nothing to replace", name);
+	if (revoked)
+		return sw_api_revoked_err(name, id, err);
+	return 0;
+}
+
 int sw_api_agent_enroll(struct sw_api *a, struct sw_err *err)
 {
 	struct sw_server *s = a->srv;
 	struct sw_val_enroll req;
-	char secret[SW_TOKEN_MAX], hash[SW_SHA256_HEX], jhash[SW_SHA256_HEX], id[80], subject[96];
+	char secret[SW_TOKEN_MAX], hash[SW_SHA256_HEX], jhash[SW_SHA256_HEX], id[80], subject[96], replace[136];
 	json_t *jlabels = NULL, *labels = NULL, *rec = NULL, *host = NULL, *keys, *out;
 	int64_t now = sw_clock_wall_ms();
-	int rc = -1, reenrolled = 0;
+	int rc = -1, reenrolled = 0, revoked = 0;
 	size_t i;
 
 	if (sw_val_enroll(a->body, &req, err) < 0)
@@ -56,13 +87,30 @@ int sw_api_agent_enroll(struct sw_api *a, struct sw_err *err)
 	sw_server_lock(s);
 	if (sw_store_begin(s->store, err) < 0)
 		goto unlock;
-	if (sw_api_host_by_name(s->store, req.name, id, sizeof(id), err) < 0)
+	if (sw_api_host_by_name(s->store, req.name, id, sizeof(id), &revoked, err) < 0)
 		goto rollback;
 	reenrolled = id[0] != '\0';
 	if (!reenrolled)
 		sw_auth_new_id("h-", id, sizeof(id));
-	if (sw_store_join_consume(s->store, jhash, id, now, &jlabels, err) < 0)
+	/* The token first (401 for a bad one), then the name: a taken name is told only to a valid token. */
+	if (sw_store_join_consume(s->store, jhash, id, now, &jlabels, replace, sizeof(replace), err) < 0)
 		goto rollback;
+	if (replace[0] && strcmp(replace, req.name)) {
+		sw_err_set(err, SW_EDENIED, "this join token may only enroll host '%s' (made with --replace %s), not '%s'",
+			   replace, replace, req.name);
+		goto rollback;
+	}
+	if (reenrolled && revoked) {
+		sw_api_revoked_err(req.name, id, err);
+		goto rollback;
+	}
+	if (reenrolled && !replace[0]) {
+		sw_err_set(err, SW_EBUSY,
+			   "host name '%s' is taken (host %s); to move it to this machine, enroll with a join token made by "
+			   "'slipway join-token create --replace %s', or choose another name",
+			   req.name, id, req.name);
+		goto rollback;
+	}
 	labels = req.labels ? json_deep_copy(req.labels) : json_object();
 	json_object_update(labels, jlabels);
 	if (json_object_size(labels) > SW_VAL_LABELS_MAX) {
@@ -77,10 +125,13 @@ int sw_api_agent_enroll(struct sw_api *a, struct sw_err *err)
 	/* The new host is the actor: "agent:<name>". */
 	snprintf(a->who.actor, sizeof(a->who.actor), "agent:%s", req.name);
 	if (sw_api_event(a, "host.enrolled", subject,
-			 json_pack("{s:O?, s:s, s:O, s:[i,i], s:b}", "host_id", json_object_get(host, "id"), "name",
+			 json_pack("{s:O?, s:s, s:O, s:[i,i], s:b, s:b}", "host_id", json_object_get(host, "id"), "name",
 				   req.name, "labels", labels, "ports", req.ports[0], req.ports[1], "reenrolled",
-				   reenrolled),
+				   reenrolled, "replaced", reenrolled),
 			 err) < 0 ||
+	    (reenrolled && sw_api_event(a, "host.replaced", subject,
+					json_pack("{s:O?, s:s}", "host_id", json_object_get(host, "id"), "name", req.name),
+					err) < 0) ||
 	    sw_store_commit(s->store, err) < 0)
 		goto rollback;
 	rc = 0;

@@ -99,29 +99,34 @@ int sw_api_join_create(struct sw_api *a, struct sw_err *err)
 	struct sw_server *s = a->srv;
 	char secret[SW_TOKEN_MAX], hash[SW_SHA256_HEX], expires[SW_TIME_STR_MAX];
 	const json_t *labels;
+	const char *replace;
 	uint64_t ttl_ms;
 	int64_t expires_ms;
-	json_t *l, *out;
+	json_t *l, *out, *ev;
 	int rc = -1;
 
-	if (sw_val_join_create(a->body, &labels, &ttl_ms, err) < 0)
+	if (sw_val_join_create(a->body, &labels, &replace, &ttl_ms, err) < 0)
 		return -1;
 	l = labels ? json_deep_copy(labels) : json_object();
 	expires_ms = sw_clock_wall_ms() + (int64_t)ttl_ms;
 	sw_clock_format_utc(expires_ms, expires, sizeof(expires));
 	sw_auth_new_token("swj_", secret, sizeof(secret));
 	sw_auth_token_hash(secret, hash);
+	ev = json_pack("{s:s, s:O}", "expires", expires, "labels", l);
+	if (replace)
+		json_object_set_new(ev, "replace", json_string(replace));
 	sw_server_lock(s);
 	if (sw_store_begin(s->store, err) == 0) {
-		if (sw_store_join_create(s->store, hash, l, expires_ms, err) == 0 &&
-		    sw_api_event(a, "join_token.created", "",
-				 json_pack("{s:s, s:O}", "expires", expires, "labels", l), err) == 0 &&
+		if ((!replace || sw_api_replace_check(s->store, replace, err) == 0) &&
+		    sw_store_join_create(s->store, hash, l, replace, expires_ms, err) == 0 &&
+		    sw_api_event(a, "join_token.created", "", json_incref(ev), err) == 0 &&
 		    sw_store_commit(s->store, err) == 0)
 			rc = 0;
 		else
 			sw_store_rollback(s->store);
 	}
 	sw_server_unlock(s);
+	json_decref(ev);
 	if (rc < 0) {
 		json_decref(l);
 		sodium_memzero(secret, sizeof(secret));
@@ -130,6 +135,8 @@ int sw_api_join_create(struct sw_api *a, struct sw_err *err)
 	sw_server_notify(s);
 	out = json_pack("{s:s, s:s, s:I, s:o}", "token", secret, "expires", expires, "expires_ms", (json_int_t)expires_ms,
 			"labels", l);
+	if (replace)
+		json_object_set_new(out, "replace", json_string(replace));
 	sodium_memzero(secret, sizeof(secret));
 	return sw_api_reply(a, 201, out);
 }

@@ -23,10 +23,11 @@ const struct sw_route sw_routes[] = {
 	  "200 `{id, revoked: true}`; 404 unknown id",
 	  "Revoke an API token; it is refused (401) from then on. Event `token.revoked`." },
 	{ "POST", "/api/v1/join-tokens", SW_ACCESS_ADMIN, SW_ROUTE_BODY_JSON, sw_api_join_create,
-	  "`{labels?: {name: value}, ttl?: duration (1s..168h, default 1h)}`",
-	  "201 `{token, expires, expires_ms, labels}`",
-	  "Create a one-time join token for `slipway agent --join`. Its labels override the agent's. "
-	  "Event `join_token.created`." },
+	  "`{labels?: {name: value}, ttl?: duration (1s..168h, default 1h), replace?: host name}`",
+	  "201 `{token, expires, expires_ms, labels, replace?}`; 404 no host called `replace`; 409 it is revoked",
+	  "Create a one-time join token for `slipway agent --join`. Its labels override the agent's. With "
+	  "`replace`, the token enrolls only that (enrolled, not revoked) host name and takes it over. "
+	  "Event `join_token.created` (with `replace`)." },
 
 	{ "GET", "/api/v1/hosts", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE, sw_api_hosts_list, "-",
 	  "200 `[{id, name, labels, ports, online, revoked, last_seen, last_seen_ms, enrolled, generation_applied, "
@@ -110,9 +111,12 @@ const struct sw_route sw_routes[] = {
 	{ "POST", "/api/v1/agent/enroll", SW_ACCESS_JOIN, SW_ROUTE_BODY_JSON, sw_api_agent_enroll,
 	  "`{join_token, name, labels?, ports: [A, B]}`",
 	  "201 `{host_id, name, host_token, labels, trusted_keys: [public key file text], heartbeat_ms}`; "
-	  "401 \"unknown join token\", \"join token already used\", \"join token expired\"",
-	  "Enroll a host with a one-time join token. A known name is re-enrolled: it keeps its id and gets a new "
-	  "token (the old one stops working). Event `host.enrolled`." },
+	  "401 \"unknown join token\", \"join token already used\", \"join token expired\"; 403 a `replace` "
+	  "token used for another name; 409 the name is taken (without a `replace` token for it) or revoked",
+	  "Enroll a host with a one-time join token. A name already enrolled is refused unless the token was made "
+	  "with `replace: <name>`: then the host keeps its id and gets a new token (the old one stops working). "
+	  "A revoked name stays revoked. A refusal leaves the join token unused. Events `host.enrolled` "
+	  "(`replaced`), and `host.replaced` on a takeover." },
 	{ "GET", "/api/v1/agent/desired", SW_ACCESS_AGENT, SW_ROUTE_BODY_NONE, sw_api_agent_desired,
 	  "query: `generation?` (default 0), `wait?` (seconds 0..30, default 0)",
 	  "200 `{generation, heartbeat_ms, services: [{service, slots: [{slot, digest, port, active, run}]}]}`",

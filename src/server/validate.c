@@ -197,17 +197,22 @@ int sw_val_token_create(const json_t *b, const char **name, enum sw_role *role, 
 	return 0;
 }
 
-int sw_val_join_create(const json_t *b, const json_t **labels, uint64_t *ttl_ms, struct sw_err *err)
+int sw_val_join_create(const json_t *b, const json_t **labels, const char **replace, uint64_t *ttl_ms,
+		       struct sw_err *err)
 {
-	static const char *const allowed[] = { "labels", "ttl", NULL };
+	static const char *const allowed[] = { "labels", "ttl", "replace", NULL };
 	const char *ttl = NULL;
 	json_t *l;
 
 	*labels = NULL;
+	*replace = NULL;
 	*ttl_ms = SW_VAL_TTL_DEFAULT_MS;
 	if (!b)
 		return 0;
 	if (sw_val_only(b, allowed, err) < 0 || sw_val_str(b, "ttl", 0, 1, 32, &ttl, err) < 0)
+		return -1;
+	l = json_object_get(b, "replace");
+	if (l && !json_is_null(l) && sw_val_name_field(b, "replace", "host", replace, err) < 0)
 		return -1;
 	l = json_object_get(b, "labels");
 	if (l && !json_is_null(l)) {

@@ -49,7 +49,9 @@ int sw_val_query_int(const char *s, const char *field, int64_t min, int64_t max,
 		     struct sw_err *err);
 
 int sw_val_token_create(const json_t *b, const char **name, enum sw_role *role, struct sw_err *err);
-int sw_val_join_create(const json_t *b, const json_t **labels, uint64_t *ttl_ms, struct sw_err *err);
+/* {labels?, ttl?, replace?}: replace (a host name, or NULL) lets the token take over that enrolled host. */
+int sw_val_join_create(const json_t *b, const json_t **labels, const char **replace, uint64_t *ttl_ms,
+		       struct sw_err *err);
 
 struct sw_val_enroll {
 	const char *join_token, *name;

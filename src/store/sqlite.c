@@ -151,6 +151,8 @@ static const struct sw_sq_migration sw_sq_migrations[] = {
 	     ") STRICT;\n" },
 	/* 3: one subject's events in seq order (a deployment's measurements) without a full scan. */
 	{ 3, "CREATE INDEX events_by_subject ON events (subject, seq);\n" },
+	/* 4: a join token may name the enrolled host it is allowed to replace (join-token create --replace). */
+	{ 4, "ALTER TABLE join_tokens ADD COLUMN replace_host TEXT;\n" },
 };
 
 _Static_assert(1397512025 == SW_SQLITE_APPLICATION_ID, "application_id in migration 1");

@@ -13,14 +13,17 @@
  *   token_lookup  returns revoked tokens too (the caller refuses them).
  *   join_consume  checks in this order: unknown, already used, expired, and
  *                 marks the row used with one conditional UPDATE, so that a
- *                 token can be consumed once.
+ *                 token can be consumed once. replace_host (migration 4) is
+ *                 the host name the token may take over, NULL for none.
  *   host_create   needs id, name (1..128), labels {}, token_hash, ports [a, b].
  *                 A host whose name is already enrolled is re-enrolled: its
  *                 row keeps its id (desired rows and deployment plans refer
  *                 to it) and gets the new token_hash (so the old token stops
- *                 working), labels, ports and enrolled time; revoked, status,
- *                 last_seen_ms and generation_applied start over. The caller
- *                 reads the resulting record with host_lookup_token().
+ *                 working), labels, ports and enrolled time; status,
+ *                 last_seen_ms and generation_applied start over; a
+ *                 revocation stays (the server refuses to re-enroll a revoked
+ *                 or taken name before it gets here, see api_agent.c). The
+ *                 caller reads the resulting record with host_lookup_token().
  *   host_lookup_token returns revoked hosts too (the caller refuses them).
  * Calls sqlite3, jansson, base/, store/sqlite_int.h.
  * Returned json_t are new references the caller decrefs.
@@ -249,8 +252,8 @@ int sw_sq_token_revoke(struct sw_store *st, const char *id, struct sw_err *err)
 
 /* ---- join tokens -------------------------------------------------------- */
 
-int sw_sq_join_create(struct sw_store *st, const char *hash, const json_t *labels, int64_t expires_ms,
-		      struct sw_err *err)
+int sw_sq_join_create(struct sw_store *st, const char *hash, const json_t *labels, const char *replace,
+		      int64_t expires_ms, struct sw_err *err)
 {
 	struct sw_sqlite *s = sw_sq(st);
 	char now[SW_TIME_STR_MAX], *ltext;
@@ -267,7 +270,11 @@ int sw_sq_join_create(struct sw_store *st, const char *hash, const json_t *label
 	if (!ltext)
 		return sw_err_set(err, SW_EINPUT, "join token: labels cannot be encoded");
 	sw_clock_format_utc(sw_clock_wall_ms(), now, sizeof(now));
-	if (sw_fl_prepare(s, "INSERT INTO join_tokens (hash, labels, created, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+	if (replace && (!*replace || strlen(replace) > 128))
+		return sw_err_set(err, SW_EINPUT, "join token: replace must be a host name of 1 to 128 bytes");
+	if (sw_fl_prepare(s,
+			  "INSERT INTO join_tokens (hash, labels, created, expires_ms, replace_host) "
+			  "VALUES (?1, ?2, ?3, ?4, ?5)",
 			  &stmt, err) < 0) {
 		free(ltext);
 		return -1;
@@ -280,6 +287,8 @@ int sw_sq_join_create(struct sw_store *st, const char *hash, const json_t *label
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(stmt, 4, expires_ms);
 	if (rc == SQLITE_OK)
+		rc = replace ? sqlite3_bind_text(stmt, 5, replace, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, 5);
+	if (rc == SQLITE_OK)
 		rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
 	free(ltext);
@@ -291,7 +300,7 @@ int sw_sq_join_create(struct sw_store *st, const char *hash, const json_t *label
 }
 
 int sw_sq_join_consume(struct sw_store *st, const char *hash, const char *host_id, int64_t now_ms, json_t **labels,
-		       struct sw_err *err)
+		       char *replace, size_t replace_size, struct sw_err *err)
 {
 	struct sw_sqlite *s = sw_sq(st);
 	char now[SW_TIME_STR_MAX];
@@ -302,10 +311,12 @@ int sw_sq_join_consume(struct sw_store *st, const char *hash, const char *host_i
 
 	if (labels)
 		*labels = NULL;
+	if (replace && replace_size)
+		replace[0] = '\0';
 	if (sw_fl_writable(st, err) < 0)
 		return -1;
-	if (sw_fl_prepare(s, "SELECT used_at IS NOT NULL, expires_ms, labels FROM join_tokens WHERE hash = ?1", &stmt,
-			  err) < 0)
+	if (sw_fl_prepare(s, "SELECT used_at IS NOT NULL, expires_ms, labels, replace_host FROM join_tokens WHERE hash = ?1",
+			  &stmt, err) < 0)
 		return -1;
 	rc = sqlite3_bind_text(stmt, 1, hash ? hash : "", -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
@@ -318,8 +329,16 @@ int sw_sq_join_consume(struct sw_store *st, const char *hash, const char *host_i
 	}
 	used = sqlite3_column_int(stmt, 0);
 	expires = sqlite3_column_int64(stmt, 1);
-	if (!used && expires > now_ms)
+	if (!used && expires > now_ms) {
+		const unsigned char *rh = sqlite3_column_text(stmt, 3);
+
 		l = sw_fl_column_json(s, stmt, 2, "join_tokens", "labels", JSON_OBJECT, err);
+		if (l && rh && replace && sw_strlcpy(replace, (const char *)rh, replace_size) < 0) {
+			json_decref(l);
+			l = NULL;
+			sw_err_set(err, SW_EINTEGRITY, "join token: replace_host too long");
+		}
+	}
 	sqlite3_finalize(stmt);
 	if (used)
 		return sw_err_set(err, SW_EAUTH, "join token already used");
@@ -397,7 +416,7 @@ int sw_sq_host_create(struct sw_store *st, const json_t *host, struct sw_err *er
 		"INSERT INTO hosts (id, name, labels, token_hash, ports, enrolled, last_seen_ms, revoked, status, "
 		"generation_applied) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, '{}', 0) "
 		"ON CONFLICT (name) DO UPDATE SET labels = excluded.labels, token_hash = excluded.token_hash, "
-		"ports = excluded.ports, enrolled = excluded.enrolled, last_seen_ms = 0, revoked = 0, "
+		"ports = excluded.ports, enrolled = excluded.enrolled, last_seen_ms = 0, "
 		"status = '{}', generation_applied = 0";
 	struct sw_sqlite *s = sw_sq(st);
 	const char *id, *name, *hash, *enrolled;

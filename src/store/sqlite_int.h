@@ -43,10 +43,10 @@ int sw_sq_token_create(struct sw_store *st, const json_t *tok, struct sw_err *er
 int sw_sq_token_lookup(struct sw_store *st, const char *hash, json_t **tok, struct sw_err *err);
 int sw_sq_token_list(struct sw_store *st, json_t **arr, struct sw_err *err);
 int sw_sq_token_revoke(struct sw_store *st, const char *id, struct sw_err *err);
-int sw_sq_join_create(struct sw_store *st, const char *hash, const json_t *labels, int64_t expires_ms,
-		      struct sw_err *err);
+int sw_sq_join_create(struct sw_store *st, const char *hash, const json_t *labels, const char *replace,
+		      int64_t expires_ms, struct sw_err *err);
 int sw_sq_join_consume(struct sw_store *st, const char *hash, const char *host_id, int64_t now_ms, json_t **labels,
-		       struct sw_err *err);
+		       char *replace, size_t replace_size, struct sw_err *err);
 int sw_sq_host_create(struct sw_store *st, const json_t *host, struct sw_err *err);
 int sw_sq_host_lookup_token(struct sw_store *st, const char *token_hash, json_t **host, struct sw_err *err);
 int sw_sq_host_get(struct sw_store *st, const char *id, json_t **host, struct sw_err *err);

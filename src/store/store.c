@@ -300,16 +300,16 @@ int sw_store_token_revoke(struct sw_store *st, const char *id, struct sw_err *er
 	SW_STORE_OP(token_revoke, id, err);
 }
 
-int sw_store_join_create(struct sw_store *st, const char *hash, const json_t *labels, int64_t expires_ms,
-			 struct sw_err *err)
+int sw_store_join_create(struct sw_store *st, const char *hash, const json_t *labels, const char *replace,
+			 int64_t expires_ms, struct sw_err *err)
 {
-	SW_STORE_OP(join_create, hash, labels, expires_ms, err);
+	SW_STORE_OP(join_create, hash, labels, replace, expires_ms, err);
 }
 
 int sw_store_join_consume(struct sw_store *st, const char *hash, const char *host_id, int64_t now_ms,
-			  json_t **labels, struct sw_err *err)
+			  json_t **labels, char *replace, size_t replace_size, struct sw_err *err)
 {
-	SW_STORE_OP(join_consume, hash, host_id, now_ms, labels, err);
+	SW_STORE_OP(join_consume, hash, host_id, now_ms, labels, replace, replace_size, err);
 }
 
 int sw_store_host_create(struct sw_store *st, const json_t *host, struct sw_err *err)

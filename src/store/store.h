@@ -94,10 +94,10 @@ struct sw_store_ops {
 	int (*token_lookup)(struct sw_store *st, const char *hash, json_t **tok, struct sw_err *err);
 	int (*token_list)(struct sw_store *st, json_t **arr, struct sw_err *err);
 	int (*token_revoke)(struct sw_store *st, const char *id, struct sw_err *err);
-	int (*join_create)(struct sw_store *st, const char *hash, const json_t *labels, int64_t expires_ms,
-			   struct sw_err *err);
+	int (*join_create)(struct sw_store *st, const char *hash, const json_t *labels, const char *replace,
+			   int64_t expires_ms, struct sw_err *err);
 	int (*join_consume)(struct sw_store *st, const char *hash, const char *host_id, int64_t now_ms,
-			    json_t **labels, struct sw_err *err);
+			    json_t **labels, char *replace, size_t replace_size, struct sw_err *err);
 	int (*host_create)(struct sw_store *st, const json_t *host, struct sw_err *err);
 	int (*host_lookup_token)(struct sw_store *st, const char *token_hash, json_t **host, struct sw_err *err);
 	int (*host_get)(struct sw_store *st, const char *id, json_t **host, struct sw_err *err);
@@ -192,9 +192,11 @@ int sw_store_get_release(struct sw_store *st, const char *digest, char **manifes
  *
  * token   {id, name, role: "admin"|"deployer"|"viewer", hash: sha256 hex of the
  *          secret, created, revoked: bool}         (the secret itself is never stored)
- * join    one-time enrollment token: hash, labels {}, expires_ms, used_at, host_id.
- *         consume marks it used atomically; SW_EAUTH "unknown join token",
- *         "join token already used" or "join token expired".
+ * join    one-time enrollment token: hash, labels {}, replace (the name of an
+ *         enrolled host it may take over, or NULL), expires_ms, used_at, host_id.
+ *         consume marks it used atomically and gives labels and replace ("" =
+ *         none); SW_EAUTH "unknown join token", "join token already used" or
+ *         "join token expired".
  * host    {id, name (unique), labels {}, token_hash, ports [a, b], enrolled,
  *          last_seen_ms, revoked: bool, status {last report}, generation_applied}
  * deployment {id, service, env, digest, prev_digest|null, state, reason, actor,
@@ -208,10 +210,10 @@ int sw_store_token_create(struct sw_store *st, const json_t *tok, struct sw_err 
 int sw_store_token_lookup(struct sw_store *st, const char *hash, json_t **tok, struct sw_err *err);
 int sw_store_token_list(struct sw_store *st, json_t **arr, struct sw_err *err);
 int sw_store_token_revoke(struct sw_store *st, const char *id, struct sw_err *err);
-int sw_store_join_create(struct sw_store *st, const char *hash, const json_t *labels, int64_t expires_ms,
-			 struct sw_err *err);
+int sw_store_join_create(struct sw_store *st, const char *hash, const json_t *labels, const char *replace,
+			 int64_t expires_ms, struct sw_err *err);
 int sw_store_join_consume(struct sw_store *st, const char *hash, const char *host_id, int64_t now_ms,
-			  json_t **labels, struct sw_err *err);
+			  json_t **labels, char *replace, size_t replace_size, struct sw_err *err);
 int sw_store_host_create(struct sw_store *st, const json_t *host, struct sw_err *err);
 int sw_store_host_lookup_token(struct sw_store *st, const char *token_hash, json_t **host, struct sw_err *err);
 int sw_store_host_get(struct sw_store *st, const char *id, json_t **host, struct sw_err *err);

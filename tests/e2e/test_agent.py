@@ -276,6 +276,60 @@ def test_replayed_and_expired_join_token(env):
     a.stop_ok()
 
 
+def test_enroll_cannot_take_a_name(env):
+    """A second machine enrolling as an enrolled name is refused (409 naming it, exit 1) and the first keeps
+    working; a `join-token create --replace NAME` token takes the name over (recorded); a revoked name stays
+    revoked."""
+    tmp, start_server, start_agent = env
+    srv = start_server()
+    a = start_agent("web-1", srv.url, srv.join_token())
+    first = wait_for(lambda: srv.hosts().get("web-1"), what="enrolled")
+    a.wait_log("desired state generation")
+    clone = start_agent("web-1", srv.url, srv.join_token(), root=tmp / "agent-web-1-clone")
+    assert clone.proc.wait(timeout=20) == 1, clone.text()
+    out = clone.text()
+    assert "HTTP 409" in out and "host name 'web-1' is taken" in out and "--replace web-1" in out, out
+    assert not (clone.root / "agent.json").exists()
+    # The first machine is untouched: same id, still reporting with its token.
+    seen = srv.hosts()["web-1"]["last_seen"]
+    wait_for(lambda: srv.hosts()["web-1"]["last_seen"] != seen, what="first agent still reporting")
+    assert srv.hosts()["web-1"]["id"] == first["id"] and a.proc.poll() is None
+
+    # A --replace token (CLI) takes the name over; the old identity stops working.
+    env_ = dict(os.environ, SLIPWAY_SERVER=srv.url, SLIPWAY_TOKEN=srv.admin)
+    p = subprocess.run([_bin(), "join-token", "create", "--replace", "web-1", "--output", "json"], env=env_,
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["replace"] == "web-1"
+    # It enrolls only the host it names.
+    other = start_agent("web-2", srv.url, json.loads(p.stdout)["token"])
+    assert other.proc.wait(timeout=20) == 1
+    assert "may only enroll host 'web-1'" in other.text()
+    new = start_agent("web-1", srv.url, json.loads(p.stdout)["token"], root=tmp / "agent-web-1-new")
+    new.wait_log("desired state generation")
+    assert srv.hosts()["web-1"]["id"] == first["id"] and len(srv.hosts()) == 1
+    assert a.proc.wait(timeout=20) == 1
+    assert "revoked or is unknown" in a.text()
+    status, events = srv.api("GET", "/api/v1/events?limit=200")
+    assert status == 200, events
+    events = events["events"] if isinstance(events, dict) else events
+    kinds = [(e["kind"], e["payload"]) for e in events]
+    assert any(k == "join_token.created" and pl.get("replace") == "web-1" for k, pl in kinds), kinds
+    assert any(k == "host.replaced" and pl["name"] == "web-1" for k, pl in kinds), kinds
+    assert [pl["replaced"] for k, pl in kinds if k == "host.enrolled"] == [False, True]
+
+    # Revoked stays revoked: no --replace token for it, no enrollment under its name.
+    status, _ = srv.api("DELETE", f"/api/v1/hosts/{first['id']}")
+    assert status == 200
+    assert new.proc.wait(timeout=20) == 1
+    status, doc = srv.api("POST", "/api/v1/join-tokens", {"replace": "web-1"})
+    assert status == 409 and "a revoked host stays revoked" in doc["error"]["message"], doc
+    again = start_agent("web-1", srv.url, srv.join_token(), root=tmp / "agent-web-1-again")
+    assert again.proc.wait(timeout=20) == 1
+    assert "HTTP 409" in again.text() and "host 'web-1'" in again.text() and "revoked" in again.text()
+    assert srv.hosts()["web-1"]["revoked"] is True
+
+
 def test_revoked_and_unknown_identity_exit_1(env):
     tmp, start_server, start_agent = env
     srv = start_server()

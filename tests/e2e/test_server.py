@@ -493,16 +493,29 @@ def test_revoked_host_is_refused(sw, server):
     assert st == 404
 
 
-def test_reenroll_replaces_identity(server):
+def test_reenroll_needs_replace_token(server):
     srv = server()
     first = srv.enroll("app-1", ports=(18101, 18102))
-    second = srv.enroll("app-1", ports=(18201, 18202))
+    jt = srv.join()
+    st, doc = srv.request("POST", "/api/v1/agent/enroll", None,
+                          {"join_token": jt, "name": "app-1", "labels": {}, "ports": [18201, 18202]})
+    assert st == 409 and doc["error"]["code"] == "conflict", doc
+    assert "host name 'app-1' is taken (host " + first["host_id"] + ")" in doc["error"]["message"]
+    # The refusal rolled back: the join token is still usable, under another name.
+    assert srv.ok("POST", "/api/v1/agent/enroll", None,
+                  {"join_token": jt, "name": "app-2", "labels": {}, "ports": [18301, 18302]}, 201)
+    rt = srv.ok("POST", "/api/v1/join-tokens", srv.admin, {"replace": "app-1"}, 201)
+    assert rt["replace"] == "app-1"
+    st, doc = srv.request("POST", "/api/v1/join-tokens", srv.admin, {"replace": "nobody"})
+    assert st == 404 and "no host called 'nobody'" in doc["error"]["message"]
+    second = srv.ok("POST", "/api/v1/agent/enroll", None,
+                    {"join_token": rt["token"], "name": "app-1", "labels": {}, "ports": [18201, 18202]}, 201)
     assert second["host_id"] == first["host_id"]
     st, doc = srv.request("GET", "/api/v1/agent/desired", first["host_token"])
     assert st == 401 and doc["error"]["message"] == "unknown host token"
     assert srv.request("GET", "/api/v1/agent/desired", second["host_token"])[0] == 200
     hosts = srv.ok("GET", "/api/v1/hosts", srv.admin)
-    assert len(hosts) == 1 and hosts[0]["ports"] == [18201, 18202]
+    assert {h["name"]: h["ports"] for h in hosts} == {"app-1": [18201, 18202], "app-2": [18301, 18302]}
 
 
 def test_status_report_and_hosts_view(sw, server):

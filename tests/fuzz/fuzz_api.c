@@ -78,9 +78,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		break;
 	case 1:
-		rc = sw_val_join_create(body, &labels, &ttl, &err);
+		rc = sw_val_join_create(body, &labels, &a, &ttl, &err);
 		fuzz_check(rc, &err, "join create");
-		if (rc == 0 && (ttl < 1000 || ttl > SW_VAL_TTL_MAX_MS || (labels && !json_is_object(labels))))
+		if (rc == 0 && (ttl < 1000 || ttl > SW_VAL_TTL_MAX_MS || (labels && !json_is_object(labels)) ||
+				(a && !sw_val_name_ok(a))))
 			abort();
 		break;
 	case 2:

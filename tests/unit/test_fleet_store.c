@@ -166,16 +166,32 @@ static void test_join_once(void **state)
 	char h[SW_SHA256_HEX];
 
 	hash_of("swj_one", h);
-	assert_int_equal(sw_store_join_create(f->st, h, labels, now + 60000, &err), 0);
+	assert_int_equal(sw_store_join_create(f->st, h, labels, NULL, now + 60000, &err), 0);
 	json_decref(labels);
-	assert_int_equal(sw_store_join_consume(f->st, h, "h-1", now, &got, &err), 0);
+	assert_int_equal(sw_store_join_consume(f->st, h, "h-1", now, &got, NULL, 0, &err), 0);
 	assert_string_equal(json_string_value(json_object_get(got, "region")), "eu");
 	json_decref(got);
 	got = NULL;
-	assert_int_equal(sw_store_join_consume(f->st, h, "h-2", now, &got, &err), -1);
+	assert_int_equal(sw_store_join_consume(f->st, h, "h-2", now, &got, NULL, 0, &err), -1);
 	assert_int_equal(err.code, SW_EAUTH);
 	assert_string_equal(err.msg, "join token already used");
 	assert_null(got);
+
+	/* replace: kept with the token, given back by consume ("" when none). */
+	char replace[64] = "x";
+
+	hash_of("swj_replace", h);
+	assert_int_equal(sw_store_join_create(f->st, h, NULL, "web-1", now + 60000, &err), 0);
+	assert_int_equal(sw_store_join_consume(f->st, h, "h-1", now, &got, replace, sizeof(replace), &err), 0);
+	assert_string_equal(replace, "web-1");
+	json_decref(got);
+	hash_of("swj_plain", h);
+	assert_int_equal(sw_store_join_create(f->st, h, NULL, NULL, now + 60000, &err), 0);
+	assert_int_equal(sw_store_join_consume(f->st, h, "h-1", now, &got, replace, sizeof(replace), &err), 0);
+	assert_string_equal(replace, "");
+	json_decref(got);
+	assert_int_equal(sw_store_join_create(f->st, h, NULL, "", now, &err), -1);
+	assert_int_equal(err.code, SW_EINPUT);
 }
 
 static void test_join_expired_unknown(void **state)
@@ -187,29 +203,29 @@ static void test_join_expired_unknown(void **state)
 	json_t *got = NULL;
 
 	hash_of("swj_old", h);
-	assert_int_equal(sw_store_join_create(f->st, h, NULL, now - 1, &err), 0);
-	assert_int_equal(sw_store_join_consume(f->st, h, "h-1", now, &got, &err), -1);
+	assert_int_equal(sw_store_join_create(f->st, h, NULL, NULL, now - 1, &err), 0);
+	assert_int_equal(sw_store_join_consume(f->st, h, "h-1", now, &got, NULL, 0, &err), -1);
 	assert_int_equal(err.code, SW_EAUTH);
 	assert_string_equal(err.msg, "join token expired");
 	/* Exactly at the expiry instant it is expired too. */
 	hash_of("swj_edge", h);
-	assert_int_equal(sw_store_join_create(f->st, h, NULL, now, &err), 0);
-	assert_int_equal(sw_store_join_consume(f->st, h, "h-1", now, &got, &err), -1);
+	assert_int_equal(sw_store_join_create(f->st, h, NULL, NULL, now, &err), 0);
+	assert_int_equal(sw_store_join_consume(f->st, h, "h-1", now, &got, NULL, 0, &err), -1);
 	assert_string_equal(err.msg, "join token expired");
-	assert_int_equal(sw_store_join_consume(f->st, h, "h-1", now - 1, &got, &err), 0);
+	assert_int_equal(sw_store_join_consume(f->st, h, "h-1", now - 1, &got, NULL, 0, &err), 0);
 	assert_true(json_is_object(got) && json_object_size(got) == 0);
 	json_decref(got);
 
 	hash_of("swj_never", h);
-	assert_int_equal(sw_store_join_consume(f->st, h, "h-1", now, &got, &err), -1);
+	assert_int_equal(sw_store_join_consume(f->st, h, "h-1", now, &got, NULL, 0, &err), -1);
 	assert_int_equal(err.code, SW_EAUTH);
 	assert_string_equal(err.msg, "unknown join token");
 
-	assert_int_equal(sw_store_join_create(f->st, "short", NULL, now, &err), -1);
+	assert_int_equal(sw_store_join_create(f->st, "short", NULL, NULL, now, &err), -1);
 	assert_int_equal(err.code, SW_EINPUT);
 	got = json_array();
 	hash_of("swj_badlabels", h);
-	assert_int_equal(sw_store_join_create(f->st, h, got, now, &err), -1);
+	assert_int_equal(sw_store_join_create(f->st, h, got, NULL, now, &err), -1);
 	assert_int_equal(err.code, SW_EINPUT);
 	json_decref(got);
 }
@@ -297,7 +313,8 @@ static void test_host_reenroll(void **state)
 	hash_of("swh_new", th);
 	assert_int_equal(sw_store_host_lookup_token(f->st, th, &got, &err), 0);
 	assert_string_equal(json_string_value(json_object_get(got, "id")), "h-first");
-	assert_true(json_is_false(json_object_get(got, "revoked")));
+	/* A revocation is never cleared by re-enrolling (the server refuses before; this is the backstop). */
+	assert_true(json_is_true(json_object_get(got, "revoked")));
 	assert_int_equal(json_integer_value(json_object_get(got, "generation_applied")), 0);
 	assert_int_equal(json_integer_value(json_object_get(got, "last_seen_ms")), 0);
 	assert_int_equal(json_integer_value(json_array_get(json_object_get(got, "ports"), 0)), 7101);

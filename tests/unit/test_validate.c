@@ -90,29 +90,38 @@ static void test_token_create(void **state)
 static void test_join_create(void **state)
 {
 	const json_t *labels;
+	const char *replace;
 	uint64_t ttl;
 	json_t *b;
 
 	(void)state;
-	assert_int_equal(sw_val_join_create(NULL, &labels, &ttl, NULL), 0);
+	assert_int_equal(sw_val_join_create(NULL, &labels, &replace, &ttl, NULL), 0);
 	assert_int_equal(ttl, SW_VAL_TTL_DEFAULT_MS);
 	assert_null(labels);
 	b = parse("{\"labels\": {\"env\": \"prod\", \"topology.kubernetes.io/zone\": \"a\"}, \"ttl\": \"10m\"}");
-	assert_int_equal(sw_val_join_create(b, &labels, &ttl, NULL), 0);
+	assert_int_equal(sw_val_join_create(b, &labels, &replace, &ttl, NULL), 0);
 	assert_int_equal(ttl, 600000);
 	assert_string_equal(json_string_value(json_object_get(labels, "env")), "prod");
 	json_decref(b);
 	b = parse("{\"ttl\": \"0s\"}");
-	EXPECT_FIELD(sw_val_join_create(b, &labels, &ttl, err), "ttl");
+	EXPECT_FIELD(sw_val_join_create(b, &labels, &replace, &ttl, err), "ttl");
 	json_decref(b);
 	b = parse("{\"ttl\": \"200h\"}");
-	EXPECT_FIELD(sw_val_join_create(b, &labels, &ttl, err), "ttl");
+	EXPECT_FIELD(sw_val_join_create(b, &labels, &replace, &ttl, err), "ttl");
 	json_decref(b);
 	b = parse("{\"labels\": {\"bad key\": \"x\"}}");
-	EXPECT_FIELD(sw_val_join_create(b, &labels, &ttl, err), "labels");
+	EXPECT_FIELD(sw_val_join_create(b, &labels, &replace, &ttl, err), "labels");
 	json_decref(b);
 	b = parse("{\"labels\": [\"env=prod\"]}");
-	EXPECT_FIELD(sw_val_join_create(b, &labels, &ttl, err), "labels");
+	EXPECT_FIELD(sw_val_join_create(b, &labels, &replace, &ttl, err), "labels");
+	json_decref(b);
+	assert_null(replace);
+	b = parse("{\"replace\": \"web-1\"}");
+	assert_int_equal(sw_val_join_create(b, &labels, &replace, &ttl, NULL), 0);
+	assert_string_equal(replace, "web-1");
+	json_decref(b);
+	b = parse("{\"replace\": \"-bad name\"}");
+	EXPECT_FIELD(sw_val_join_create(b, &labels, &replace, &ttl, err), "replace");
 	json_decref(b);
 }
 
