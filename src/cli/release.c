@@ -12,6 +12,7 @@
 #include "base/mem.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "pipeline/gitrev.h"
 #include "release/gitinfo.h"
 #include "release/minisign.h"
 #include "release/release.h"
@@ -100,17 +101,24 @@ int sw_cmd_keygen(int argc, char **argv)
 
 static void sw_release_usage(FILE *f)
 {
-	fputs("usage: slipway release [-f slipway.yml] [--version V] [--out DIR] [--key FILE] [--output json]\n\n"
+	fputs("usage: slipway release [-f slipway.yml] [--version V] [--out DIR] [--key FILE] [--allow-stale]\n"
+	      "                       [--output json]\n\n"
 	      "Bundle the outputs of every job of the latest passed pipeline run into a\n"
 	      "deterministic tar.zst named by its sha256, write release.json, a CycloneDX\n"
 	      "SBOM and in-toto SLSA provenance, sign the bundle and release.json with the\n"
 	      "minisign key, and record the release in the local store.\n\n"
+	      "The release records the commit (and tree state) the run built its outputs\n"
+	      "from. When the working tree has moved on since (another commit, other\n"
+	      "uncommitted changes), it refuses (exit 1): run the pipeline again, or pass\n"
+	      "--allow-stale to sign the old outputs anyway, which the release records.\n\n"
 	      "options:\n"
 	      "  -f, --file PATH   the service spec (default slipway.yml)\n"
 	      "  --version V       release version (default: the spec's version, else\n"
 	      "                    `git describe --tags`, else 0.0.0+<commit>, else 0.0.0)\n"
 	      "  --out DIR         where the files go (default $SLIPWAY_HOME/releases/<service>)\n"
 	      "  --key FILE        minisign secret key (default $SLIPWAY_HOME/keys/slipway.key)\n"
+	      "  --allow-stale     release outputs built from another commit or tree state\n"
+	      "                    than the working tree's (recorded as \"stale\")\n"
 	      "  --output FORMAT   text (default) or json\n"
 	      "  -h, --help        show this help\n\n"
 	      "Bundle entry times come from SOURCE_DATE_EPOCH, else the git commit time.\n"
@@ -120,8 +128,52 @@ static void sw_release_usage(FILE *f)
 
 struct sw_release_cli {
 	const char *spec_path, *version, *out_dir, *key_path;
+	bool allow_stale;
 	enum sw_output out;
 };
+
+/* "commit <hex>", "commit <hex> with uncommitted changes" or "no git commit". */
+static const char *sw_release_tree_name(const char *commit, int dirty, char *out, size_t size)
+{
+	if (!commit)
+		snprintf(out, size, "no git commit (outside a repository)");
+	else
+		snprintf(out, size, "commit %s%s", commit, dirty > 0 ? " with uncommitted changes" : "");
+	return out;
+}
+
+/*
+ * Whether the working tree (now) is not the one the run built from (its
+ * summary's git_commit, git_dirty, git_changes). A summary without git_dirty
+ * (older runs) is compared by commit only. msg gets the reason.
+ */
+static bool sw_release_tree_moved(const json_t *summary, const struct sw_gitrev_state *now, char *msg, size_t size)
+{
+	const char *commit = sw_json_str(summary, "git_commit"), *changes = sw_json_str(summary, "git_changes");
+	const json_t *d = json_object_get(summary, "git_dirty");
+	int dirty = json_is_boolean(d) ? json_is_true(d) : -1;
+	char b[128], n[128];
+	bool moved;
+
+	if (!commit || !now->found)
+		moved = !commit != !now->found;
+	else if (strcmp(commit, now->commit))
+		moved = true;
+	else if (dirty < 0)
+		moved = false;
+	else if (dirty != now->dirty)
+		moved = true;
+	else
+		moved = dirty && (!changes || strcmp(changes, now->changes));
+	if (!moved)
+		return false;
+	sw_release_tree_name(commit, dirty, b, sizeof(b));
+	sw_release_tree_name(now->found ? now->commit : NULL, now->dirty, n, sizeof(n));
+	if (!strcmp(b, n))
+		snprintf(n + strlen(n), sizeof(n) - strlen(n), " (other changes)");
+	snprintf(msg, size, "outputs were built from %s, the working tree is now at %s", b, n);
+	return true;
+}
 
 static json_t *sw_release_paths_json(const struct sw_release_result *r)
 {
@@ -133,7 +185,7 @@ static json_t *sw_release_paths_json(const struct sw_release_result *r)
 
 /* release.created + release.signed and the release row, in one transaction. */
 static int sw_release_record(const struct sw_release_result *r, const char *service, const char *version,
-			     const json_t *summary, struct sw_err *err)
+			     const json_t *summary, const json_t *stale, struct sw_err *err)
 {
 	struct sw_buf canon = SW_BUF_INIT(SW_BUF_UNLIMITED);
 	char digest[SW_SHA256_HEX + 8], subject[SW_SHA256_HEX + 16], actor[256];
@@ -153,6 +205,8 @@ static int sw_release_record(const struct sw_release_result *r, const char *serv
 			    version, "bundle", r->paths[SW_RELEASE_BUNDLE], "size", (json_int_t)r->size, "files",
 			    (json_int_t)r->nfiles, "run_id", sw_json_str(summary, "run_id") ? sw_json_str(summary, "run_id") : "",
 			    "git_commit", json_is_object(git) ? json_object_get(git, "commit") : json_null());
+	if (created)
+		json_object_set_new(created, "stale", stale ? json_deep_copy(stale) : json_null());
 	signed_ = json_pack("{s:s, s:s, s:[s, s]}", "digest", digest, "key_id", r->key_id, "signatures",
 			    r->paths[SW_RELEASE_BUNDLE_SIG], r->paths[SW_RELEASE_MANIFEST_SIG]);
 	if (!created || !signed_) {
@@ -218,8 +272,10 @@ static int sw_release_run(const struct sw_release_cli *o)
 {
 	struct sw_err err = SW_ERR_INIT;
 	struct sw_spec *spec = NULL;
-	json_t *summary = NULL;
+	json_t *summary = NULL, *stale = NULL;
+	struct sw_gitrev_state now;
 	struct sw_git_info git;
+	char moved[512];
 	struct sw_minisign_seckey key;
 	struct sw_release_result res;
 	struct sw_release_output *outs = NULL;
@@ -256,8 +312,30 @@ static int sw_release_run(const struct sw_release_cli *o)
 	if (sum_spec && strcmp(sum_spec, spec_sha) && strcmp(sum_spec + (strncmp(sum_spec, "sha256:", 7) ? 0 : 7), spec_sha))
 		fprintf(stderr, "slipway release: warning: '%s' changed since run %s; the outputs may not match it\n",
 			spec->path, sw_json_str(summary, "run_id"));
-	if (sw_gitinfo_read(spec->dir, &git, &err) < 0)
+	/* Sign the outputs for the tree they were built from, and only that one unless told. */
+	if (sw_gitrev_state(spec->dir, &now) < 0) {
+		sw_err_set(&err, SW_EIO, "cannot read the git working tree state around '%s'", spec->dir);
 		goto fail;
+	}
+	if (sw_release_tree_moved(summary, &now, moved, sizeof(moved))) {
+		if (!o->allow_stale) {
+			sw_err_set(&err, SW_EFAILED, "%s (run %s); run the pipeline again or pass --allow-stale", moved,
+				   sw_json_str(summary, "run_id"));
+			goto fail;
+		}
+		fprintf(stderr, "slipway release: warning: %s; releasing anyway (--allow-stale, recorded)\n", moved);
+		stale = json_pack("{s:b, s:{s:o, s:b}}", "allow_stale", 1, "worktree", "commit",
+				  now.found ? json_string(now.commit) : json_null(), "dirty", now.dirty);
+	}
+	if (sw_json_str(summary, "git_commit")) {
+		const json_t *d = json_object_get(summary, "git_dirty");
+
+		if (sw_gitinfo_read_at(spec->dir, sw_json_str(summary, "git_commit"), &git, &err) < 0)
+			goto fail;
+		git.dirty = json_is_boolean(d) ? json_is_true(d) : now.dirty;
+	} else {
+		memset(&git, 0, sizeof(git)); /* built outside git: the release records none */
+	}
 	sw_release_version(o->version, spec->version, &git, version, sizeof(version));
 	if (sw_release_mtime(&git, &mtime, &err) < 0)
 		goto fail;
@@ -309,6 +387,7 @@ static int sw_release_run(const struct sw_release_cli *o)
 			.njobs = spec->njobs,
 			.summary = summary,
 			.git = &git,
+			.stale = stale,
 			.mtime = mtime,
 			.now_ms = sw_clock_wall_ms(),
 			.out_dir = out_dir,
@@ -320,7 +399,7 @@ static int sw_release_run(const struct sw_release_cli *o)
 	}
 	sw_minisign_seckey_wipe(&key);
 	have_key = 0;
-	if (!res.existed && sw_release_record(&res, spec->service, version, summary, &err) < 0) {
+	if (!res.existed && sw_release_record(&res, spec->service, version, summary, stale, &err) < 0) {
 		sw_release_remove(&res);
 		goto fail;
 	}
@@ -336,6 +415,7 @@ out:
 	free(outs);
 	free(jobs);
 	json_decref(summary);
+	json_decref(stale);
 	sw_spec_free(spec);
 	sw_buf_release(&spec_text);
 	return rc;
@@ -348,6 +428,7 @@ int sw_cmd_release(int argc, char **argv)
 		{ "version", required_argument, NULL, 'V' },
 		{ "out", required_argument, NULL, 'O' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "allow-stale", no_argument, NULL, 'S' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -372,6 +453,9 @@ int sw_cmd_release(int argc, char **argv)
 			break;
 		case 'k':
 			o.key_path = optarg;
+			break;
+		case 'S':
+			o.allow_stale = true;
 			break;
 		case 'o':
 			if (sw_cli_parse_output("release", optarg, &o.out) < 0)

@@ -10,6 +10,7 @@
 #include "base/fs.h"
 #include "base/hash.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "base/mem.h"
 #include "pipeline/cache.h"
 #include "pipeline/dag.h"
@@ -700,7 +701,8 @@ static json_t *sw_str_or_null(const char *s)
 }
 
 static json_t *sw_build_summary(struct sw_run *r, enum sw_run_status status, int64_t started, int64_t finished,
-				uint64_t duration, const char *digest, const char *commit, struct sw_junit *all)
+				uint64_t duration, const char *digest, const struct sw_gitrev_state *git, int git_known,
+				struct sw_junit *all)
 {
 	char t0[SW_TIME_STR_MAX], t1[SW_TIME_STR_MAX];
 	json_t *jobs = json_array(), *sum;
@@ -741,7 +743,10 @@ static json_t *sw_build_summary(struct sw_run *r, enum sw_run_status status, int
 			sw_clock_format_utc(started, t0, sizeof(t0)), "finished",
 			sw_clock_format_utc(finished, t1, sizeof(t1)), "duration_ms", (json_int_t)duration, "jobs", jobs,
 			"tests", sw_tests_json(r, all, SW_JUNIT_MAX_NAMES), "spec_digest", sw_str_or_null(digest),
-			"git_commit", sw_str_or_null(commit));
+			"git_commit", sw_str_or_null(git->found ? git->commit : NULL));
+	/* The tree the outputs were built from: `slipway release` refuses to sign them for another one. */
+	json_object_set_new(sum, "git_dirty", git->found && git_known ? json_boolean(git->dirty) : json_null());
+	json_object_set_new(sum, "git_changes", sw_str_or_null(git->found && git->dirty ? git->changes : NULL));
 	return sum;
 }
 
@@ -902,8 +907,9 @@ int sw_pipeline_run(const struct sw_spec *spec, const struct sw_pipeline_opts *o
 	struct sw_run r;
 	struct sw_store *st = NULL;
 	struct sw_junit all;
-	char actor[256], subject[128], digest[SW_SHA256_HEX], commit[SW_GITREV_HEX], latest[PATH_MAX];
-	bool have_digest, have_commit, ran = false;
+	char actor[256], subject[128], digest[SW_SHA256_HEX], latest[PATH_MAX];
+	struct sw_gitrev_state git;
+	bool have_digest, git_known, ran = false;
 	int64_t started_wall;
 	uint64_t started_mono;
 	unsigned parallel = opts->parallel;
@@ -928,7 +934,12 @@ int sw_pipeline_run(const struct sw_spec *spec, const struct sw_pipeline_opts *o
 	sw_strlcpy(res->run_dir, r.run_dir, sizeof(res->run_dir));
 	snprintf(res->summary_path, sizeof(res->summary_path), "%s/summary.json", r.run_dir);
 	have_digest = sw_sha256_file_hex(spec->path, digest, NULL, NULL) == 0;
-	have_commit = sw_gitrev_head(r.base_dir, commit) == 0;
+	/* The tree as the jobs start from it: what the outputs are built from. */
+	git_known = sw_gitrev_state(r.base_dir, &git) == 0;
+	if (!git_known) {
+		sw_warn("git: cannot read the working tree state in '%s'; the run records only its commit", r.base_dir);
+		git.found = sw_gitrev_head(r.base_dir, git.commit) == 0;
+	}
 
 	/* The store must take our events before anything runs. */
 	sw_store_actor(actor, sizeof(actor));
@@ -937,7 +948,7 @@ int sw_pipeline_run(const struct sw_spec *spec, const struct sw_pipeline_opts *o
 		goto out;
 	payload = json_pack("{s:s, s:s, s:i, s:o, s:o}", "run_id", r.run_id, "service", spec->service, "jobs",
 			    (int)r.dag.selected, "spec_digest", have_digest ? json_string(digest) : json_null(),
-			    "git_commit", have_commit ? json_string(commit) : json_null());
+			    "git_commit", git.found ? json_string(git.commit) : json_null());
 	if (sw_store_append(st, actor, "pipeline.started", subject, payload, NULL, err) < 0) {
 		json_decref(payload);
 		sw_err_prefix(err, "cannot record the run");
@@ -972,7 +983,7 @@ int sw_pipeline_run(const struct sw_spec *spec, const struct sw_pipeline_opts *o
 
 	res->summary = sw_build_summary(&r, res->status, started_wall, sw_clock_wall_ms(),
 					sw_clock_mono_ms() - started_mono, have_digest ? digest : NULL,
-					have_commit ? commit : NULL, &all);
+					&git, git_known, &all);
 	if (!res->summary) {
 		sw_err_set(err, SW_EINTERNAL, "cannot build the run summary");
 		goto out;

@@ -39,6 +39,11 @@ static void sw_git_warn(const char *what, const char *dir)
 
 int sw_gitinfo_read(const char *dir, struct sw_git_info *gi, struct sw_err *err)
 {
+	return sw_gitinfo_read_at(dir, NULL, gi, err);
+}
+
+int sw_gitinfo_read_at(const char *dir, const char *at, struct sw_git_info *gi, struct sw_err *err)
+{
 	git_describe_options dopts;
 	git_describe_format_options fopts;
 	git_status_options sopts;
@@ -50,7 +55,7 @@ int sw_gitinfo_read(const char *dir, struct sw_git_info *gi, struct sw_err *err)
 	git_buf buf = { 0 };
 	git_oid oid;
 	const char *wd;
-	int rc;
+	int rc, ret = 0;
 
 	memset(gi, 0, sizeof(*gi));
 	if (git_libgit2_init() < 0)
@@ -65,9 +70,15 @@ int sw_gitinfo_read(const char *dir, struct sw_git_info *gi, struct sw_err *err)
 		sw_git_warn("cannot open the repository", dir);
 		goto out;
 	}
-	if (git_repository_head_unborn(repo) == 1 || git_reference_name_to_id(&oid, repo, "HEAD") < 0 ||
-	    git_commit_lookup(&commit, repo, &oid) < 0)
+	if (at) {
+		if (git_oid_fromstr(&oid, at) < 0 || git_commit_lookup(&commit, repo, &oid) < 0) {
+			ret = sw_err_set(err, SW_EFAILED, "commit %s is not in the repository at '%s'", at, dir);
+			goto out;
+		}
+	} else if (git_repository_head_unborn(repo) == 1 || git_reference_name_to_id(&oid, repo, "HEAD") < 0 ||
+		   git_commit_lookup(&commit, repo, &oid) < 0) {
 		goto out; /* no commits yet */
+	}
 	git_oid_tostr(gi->commit, sizeof(gi->commit), &oid);
 	memcpy(gi->short_commit, gi->commit, 7);
 	gi->short_commit[7] = '\0';
@@ -77,7 +88,7 @@ int sw_gitinfo_read(const char *dir, struct sw_git_info *gi, struct sw_err *err)
 
 	sopts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
 	sopts.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
-	if (!git_repository_is_bare(repo)) {
+	if (!at && !git_repository_is_bare(repo)) {
 		if (git_status_list_new(&status, repo, &sopts) < 0) {
 			sw_git_warn("cannot read the status", dir);
 			goto out;
@@ -104,7 +115,7 @@ out:
 	git_commit_free(commit);
 	git_repository_free(repo);
 	git_libgit2_shutdown();
-	return 0;
+	return ret;
 }
 
 const char *sw_gitinfo_version(const struct sw_git_info *gi, char *out, size_t size)

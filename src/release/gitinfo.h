@@ -33,6 +33,12 @@ struct sw_git_info {
 
 /* Fill gi for the repository that contains dir (searching upwards). */
 int sw_gitinfo_read(const char *dir, struct sw_git_info *gi, struct sw_err *err);
+/*
+ * The same for commit (40 hex) instead of HEAD: commit time, describe name
+ * and origin of that commit; dirty is left false (the caller knows the tree
+ * state it built from). A commit the repository does not hold is SW_EFAILED.
+ */
+int sw_gitinfo_read_at(const char *dir, const char *commit, struct sw_git_info *gi, struct sw_err *err);
 /* "v1.2.0-3-gabc1234" when a tag exists, else "0.0.0+<short commit>", else "0.0.0". */
 const char *sw_gitinfo_version(const struct sw_git_info *gi, char *out, size_t size);
 

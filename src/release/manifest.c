@@ -43,6 +43,8 @@ json_t *sw_manifest_build(const struct sw_manifest_input *in)
 			 in->provenance_sha256, "key_id", in->key_id);
 	if (m && in->spec_text)
 		json_object_set_new(m, "spec", json_string(in->spec_text));
+	if (m && in->stale)
+		json_object_set_new(m, "stale", json_deep_copy(in->stale));
 	return m;
 }
 

@@ -49,6 +49,7 @@ struct sw_manifest_input {
 	const char *provenance_file, *provenance_sha256;
 	const char *key_id;
 	const char *spec_text; /* slipway.yml's text, or NULL */
+	const json_t *stale;   /* NULL, or recorded as "stale" (--allow-stale) */
 };
 
 json_t *sw_manifest_build(const struct sw_manifest_input *in);

@@ -8,7 +8,7 @@
 
 json_t *sw_provenance_build(const struct sw_provenance_input *in)
 {
-	json_t *jobs = json_array(), *deps = json_array(), *meta;
+	json_t *jobs = json_array(), *deps = json_array(), *meta, *st;
 	size_t i;
 
 	for (i = 0; i < in->njobs; i++)
@@ -28,7 +28,7 @@ json_t *sw_provenance_build(const struct sw_provenance_input *in)
 		json_object_set_new(meta, "startedOn", json_string(in->started));
 	if (in->finished)
 		json_object_set_new(meta, "finishedOn", json_string(in->finished));
-	return json_pack("{s:s, s:[{s:s, s:{s:s}}], s:s, s:{s:{s:s, s:{s:s, s:s, s:{s:s, s:{s:s}}, s:o}, s:o}, "
+	st = json_pack("{s:s, s:[{s:s, s:{s:s}}], s:s, s:{s:{s:s, s:{s:s, s:s, s:{s:s, s:{s:s}}, s:o}, s:o}, "
 			 "s:{s:{s:s}, s:o}}}",
 			 "_type", "https://in-toto.io/Statement/v1", "subject", "name", in->bundle_name, "digest",
 			 "sha256", in->bundle_sha256, "predicateType", "https://slsa.dev/provenance/v1", "predicate",
@@ -36,4 +36,8 @@ json_t *sw_provenance_build(const struct sw_provenance_input *in)
 			 "service", in->service, "version", in->version, "spec", "path", in->spec_name, "digest",
 			 "sha256", in->spec_sha256, "jobs", jobs, "resolvedDependencies", deps, "runDetails",
 			 "builder", "id", "slipway-local", "metadata", meta);
+	if (st && in->stale)
+		json_object_set_new(json_object_get(json_object_get(st, "predicate"), "buildDefinition"),
+				    "internalParameters", json_pack("{s:O}", "stale", in->stale));
+	return st;
 }

@@ -35,6 +35,7 @@ struct sw_provenance_input {
 	size_t njobs;
 	const struct sw_git_info *git; /* NULL or !found: no dependency */
 	const char *run_id, *started, *finished; /* started/finished may be NULL */
+	const json_t *stale; /* NULL, or buildDefinition.internalParameters.stale (--allow-stale) */
 };
 
 json_t *sw_provenance_build(const struct sw_provenance_input *in);

@@ -316,6 +316,7 @@ int sw_release_create(const struct sw_release_params *p, struct sw_release_resul
 			.run_id = sw_json_str(p->summary, "run_id") ? sw_json_str(p->summary, "run_id") : "",
 			.started = sw_json_str(p->summary, "started"),
 			.finished = sw_json_str(p->summary, "finished"),
+			.stale = p->stale,
 		};
 
 		prov = sw_provenance_build(&pi);
@@ -342,6 +343,7 @@ int sw_release_create(const struct sw_release_params *p, struct sw_release_resul
 			.provenance_sha256 = prov_sha,
 			.key_id = res->key_id,
 			.spec_text = p->spec_text,
+			.stale = p->stale,
 		};
 		char msha[SW_SHA256_HEX];
 

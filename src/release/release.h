@@ -64,7 +64,8 @@ struct sw_release_params {
 	const char *const *jobs; /* job names, for the provenance */
 	size_t njobs;
 	const json_t *summary; /* the pipeline run summary */
-	const struct sw_git_info *git;
+	const struct sw_git_info *git; /* of the commit the run built (not necessarily HEAD) */
+	const json_t *stale; /* NULL, or {allow_stale, worktree}: signed with --allow-stale for a tree that moved on */
 	int64_t mtime;  /* of every bundle entry */
 	int64_t now_ms; /* "created" and the signatures' timestamps */
 	const char *out_dir;

@@ -316,6 +316,63 @@ def test_git_metadata_and_version(keyed):
     assert deps[0]["digest"] == {"gitCommit": head}
 
 
+def test_release_records_the_commit_the_run_built(keyed):
+    """commit, run, commit again: release refuses (exit 1) until the pipeline ran on the new commit; --allow-stale
+    releases the old outputs under the old commit and records that; run again: the new commit."""
+    sw = keyed
+    write_spec(sw, version="1.0.0")
+    (sw.cwd / ".gitignore").write_text("dist/\nout/\n")
+    git(sw.cwd, "init", "-q")
+    git(sw.cwd, "add", ".")
+    git(sw.cwd, "commit", "-q", "-m", "1.0.0")
+    first = git(sw.cwd, "rev-parse", "HEAD")
+    run_pipeline(sw)
+    summary = json.loads((sw.home / "runs" / "demo" / (sw.home / "runs" / "demo" / "latest").read_text().strip()
+                          / "summary.json").read_text())
+    assert (summary["git_commit"], summary["git_dirty"], summary["git_changes"]) == (first, False, None)
+
+    write_spec(sw, version="1.0.1", text=SPEC.format(version="version: 1.0.1\n").replace("app v1", "app v2"))
+    git(sw.cwd, "commit", "-q", "-am", "1.0.1")
+    second = git(sw.cwd, "rev-parse", "HEAD")
+    p = sw("release")
+    assert p.returncode == 1, p.stdout
+    assert (f"\nslipway release: outputs were built from commit {first}, the working tree is now at commit {second} "
+            "(run ") in p.stderr, p.stderr
+    assert "run the pipeline again or pass --allow-stale" in p.stderr
+    assert release_events(sw) == []
+
+    assert files_of(sw.home / "releases" / "demo") == []  # nothing written
+
+    rel = released(sw, "--allow-stale")
+    m = rel["manifest"]
+    assert m["git"]["commit"] == first and m["git"]["dirty"] is False
+    assert m["stale"] == {"allow_stale": True, "worktree": {"commit": second, "dirty": False}}
+    prov = json.load(open(os.path.join(os.path.dirname(rel["paths"]["bundle"]), m["provenance"]["file"])))
+    bd = prov["predicate"]["buildDefinition"]
+    assert bd["resolvedDependencies"][0]["digest"] == {"gitCommit": first}
+    assert bd["internalParameters"]["stale"]["worktree"]["commit"] == second
+    created = [e for e in release_events(sw) if e[0] == "release.created"][-1][2]
+    assert created["git_commit"] == first and created["stale"]["allow_stale"] is True
+    assert sw("verify", rel["paths"]["bundle"]).returncode == 0
+
+    # A dirty tree after a clean run: refused, naming the changes.
+    (sw.cwd / "slipway.yml").write_text((sw.cwd / "slipway.yml").read_text() + "# edited\n")
+    run_pipeline(sw)  # built from second + these changes
+    (sw.cwd / "slipway.yml").write_text((sw.cwd / "slipway.yml").read_text() + "# edited again\n")
+    p = sw("release")
+    assert p.returncode == 1
+    assert (f"outputs were built from commit {second} with uncommitted changes, the working tree is now at "
+            f"commit {second} with uncommitted changes (other changes)") in p.stderr, p.stderr
+    git(sw.cwd, "checkout", "-q", "slipway.yml")
+
+    # Run on the new commit: the release names it, not stale.
+    run_pipeline(sw)
+    rel2 = released(sw)
+    assert rel2["manifest"]["git"]["commit"] == second and "stale" not in rel2["manifest"]
+    created = [e for e in release_events(sw) if e[0] == "release.created"][-1][2]
+    assert created["git_commit"] == second and created["stale"] is None
+
+
 # ---- verify: damage ----
 
 @pytest.fixture
