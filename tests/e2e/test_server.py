@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -723,6 +724,35 @@ def test_trusted_dir_keys(sw, server, release, tmp_path):
 
 
 # ---- deployments through the API (the controller decides; the server carries) ----
+
+@pytest.mark.skipif(not shutil.which("minisign"), reason="needs the minisign tool to sign a hand-made release.json")
+def test_deploy_refuses_approvals_in_the_release_spec(sw, server, release, tmp_path):
+    """approvals are not enforced yet: a signed release whose slipway.yml asks for them is not deployed (400)."""
+    digest, files, pub = release
+    manifest = json.loads(files["release.json"])
+    manifest["spec"] = manifest["spec"].replace("    hosts: { env: staging }\n",
+                                                "    hosts: { env: staging }\n    approvals: { count: 2 }\n")
+    assert "approvals" in manifest["spec"]
+    path = tmp_path / "release.json"
+    path.write_bytes(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode() + b"\n")
+    # Signed with the same (unencrypted) key by the minisign tool: a release only a key holder can make.
+    p = subprocess.run(["minisign", "-S", "-s", str(sw.home / "keys" / "slipway.key"), "-m", str(path)],
+                       capture_output=True, text=True, timeout=30, input="")
+    assert p.returncode == 0, p.stderr
+    files = dict(files, **{"release.json": path.read_bytes(),
+                           "release.json.minisig": (tmp_path / "release.json.minisig").read_bytes()})
+    srv = server(trust=[pub])
+    deployer = srv.token("deployer")
+    upload(srv, deployer, digest, files)
+    srv.ok("POST", f"/api/v1/releases/{digest}/commit", deployer, status=201)
+    srv.enroll("stage-1", labels={"env": "staging"}, ports=(18301, 18302))
+    st, doc = srv.request("POST", "/api/v1/deployments", deployer,
+                          body={"service": "demo", "env": "staging", "digest": digest})
+    assert st == 400, doc
+    assert "approvals are not built yet" in doc["error"]["message"]
+    assert doc["error"]["field"] == "slipway.yml:14:5"
+    assert srv.ok("GET", "/api/v1/deployments", deployer) == []
+
 
 def test_deployment_reaches_agent_long_poll(sw, server, release):
     digest, files, pub = release
