@@ -240,8 +240,8 @@ const char *sw_http_header_n(struct sw_http_req *r, const char *name, size_t *le
  * (':' and line ends) overwritten by NULs. So every byte of the head between
  * one header's name or value and the next that is not a NUL, a space or a
  * tab is a byte the library hid behind a NUL. If the head does not have that
- * layout (another library version), the request is refused: the check fails
- * closed.
+ * layout (obsolete folded header lines, which the library joins in place;
+ * another library version), the request is refused: the check fails closed.
  */
 struct sw_http_hdrscan {
 	const char *start, *end; /* the request head */
@@ -269,7 +269,7 @@ static enum MHD_Result sw_http_hdr_one(void *cls, enum MHD_ValueKind kind, const
 	(void)kind;
 	if (!key || !value || key < s->start || value < key + key_size || value_size > (size_t)(s->end - value) ||
 	    (s->covered && key < s->covered)) {
-		sw_err_set(s->err, SW_EINPUT, "cannot check the request headers (unexpected libmicrohttpd layout)");
+		sw_err_set(s->err, SW_EINPUT, "cannot check the request headers (folded header lines are not accepted)");
 		s->failed = 1;
 		return MHD_NO;
 	}

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -331,7 +332,6 @@ def test_auth_on_every_route(sw, server):
 
 def raw_http(srv, data, timeout=10):
     """Send raw bytes, read the answer until the server closes (bounded): (status, headers, JSON body)."""
-    import socket
     deadline = time.time() + timeout
     with socket.create_connection((srv.host, srv.port), timeout=timeout) as s:
         s.sendall(data)
@@ -387,6 +387,20 @@ def test_header_smuggling_is_refused(server):
     err = assert_http_error(raw_http(srv, post + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked),
                             400, "bad_request", "Content-Length and Transfer-Encoding together")
     assert err["field"] == "Transfer-Encoding"
+    # The second request on a kept-alive connection is checked as well (pipelined here).
+    with socket.create_connection((srv.host, srv.port), timeout=10) as s:
+        s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n" + get + tok + b"\0junk\r\n\r\n")
+        out, deadline = b"", time.time() + 10
+        while time.time() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    assert out.startswith(b"HTTP/1.1 200 OK") and b"HTTP/1.1 401 Unauthorized" in out, out
+    assert b"authorization header contains a NUL byte" in out
+    # Obsolete line folding is refused, not misread.
+    assert_http_error(raw_http(srv, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-F: a\r\n  b\r\n"
+                               b"Connection: close\r\n\r\n"), 400, "bad_request", "folded header lines")
     # None of the refused requests did anything; a plain chunked body still works.
     assert len(srv.ok("GET", "/api/v1/tokens", srv.admin)) == 1
     st, _, doc = raw_http(srv, post + b"Transfer-Encoding: chunked\r\n\r\n" + chunked)
