@@ -38,6 +38,7 @@
 #include "rollout/plan.h"
 #include "rollout/gate.h"
 #include "rollout/runjson.h"
+#include "rollout/trafficsync.h"
 #include "spec/spec.h"
 #include "traffic/haproxy.h"
 
@@ -73,6 +74,11 @@ struct sw_ctl_cleanup {
 	int64_t at_ms;
 };
 
+/* The latest deployment of one (service, env): whose hosts the traffic pass reconciles. */
+struct sw_ctl_sync {
+	char service[128], env[128], id[128];
+};
+
 struct sw_controller {
 	struct sw_controller_config cfg;
 	pthread_t thread, watch;
@@ -86,6 +92,9 @@ struct sw_controller {
 	size_t nsmokes;
 	struct sw_ctl_cleanup *cleanups;
 	size_t ncleanups;
+	struct sw_ctl_sync *syncs;
+	size_t nsyncs;
+	uint64_t sync_at_ms; /* monotonic: the next traffic pass (0: at the next pass) */
 };
 
 /* ---- observing hosts ---------------------------------------------------- */
@@ -518,6 +527,27 @@ static void sw_ctl_add_cleanup(struct sw_controller *c, const json_t *dep)
 	c->ncleanups++;
 }
 
+/* Remember dep as the latest deployment of its (service, env) (callers give them oldest first). */
+static void sw_ctl_add_sync(struct sw_controller *c, const json_t *dep)
+{
+	const char *service = sw_json_str(dep, "service"), *env = sw_json_str(dep, "env"), *id = sw_json_str(dep, "id");
+	struct sw_ctl_sync *y = NULL;
+	size_t i;
+
+	if (!service || !env || !id)
+		return;
+	for (i = 0; i < c->nsyncs && !y; i++)
+		if (!strcmp(c->syncs[i].service, service) && !strcmp(c->syncs[i].env, env))
+			y = &c->syncs[i];
+	if (!y) {
+		c->syncs = sw_xreallocarray(c->syncs, c->nsyncs + 1, sizeof(*c->syncs));
+		y = &c->syncs[c->nsyncs++];
+		snprintf(y->service, sizeof(y->service), "%s", service);
+		snprintf(y->env, sizeof(y->env), "%s", env);
+	}
+	snprintf(y->id, sizeof(y->id), "%s", id);
+}
+
 /* ---- one deployment ----------------------------------------------------- */
 
 static void sw_ctl_run(struct sw_controller *c, const char *id)
@@ -582,6 +612,8 @@ static void sw_ctl_run(struct sw_controller *c, const char *id)
 		if (rc == 0 && sw_dep_state_parse(sw_json_str(dep, "state"), &st) == 0 && sw_dep_state_final(st)) {
 			sw_ctl_smoke_drop(c, id);
 			sw_ctl_add_cleanup(c, dep);
+			sw_ctl_add_sync(c, dep);
+			c->sync_at_ms = 0; /* whatever it left out of rotation is looked at now */
 		}
 		sw_ctl_obs_release(&o);
 		json_decref(dep);
@@ -670,6 +702,64 @@ static void sw_ctl_cleanups(struct sw_controller *c)
 			sw_ctl_cleanup_one(c, i);
 }
 
+/* ---- traffic reconciliation --------------------------------------------- */
+
+/*
+ * One (service, env): when no deployment of the service is active (in any
+ * environment: environments of one service may share hosts and a backend,
+ * and a rollout owns the traffic while it runs), its latest deployment's
+ * hosts that serve healthy go back in rotation (trafficsync.h). Runs on
+ * the controller thread, so no deployment step runs meanwhile.
+ */
+static void sw_ctl_sync_one(struct sw_controller *c, const struct sw_ctl_sync *y)
+{
+	struct sw_store *st = c->cfg.store;
+	struct sw_err err = SW_ERR_INIT;
+	struct sw_buf done = SW_BUF_INIT(8192);
+	json_t *active = NULL, *dep = NULL;
+	struct sw_ctl_obs o;
+	bool observed = false;
+	int rc;
+
+	sw_ctl_lock(c);
+	rc = sw_store_deployment_list(st, y->service, NULL, 1, 1, &active, &err);
+	if (rc == 0 && json_array_size(active) == 0)
+		rc = sw_store_deployment_get(st, y->id, &dep, &err);
+	if (rc == 0 && dep && json_object_get(json_object_get(sw_dep_env(dep), "traffic"), "haproxy")) {
+		rc = sw_ctl_observe(st, dep, c->cfg.heartbeat_timeout_ms, &o, &err);
+		observed = rc == 0;
+	}
+	sw_ctl_unlock(c);
+	if (observed) {
+		o.obs.live_since_ms = sw_ctl_live_since(c);
+		if (sw_ctl_traffic(dep, &o, &err) < 0 || (rc = sw_trafficsync(dep, &o.obs, &done, &err)) < 0)
+			sw_warn("msg=\"cannot reconcile traffic\" service=%s env=%s error=\"%s\"", y->service, y->env,
+				err.msg);
+		else if (rc > 0)
+			sw_info("msg=\"traffic reconciled: back in rotation\" service=%s env=%s deployment=%s servers=\"%s\"",
+				y->service, y->env, y->id, sw_buf_str(&done));
+		sw_ctl_obs_release(&o);
+	} else if (rc < 0) {
+		sw_warn("msg=\"cannot read deployments for traffic reconciliation\" service=%s env=%s error=\"%s\"",
+			y->service, y->env, err.msg);
+	}
+	sw_buf_release(&done);
+	json_decref(active);
+	json_decref(dep);
+}
+
+static void sw_ctl_syncs(struct sw_controller *c)
+{
+	uint64_t now = sw_clock_mono_ms();
+	size_t i;
+
+	if (c->sync_at_ms && now < c->sync_at_ms)
+		return;
+	c->sync_at_ms = now + SW_TRAFFICSYNC_MS;
+	for (i = 0; i < c->nsyncs; i++)
+		sw_ctl_sync_one(c, &c->syncs[i]);
+}
+
 /* ---- the thread --------------------------------------------------------- */
 
 static void sw_ctl_pass(struct sw_controller *c)
@@ -695,6 +785,7 @@ static void sw_ctl_pass(struct sw_controller *c)
 	}
 	json_decref(active);
 	sw_ctl_cleanups(c);
+	sw_ctl_syncs(c);
 }
 
 static void *sw_ctl_main(void *arg)
@@ -729,7 +820,7 @@ static void *sw_ctl_main(void *arg)
 	return NULL;
 }
 
-/* Blue/green deployments that still have an old colour to remove. */
+/* Blue/green deployments that still have an old colour to remove; the latest deployment of each (service, env). */
 static int sw_ctl_load_cleanups(struct sw_controller *c, struct sw_err *err)
 {
 	json_t *all = NULL, *d;
@@ -741,6 +832,10 @@ static int sw_ctl_load_cleanups(struct sw_controller *c, struct sw_err *err)
 	sw_ctl_unlock(c);
 	if (rc < 0)
 		return -1;
+	/* Newest first: the first of each (service, env) is its latest, which traffic passes follow. */
+	i = json_array_size(all);
+	while (i-- > 0)
+		sw_ctl_add_sync(c, json_array_get(all, i));
 	json_array_foreach(all, i, d)
 		if (!strcmp(sw_json_str(d, "state") ? sw_json_str(d, "state") : "", "succeeded"))
 			sw_ctl_add_cleanup(c, d);
@@ -807,6 +902,7 @@ fail:
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	free(c->cleanups);
+	free(c->syncs);
 	free(c);
 	return NULL;
 }
@@ -838,6 +934,7 @@ void sw_controller_stop(struct sw_controller *c)
 		sw_ctl_smoke_drop(c, c->smokes[0].id);
 	free(c->smokes);
 	free(c->cleanups);
+	free(c->syncs);
 	pthread_cond_destroy(&c->watch_cv);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
