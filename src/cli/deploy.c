@@ -6,11 +6,13 @@
  *        server lacks it (four files, then commit), start a deployment
  *   slipway status [DEPLOYMENT] [--watch]         one deployment in detail,
  *        or the active and latest ones per service and environment
- *   slipway rollback SERVICE --env ENV [--wait]   a new deployment of the
- *        previous good release
+ *   slipway rollback SERVICE --env ENV [--emergency] [--wait]   a new
+ *        deployment of the previous good release (--emergency: every host
+ *        at once, the limits not kept)
  *   slipway history SERVICE --env ENV             deployments, newest first
  *   slipway pause|resume|promote|abort|retry DEPLOYMENT [--reason R]
- *        manual control of one deployment (rollout/controller.h)
+ *        manual control of one deployment (rollout/controller.h); abort
+ *        takes --emergency (every host at once)
  *
  * Following a deployment (--wait, --watch) reads it again whenever the
  * event log moves (GET /api/v1/events long-poll, at most a second apart):
@@ -84,15 +86,19 @@ static const char sw_status_usage[] =
 	"  -h, --help        show this help\n";
 
 static const char sw_rollback_usage[] =
-	"usage: slipway rollback SERVICE --env ENV [--wait] [--timeout DURATION] [--server URL] [--token TOKEN]\n"
-	"                        [--output text|json]\n"
+	"usage: slipway rollback SERVICE --env ENV [--emergency] [--wait] [--timeout DURATION] [--server URL]\n"
+	"                        [--token TOKEN] [--output text|json]\n"
 	"\n"
 	"Deploy the previous good release of SERVICE in ENV again: the newest\n"
 	"succeeded deployment before the current one whose release differs. With\n"
 	"blue/green, while the old colour is still kept, this is one traffic switch.\n"
+	"It goes as the environment's strategy does: rolling in batches that keep\n"
+	"min_healthy and max_unavailable.\n"
 	"\n"
 	"options:\n"
 	"  --env ENV         environment (required)\n"
+	"  --emergency       every host at once: min_healthy and max_unavailable are not\n"
+	"                    kept (canary and rings skip their steps and bakes)\n"
 	"  --wait            follow the rollback until it ends; exit 0 only if it succeeded\n"
 	"  --timeout D       give up waiting after D (default 1h)\n"
 	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
@@ -114,10 +120,10 @@ static const char sw_history_usage[] =
 	"  --output FMT      text (default) or json\n"
 	"  -h, --help        show this help\n";
 
-enum { OPT_SERVER = 256, OPT_TOKEN, OPT_OUTPUT, OPT_ENV, OPT_WAIT, OPT_WATCH, OPT_TIMEOUT, OPT_LIMIT, OPT_REASON, OPT_FULL };
+enum { OPT_SERVER = 256, OPT_TOKEN, OPT_OUTPUT, OPT_ENV, OPT_WAIT, OPT_WATCH, OPT_TIMEOUT, OPT_LIMIT, OPT_REASON, OPT_FULL, OPT_EMERGENCY };
 
 /* What each command accepts. */
-enum { F_ENV = 1, F_WAIT = 2, F_WATCH = 4, F_LIMIT = 8, F_TIMEOUT = 16, F_REASON = 32, F_FULL = 64 };
+enum { F_ENV = 1, F_WAIT = 2, F_WATCH = 4, F_LIMIT = 8, F_TIMEOUT = 16, F_REASON = 32, F_FULL = 64, F_EMERGENCY = 128 };
 
 struct sw_dcli {
 	const char *cmd;
@@ -125,7 +131,7 @@ struct sw_dcli {
 	unsigned allowed;
 	const char *server, *token, *env, *reason;
 	enum sw_output out;
-	bool wait, watch, full;
+	bool wait, watch, full, emergency;
 	uint64_t timeout_ms;
 	unsigned limit;
 	const char *arg; /* the one positional argument, or NULL */
@@ -143,6 +149,7 @@ static unsigned sw_dcli_flag(int c)
 	case OPT_TIMEOUT: return F_TIMEOUT;
 	case OPT_REASON: return F_REASON;
 	case OPT_FULL: return F_FULL;
+	case OPT_EMERGENCY: return F_EMERGENCY;
 	default: return ~0u;
 	}
 }
@@ -156,6 +163,7 @@ static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_cod
 		{ "wait", no_argument, NULL, OPT_WAIT },	   { "watch", no_argument, NULL, OPT_WATCH },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT }, { "limit", required_argument, NULL, OPT_LIMIT },
 		{ "reason", required_argument, NULL, OPT_REASON }, { "full", no_argument, NULL, OPT_FULL },
+		{ "emergency", no_argument, NULL, OPT_EMERGENCY },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -207,6 +215,9 @@ static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_cod
 			break;
 		case OPT_FULL:
 			d->full = true;
+			break;
+		case OPT_EMERGENCY:
+			d->emergency = true;
 			break;
 		case OPT_WAIT:
 			d->wait = true;
@@ -777,7 +788,9 @@ int sw_cmd_deploy(int argc, char **argv)
 
 int sw_cmd_rollback(int argc, char **argv)
 {
-	struct sw_dcli d = { .cmd = "rollback", .usage = sw_rollback_usage, .allowed = F_ENV | F_WAIT | F_TIMEOUT };
+	struct sw_dcli d = { .cmd = "rollback",
+			     .usage = sw_rollback_usage,
+			     .allowed = F_ENV | F_WAIT | F_TIMEOUT | F_EMERGENCY };
 	struct sw_err err = SW_ERR_INIT;
 	json_t *body, *dep = NULL;
 	int code = 0, rc;
@@ -791,6 +804,8 @@ int sw_cmd_rollback(int argc, char **argv)
 	if (sw_client_init(&d.cl, d.server, d.token, &err) < 0)
 		return sw_cli_fail(d.cmd, &err);
 	body = json_pack("{s:s, s:s}", "service", d.arg, "env", d.env);
+	if (d.emergency)
+		json_object_set_new(body, "emergency", json_true());
 	rc = sw_client_json(&d.cl, "POST", "/api/v1/rollback", body, &dep, &err);
 	json_decref(body);
 	if (rc < 0)
@@ -818,19 +833,29 @@ int sw_cmd_rollback(int argc, char **argv)
 
 static int sw_dcli_verb(const char *verb, const char *what, bool reason, int argc, char **argv)
 {
-	bool full = !strcmp(verb, "promote");
+	bool full = !strcmp(verb, "promote"), emergency = !strcmp(verb, "abort");
 	char usage[2048], path[256], esc[160], d1[16];
-	struct sw_dcli d = { .cmd = verb, .usage = usage, .allowed = (reason ? F_REASON : 0) | (full ? F_FULL : 0) };
+	struct sw_dcli d = { .cmd = verb,
+			     .usage = usage,
+			     .allowed = (reason ? F_REASON : 0) | (full ? F_FULL : 0) | (emergency ? F_EMERGENCY : 0) };
 	struct sw_err err = SW_ERR_INIT;
 	json_t *body, *res = NULL, *dep;
 	const char *msg;
 	int code = 0, rc;
 
-	snprintf(usage, sizeof(usage), SW_VERB_USAGE_FMT, verb, reason ? " [--reason R]" : full ? " [--full]" : "", what,
-		 reason ? "  --reason R        why (recorded in the event and the deployment)\n"
-		 : full ? "  --full            skip every remaining step (canary: promotion now, background\n"
-			  "                    analyses still watching; rings: every remaining bake)\n"
-			: "");
+	snprintf(usage, sizeof(usage), SW_VERB_USAGE_FMT, verb,
+		 emergency ? " [--reason R] [--emergency]"
+		 : reason  ? " [--reason R]"
+		 : full	   ? " [--full]"
+			   : "",
+		 what,
+		 emergency ? "  --reason R        why (recorded in the event and the deployment)\n"
+			     "  --emergency       roll back every host at once: min_healthy and max_unavailable\n"
+			     "                    are not kept (asked during a rollback: the rest goes at once)\n"
+		 : reason  ? "  --reason R        why (recorded in the event and the deployment)\n"
+		 : full	   ? "  --full            skip every remaining step (canary: promotion now, background\n"
+			     "                    analyses still watching; rings: every remaining bake)\n"
+			   : "");
 	if (sw_dcli_parse(&d, argc, argv, &code) < 0)
 		return code;
 	if (!d.arg)
@@ -843,6 +868,8 @@ static int sw_dcli_verb(const char *verb, const char *what, bool reason, int arg
 	body = d.reason ? json_pack("{s:s}", "reason", d.reason) : json_object();
 	if (d.full)
 		json_object_set_new(body, "full", json_true());
+	if (d.emergency)
+		json_object_set_new(body, "emergency", json_true());
 	rc = sw_client_json(&d.cl, "POST", path, body, &res, &err);
 	json_decref(body);
 	if (rc < 0)

@@ -401,6 +401,10 @@ static int sw_ctl_event(struct sw_store *st, const json_t *dep, const char *kind
 			    sw_json_str(dep, "digest"), "prev_digest",
 			    json_object_get(dep, "prev_digest") ? json_object_get(dep, "prev_digest") : json_null(),
 			    "reason", sw_json_str(dep, "reason") ? sw_json_str(dep, "reason") : "");
+	/* An emergency (rollback --emergency, abort --emergency) is in the log from its first event on. */
+	if (json_is_true(json_object_get(json_object_get(dep, "spec"), "emergency")) ||
+	    json_is_true(json_object_get(json_object_get(sw_dep_plan(dep), "abort"), "emergency")))
+		json_object_set_new(payload, "emergency", json_true());
 	rc = sw_store_append(st, actor, kind, subject, payload, NULL, err);
 	json_decref(payload);
 	return rc;
@@ -466,6 +470,9 @@ static int sw_ctl_commit(struct sw_controller *c, json_t *dep, const struct sw_s
 	abort_req = json_object_get(sw_dep_plan(cur), "abort");
 	if (abort_req && !json_object_get(sw_dep_plan(dep), "abort"))
 		json_object_set(sw_dep_plan(dep), "abort", abort_req);
+	/* And an emergency asked of an abort already there (abort --emergency again). */
+	if (json_is_true(json_object_get(abort_req, "emergency")) && json_object_get(sw_dep_plan(dep), "abort"))
+		json_object_set_new(json_object_get(sw_dep_plan(dep), "abort"), "emergency", json_true());
 	/*
 	 * So must a pause (or resume, promote) recorded since: the step's own
 	 * changes stay, the manual state wins unless the step ended the deployment.
@@ -1085,8 +1092,36 @@ static int sw_ctl_check_traffic(const json_t *envj, const char *env, struct sw_e
 	return 0;
 }
 
+/*
+ * `slipway rollback --emergency`: every host at once, whatever the limits
+ * (rolling: one batch of every host; canary and rings: every step and bake
+ * skipped, as `promote --full`; blue/green is one switch anyway).
+ */
+static void sw_ctl_emergency(json_t *plan)
+{
+	json_t *all = json_array(), *limits = json_object_get(plan, "limits");
+	size_t i, n = json_array_size(json_object_get(plan, "hosts"));
+	const char *strategy = sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : "";
+
+	if (!strcmp(strategy, "rolling")) {
+		for (i = 0; i < n; i++)
+			json_array_append_new(all, json_integer((json_int_t)i));
+		json_object_set_new(plan, "batches", json_pack("[O]", all));
+		json_object_set_new(limits, "max_unavailable", json_integer((json_int_t)n));
+		json_object_set_new(limits, "min_healthy", json_integer(0));
+		json_object_set_new(limits, "size", json_integer((json_int_t)n));
+	} else if (!strcmp(strategy, "canary") || !strcmp(strategy, "rings")) {
+		json_object_set_new(plan, "promote_full",
+				    json_pack("{s:s, s:I}", "actor", "emergency", "at_ms", (json_int_t)sw_clock_wall_ms()));
+		json_object_set_new(plan, "promote", json_pack("{s:s, s:I, s:I}", "actor", "emergency", "at_ms",
+							       (json_int_t)sw_clock_wall_ms(), "step", (json_int_t)0));
+	}
+	json_object_set_new(plan, "emergency", json_true());
+	json_decref(all);
+}
+
 static int sw_ctl_create(struct sw_store *st, const char *service, const char *env, const char *digest,
-			 const char *actor, const char *kind, json_t **out, struct sw_err *err)
+			 const char *actor, const char *kind, bool emergency, json_t **out, struct sw_err *err)
 {
 	char key[128], id[64], now[SW_TIME_STR_MAX], *sel = NULL;
 	json_t *manifest = NULL, *hosts = NULL, *matched = NULL, *history = NULL, *envj = NULL, *runj = NULL;
@@ -1166,6 +1201,8 @@ static int sw_ctl_create(struct sw_store *st, const char *service, const char *e
 	}
 	if (!(plan = sw_plan_build(envj, matched, err)))
 		goto out;
+	if (emergency)
+		sw_ctl_emergency(plan);
 	if (sw_store_deployment_list(st, service, env, 0, 0, &history, err) < 0)
 		goto out;
 	prev = sw_ctl_last_good(history, NULL, 0, NULL);
@@ -1184,6 +1221,8 @@ static int sw_ctl_create(struct sw_store *st, const char *service, const char *e
 				      ? json_object_get(json_object_get(prev, "spec"), "version")
 				      : json_null());
 	envj = runj = NULL;
+	if (emergency)
+		json_object_set_new(spec_json, "emergency", json_true());
 	dep = json_pack("{s:s, s:s, s:s, s:s, s:O, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:I}", "id", id, "service",
 			service, "env", env, "digest", key, "prev_digest",
 			prev ? json_object_get(prev, "digest") : json_null(), "state", "pending", "reason", "", "actor",
@@ -1258,7 +1297,7 @@ static int sw_ctl_retry(struct sw_store *st, const char *id, const char *actor, 
 		}
 	}
 	if (sw_ctl_create(st, sw_json_str(dep, "service"), sw_json_str(dep, "env"), sw_json_str(dep, "digest"), actor,
-			  "retry", &created, err) < 0)
+			  "retry", false, &created, err) < 0)
 		goto out;
 	/* Remember what it retries (the create committed already; a second write of the same row). */
 	json_object_set_new(json_object_get(created, "spec"), "retry_of", json_string(id));
@@ -1278,10 +1317,10 @@ out:
 int sw_rollout_create(struct sw_store *st, const char *service, const char *env, const char *digest,
 		      const char *actor, json_t **dep, struct sw_err *err)
 {
-	return sw_ctl_create(st, service, env, digest, actor, "deploy", dep, err);
+	return sw_ctl_create(st, service, env, digest, actor, "deploy", false, dep, err);
 }
 
-int sw_rollout_abort(struct sw_store *st, const char *id, const char *actor, const char *reason,
+int sw_rollout_abort(struct sw_store *st, const char *id, const char *actor, const char *reason, bool emergency,
 		     struct sw_err *err)
 {
 	json_t *dep = NULL, *plan;
@@ -1301,12 +1340,18 @@ int sw_rollout_abort(struct sw_store *st, const char *id, const char *actor, con
 		goto out;
 	}
 	if (json_object_get(plan, "abort")) {
-		rc = 0; /* asked already */
-		goto out;
+		/* Asked already; an emergency asked now makes the rest of the rollback one batch. */
+		if (!emergency || json_is_true(json_object_get(json_object_get(plan, "abort"), "emergency"))) {
+			rc = 0;
+			goto out;
+		}
+		json_object_set_new(json_object_get(plan, "abort"), "emergency", json_true());
+	} else {
+		json_object_set_new(plan, "abort",
+				    json_pack("{s:s, s:s, s:I, s:b}", "actor", actor && *actor ? actor : "unknown", "reason",
+					      reason ? reason : "", "at_ms", (json_int_t)sw_clock_wall_ms(), "emergency",
+					      emergency));
 	}
-	json_object_set_new(plan, "abort", json_pack("{s:s, s:s, s:I}", "actor", actor && *actor ? actor : "unknown",
-						      "reason", reason ? reason : "", "at_ms",
-						      (json_int_t)sw_clock_wall_ms()));
 	/* A paused deployment goes back to where it was so that the rollback runs. */
 	if (s == SW_DEP_PAUSED) {
 		const char *from = sw_json_str(json_object_get(plan, "pause"), "from");
@@ -1394,7 +1439,7 @@ out:
 }
 
 int sw_rollout_rollback(struct sw_store *st, const char *service, const char *env, const char *actor,
-			json_t **dep, struct sw_err *err)
+			bool emergency, json_t **dep, struct sw_err *err)
 {
 	json_t *history = NULL;
 	const json_t *cur, *target;
@@ -1420,7 +1465,7 @@ int sw_rollout_rollback(struct sw_store *st, const char *service, const char *en
 	}
 	snprintf(digest, sizeof(digest), "%s", sw_json_str(target, "digest"));
 	json_decref(history);
-	rc = sw_ctl_create(st, service, env, digest, actor, "rollback", dep, err);
+	rc = sw_ctl_create(st, service, env, digest, actor, "rollback", emergency, dep, err);
 	return rc;
 }
 

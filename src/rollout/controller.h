@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/err.h"
@@ -62,12 +63,24 @@ void sw_controller_stop(struct sw_controller *c);
  */
 int sw_rollout_create(struct sw_store *st, const char *service, const char *env, const char *digest,
 		      const char *actor, json_t **dep, struct sw_err *err);
-/* Abort an active deployment: hosts go back to the previous release. Idempotent while it is active; SW_EBUSY once it ended. */
-int sw_rollout_abort(struct sw_store *st, const char *id, const char *actor, const char *reason,
+/*
+ * Abort an active deployment: hosts go back to the previous release
+ * (plan.abort = {actor, reason, at_ms, emergency}). Idempotent while it is
+ * active; SW_EBUSY once it ended. emergency: the rollback restores every
+ * host at once, min_healthy and max_unavailable not kept; asked of one
+ * already aborted (or rolling back after an abort), it escalates the rest.
+ */
+int sw_rollout_abort(struct sw_store *st, const char *id, const char *actor, const char *reason, bool emergency,
 		     struct sw_err *err);
-/* New deployment of the previous successful release of (service, env). */
+/*
+ * New deployment (spec.kind "rollback") of the previous successful release
+ * of (service, env). emergency: every host at once, min_healthy and
+ * max_unavailable not applied (spec.emergency and plan.emergency true;
+ * canary and rings skip their steps and bakes), and its own rollback, if it
+ * fails, is not held back by them either.
+ */
 int sw_rollout_rollback(struct sw_store *st, const char *service, const char *env, const char *actor,
-			json_t **dep, struct sw_err *err);
+			bool emergency, json_t **dep, struct sw_err *err);
 
 /* ---- additions (rollout helper) ------------------------------------------ */
 

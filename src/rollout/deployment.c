@@ -321,6 +321,9 @@ void sw_dep_fail(json_t *dep, const struct sw_obs *obs, const char *reason)
 	json_object_set_new(plan, "final", json_string(final));
 	json_object_set_new(plan, "failed_ms", json_integer(obs->now_ms));
 	json_object_set_new(plan, "restoring", json_false());
+	/* `slipway rollback --emergency`: its own undoing is not held back by the limits either. */
+	if (json_is_true(json_object_get(json_object_get(dep, "spec"), "emergency")))
+		json_object_set_new(plan, "emergency", json_true());
 	json_object_set_new(dep, "reason", json_string(reason));
 	sw_dep_set_step(dep, "rolling back: %s", reason);
 }
@@ -534,41 +537,38 @@ bool sw_dep_take_promote(json_t *dep)
 
 /* ---- rollback ----------------------------------------------------------- */
 
-/* Give every touched host its desired rows as they were before. */
-static void sw_dep_restore(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
+/* Give touched host ph its desired rows as they were before: phase "restoring" from now. */
+static void sw_dep_restore_host(json_t *ph, const struct sw_obs *obs, struct sw_step *out)
 {
-	json_t *hosts = json_object_get(sw_dep_plan(dep), "hosts"), *ph, *before, *row, *found;
-	size_t i, j;
+	json_t *before = json_object_get(ph, "before"), *row, *found;
+	size_t j;
 	int s;
 
-	json_array_foreach(hosts, i, ph) {
-		if (!json_is_true(json_object_get(ph, "touched")))
-			continue;
-		before = json_object_get(ph, "before");
-		for (s = 0; s < 2; s++) {
-			found = NULL;
-			json_array_foreach(before, j, row)
-				if (sw_dep_slot_index(sw_json_str(row, "slot")) == s)
-					found = row;
-			if (found) {
-				row = json_deep_copy(found);
-				json_object_del(row, "slot");
-				sw_dep_push_desired(out, sw_json_str(ph, "id"), sw_dep_slots[s], row);
-				json_decref(row);
-			} else {
-				sw_dep_push_desired(out, sw_json_str(ph, "id"), sw_dep_slots[s], NULL);
-			}
+	for (s = 0; s < 2; s++) {
+		found = NULL;
+		json_array_foreach(before, j, row)
+			if (sw_dep_slot_index(sw_json_str(row, "slot")) == s)
+				found = row;
+		if (found) {
+			row = json_deep_copy(found);
+			json_object_del(row, "slot");
+			sw_dep_push_desired(out, sw_json_str(ph, "id"), sw_dep_slots[s], row);
+			json_decref(row);
+		} else {
+			sw_dep_push_desired(out, sw_json_str(ph, "id"), sw_dep_slots[s], NULL);
 		}
-		sw_dep_host_phase(ph, "restoring", "", obs->now_ms);
 	}
+	sw_dep_host_phase(ph, "restoring", "", obs->now_ms); /* since_ms: its deadline's start */
 }
+
+enum sw_dep_back { SW_DEP_BACK, SW_DEP_BACK_WAIT, SW_DEP_BACK_OFFLINE };
 
 /*
  * Is host ph back where it was: every row that was active before reports
- * healthy (offline hosts are not waited for: they get the restored rows
- * when they return)? *why gets what is missing.
+ * healthy, in a report about the restored rows? An offline host is not
+ * back: it is waited for (until its deadline). *why gets what is missing.
  */
-static bool sw_dep_restored(const struct sw_obs *obs, json_t *ph, char *why, size_t size)
+static enum sw_dep_back sw_dep_restored(const struct sw_obs *obs, const json_t *ph, char *why, size_t size)
 {
 	json_t *before = json_object_get(ph, "before"), *row;
 	char msg[600];
@@ -583,63 +583,218 @@ static bool sw_dep_restored(const struct sw_obs *obs, json_t *ph, char *why, siz
 		case SW_DH_HEALTHY:
 			continue;
 		case SW_DH_OFFLINE:
-			sw_dep_host_phase(ph, "offline", msg, obs->now_ms);
-			continue;
+			snprintf(why, size, "%s", msg);
+			return SW_DEP_BACK_OFFLINE;
 		default:
 			snprintf(why, size, "%s", msg);
-			return false;
+			return SW_DEP_BACK_WAIT;
 		}
 	}
-	return true;
+	return SW_DEP_BACK;
+}
+
+/* Does host ph serve now: online, and its active desired row reported healthy in a fresh report? */
+static bool sw_dep_serving(const struct sw_obs *obs, const json_t *ph)
+{
+	const struct sw_obs_host *oh = sw_dep_obs_host(obs, sw_json_str(ph, "id"));
+	const char *d;
+	int s;
+
+	if (sw_dep_offline(obs, oh) || oh->generation_applied < sw_dep_int(ph, "gen"))
+		return false;
+	for (s = 0; s < 2; s++) {
+		if (!oh->want[s] || !json_is_true(json_object_get(oh->want[s], "active")))
+			continue;
+		d = sw_json_str(oh->want[s], "digest");
+		return d && oh->slot[s].digest && !strcmp(d, oh->slot[s].digest) && oh->slot[s].state &&
+		       !strcmp(oh->slot[s].state, "healthy");
+	}
+	return false;
+}
+
+/*
+ * Does host ph count towards min_healthy / max_unavailable in a rollback:
+ * it runs a release now (not touched) or will run one again (touched, an
+ * active row before). A host that had nothing is stopped by the rollback
+ * whatever the limits say.
+ */
+static bool sw_dep_counts(const struct sw_obs *obs, const json_t *ph)
+{
+	const struct sw_obs_host *oh;
+	const json_t *row;
+	size_t j;
+	int s;
+
+	if (json_is_true(json_object_get(ph, "touched"))) {
+		json_array_foreach(json_object_get(ph, "before"), j, row)
+			if (json_is_true(json_object_get(row, "active")))
+				return true;
+		return false;
+	}
+	oh = sw_dep_obs_host(obs, sw_json_str(ph, "id"));
+	for (s = 0; oh && s < 2; s++)
+		if (oh->want[s] && json_is_true(json_object_get(oh->want[s], "active")))
+			return true;
+	return false;
+}
+
+static bool sw_dep_phase_in(const json_t *ph, const char *a, const char *b, const char *c)
+{
+	const char *p = sw_json_str(ph, "phase");
+
+	return p && ((a && !strcmp(p, a)) || (b && !strcmp(p, b)) || (c && !strcmp(p, c)));
+}
+
+/*
+ * Rolling, not an emergency: how many hosts that serve now the next
+ * rollback batch may take out, as the rollout's limits allow: at most
+ * `size`, leaving at least min_healthy hosts serving and at most
+ * max_unavailable not serving. 0: none (*why says why).
+ */
+static size_t sw_dep_rollback_room(const json_t *dep, const struct sw_obs *obs, char *why, size_t size)
+{
+	const json_t *plan = sw_dep_plan(dep), *limits = json_object_get(plan, "limits"), *ph;
+	int64_t mu = sw_dep_int(limits, "max_unavailable"), mh = sw_dep_int(limits, "min_healthy");
+	int64_t sz = sw_dep_int(limits, "size"), counted = 0, serving = 0, room;
+	struct sw_buf down = SW_BUF_INIT(2048);
+	size_t i;
+
+	json_array_foreach(json_object_get(plan, "hosts"), i, ph) {
+		if (!sw_dep_counts(obs, ph))
+			continue;
+		counted++;
+		if (!sw_dep_phase_in(ph, "unrouting", "unrouted", "restoring") && sw_dep_serving(obs, ph))
+			serving++;
+		else
+			sw_buf_printf(&down, "%s'%s'", counted - serving > 1 ? ", " : "", sw_json_str(ph, "name"));
+	}
+	room = mu - (counted - serving);
+	if (serving - mh < room)
+		room = serving - mh;
+	if (sz > 0 && sz < room)
+		room = sz;
+	if (room <= 0)
+		snprintf(why, size, "%lld of %lld hosts healthy (not: %s), min_healthy is %lld and max_unavailable is %lld",
+			 (long long)serving, (long long)counted, counted > serving ? sw_buf_str(&down) : "none",
+			 (long long)mh, (long long)mu);
+	sw_buf_release(&down);
+	return room > 0 ? (size_t)room : 0;
+}
+
+/*
+ * The next rollback batch: every queued host that serves nothing now (the
+ * bad batch: restoring it costs no capacity), and as many serving ones as
+ * the limits allow (all of them when not batched). With a balancer they are
+ * drained first ("unrouting"), else their rows go back at once. One event
+ * deployment.rollback_batch {id, batch, hosts, emergency}. Returns
+ * how many hosts it took (0 with hosts queued: the limits hold them, *why
+ * says why).
+ */
+static size_t sw_dep_rollback_admit(json_t *dep, const struct sw_obs *obs, struct sw_step *out, bool batched,
+				    bool lb, char *why, size_t whysize)
+{
+	json_t *plan = sw_dep_plan(dep), *ph, *names = json_array(), *ev;
+	size_t i, room = SIZE_MAX, taken = 0;
+	int64_t nb;
+
+	if (batched)
+		room = sw_dep_rollback_room(dep, obs, why, whysize);
+	json_array_foreach(json_object_get(plan, "hosts"), i, ph) {
+		if (!sw_dep_phase_in(ph, "queued", NULL, NULL))
+			continue;
+		if (sw_dep_counts(obs, ph) && sw_dep_serving(obs, ph)) {
+			if (room == 0)
+				continue;
+			room--;
+		}
+		if (lb)
+			sw_dep_host_phase(ph, "unrouting", "", obs->now_ms);
+		else
+			sw_dep_restore_host(ph, obs, out);
+		json_array_append_new(names, json_string(sw_json_str(ph, "name") ? sw_json_str(ph, "name") : "?"));
+		taken++;
+	}
+	if (taken) {
+		nb = sw_dep_int(plan, "rollback_batch") + 1;
+		json_object_set_new(plan, "rollback_batch", json_integer(nb));
+		json_object_set_new(plan, "restore_ms", json_integer(obs->now_ms));
+		if (!out->events)
+			out->events = json_array();
+		ev = json_pack("{s:s, s:{s:s, s:I, s:O, s:b}}", "kind", "deployment.rollback_batch", "payload", "id",
+			       sw_json_str(dep, "id") ? sw_json_str(dep, "id") : "", "batch", (json_int_t)nb, "hosts",
+			       names, "emergency", !batched);
+		json_array_append_new(out->events, ev);
+		out->again = lb; /* draining: read the sessions again soon */
+	}
+	json_decref(names);
+	return taken;
 }
 
 /*
  * Rolling with a balancer, at the end of a rollback: hosts that did not
- * come back healthy (or went offline) stay in maint; say so where they are
- * listed.
+ * come back healthy (or are offline) stay in maint; say so where they are
+ * listed. Hosts never restored say so too.
  */
-static void sw_dep_left_out(json_t *dep, const struct sw_obs *obs)
+static void sw_dep_left_out(json_t *dep, const struct sw_obs *obs, bool lb)
 {
 	char msg[SW_ERR_MSG_MAX];
-	const char *phase;
+	const char *m;
 	json_t *ph;
 	size_t i;
 
-	if (!sw_rolling_traffic(dep, obs))
-		return;
 	json_array_foreach(json_object_get(sw_dep_plan(dep), "hosts"), i, ph) {
-		phase = sw_json_str(ph, "phase");
-		if (!phase || (strcmp(phase, "restoring") && strcmp(phase, "offline")))
+		m = sw_json_str(ph, "message") ? sw_json_str(ph, "message") : "";
+		if (sw_dep_phase_in(ph, "queued", NULL, NULL)) {
+			snprintf(msg, sizeof(msg), "not restored (still runs the release rolled back)%s%s", *m ? ": " : "", m);
+			sw_dep_host_phase(ph, "failed", msg, obs->now_ms);
 			continue;
-		snprintf(msg, sizeof(msg), "left in maint: %s", sw_json_str(ph, "message") ? sw_json_str(ph, "message") : "");
-		sw_dep_host_phase(ph, !strcmp(phase, "offline") ? "offline" : "failed", msg, obs->now_ms);
+		}
+		if (!sw_dep_phase_in(ph, "restoring", "unrouting", "unrouted"))
+			continue;
+		snprintf(msg, sizeof(msg), "%s%s", lb ? "left in maint: " : "not restored: ", m);
+		sw_dep_host_phase(ph, sw_dep_offline(obs, sw_dep_obs_host(obs, sw_json_str(ph, "id"))) ? "offline" : "failed",
+				  msg, obs->now_ms);
 	}
+}
+
+/* Append "; not restored: 'web-1', 'web-2'" for the hosts still queued (none: nothing). */
+static void sw_dep_queued_names(const json_t *dep, struct sw_buf *b)
+{
+	const json_t *ph;
+	size_t i, n = 0;
+
+	json_array_foreach(json_object_get(sw_dep_plan(dep), "hosts"), i, ph)
+		if (sw_dep_phase_in(ph, "queued", NULL, NULL))
+			sw_buf_printf(b, "%s'%s'", n++ ? ", " : "; not restored: ", sw_json_str(ph, "name"));
 }
 
 static void sw_dep_rollback_step(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
 {
 	json_t *plan = sw_dep_plan(dep), *hosts = json_object_get(plan, "hosts"), *ph;
 	const char *final = sw_json_str(plan, "final"), *reason = sw_json_str(dep, "reason");
-	int64_t failed = sw_dep_int(plan, "failed_ms"), restore = sw_dep_int(plan, "restore_ms");
+	const char *strategy = sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : "";
+	int64_t failed = sw_dep_int(plan, "failed_ms");
 	int64_t timeout = sw_dep_health_timeout(dep);
 	enum sw_dep_state st = SW_DEP_FAILED;
-	char why[SW_ERR_MSG_MAX], d[32], msg[SW_ERR_MSG_MAX], lb_why[SW_ERR_MSG_MAX] = "";
+	char why[SW_ERR_MSG_MAX], d[32], msg[SW_ERR_MSG_MAX], first_why[SW_ERR_MSG_MAX] = "";
+	struct sw_buf late = SW_BUF_INIT(8192);
 	struct sw_err err = SW_ERR_INIT;
 	const char *waiting = NULL;
-	bool rolling = !strcmp(sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : "", "rolling");
-	size_t i;
+	bool rolling = !strcmp(strategy, "rolling"), lb = rolling && sw_rolling_traffic(dep, obs);
+	bool batched;
+	size_t i, hold = 0, pending = 0, queued = 0;
+	enum sw_dep_back back;
+	int rr;
 
 	if (!reason)
 		reason = "";
+	/* `slipway abort --emergency` during a batched rollback makes the rest of it one batch. */
+	if (json_is_true(json_object_get(json_object_get(plan, "abort"), "emergency")))
+		json_object_set_new(plan, "emergency", json_true());
+	batched = rolling && !json_is_true(json_object_get(plan, "emergency"));
 	if (!json_is_true(json_object_get(plan, "restoring"))) {
-		/* Rolling with a balancer: updated hosts out of rotation before their rows go back. */
-		if (rolling && sw_rolling_unroute(dep, obs) > 0) {
-			sw_dep_set_step(dep, "rolling back: draining updated hosts: %s", reason);
-			return;
-		}
 		/* Canary: canary weight to 0 (stable back to full) before any canary instance stops. */
-		if (!strcmp(sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : "", "canary") &&
-		    sw_canary_unroute(dep, obs, &err) < 0) {
+		if (!strcmp(strategy, "canary") && sw_canary_unroute(dep, obs, &err) < 0) {
 			if (obs->now_ms - failed > timeout) {
 				snprintf(msg, sizeof(msg), "%s; canary traffic could not be taken off: %s", reason, err.msg);
 				sw_deployment_finish(dep, SW_DEP_FAILED, msg, out);
@@ -649,8 +804,8 @@ static void sw_dep_rollback_step(json_t *dep, const struct sw_obs *obs, struct s
 			return;
 		}
 		/* Blue/green: traffic goes back to the old colour before anything is removed. */
-		if (!strcmp(sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : "", "blue_green") &&
-		    sw_bluegreen_unswitch(dep, obs, &err) < 0 && json_is_true(json_object_get(plan, "switch_started"))) {
+		if (!strcmp(strategy, "blue_green") && sw_bluegreen_unswitch(dep, obs, &err) < 0 &&
+		    json_is_true(json_object_get(plan, "switch_started"))) {
 			if (obs->now_ms - failed > timeout) {
 				snprintf(msg, sizeof(msg), "%s; traffic could not be switched back: %s", reason, err.msg);
 				sw_deployment_finish(dep, SW_DEP_FAILED, msg, out);
@@ -659,56 +814,97 @@ static void sw_dep_rollback_step(json_t *dep, const struct sw_obs *obs, struct s
 			sw_dep_set_step(dep, "rolling back: switching traffic back: %s", err.msg);
 			return;
 		}
-		sw_dep_restore(dep, obs, out);
+		/* Every touched host waits for its rollback batch. */
+		json_array_foreach(hosts, i, ph)
+			if (json_is_true(json_object_get(ph, "touched")))
+				sw_dep_host_phase(ph, "queued", "", obs->now_ms);
 		json_object_set_new(plan, "restoring", json_true());
 		json_object_set_new(plan, "restore_ms", json_integer(obs->now_ms));
-		sw_dep_set_step(dep, "rolling back: %s", reason);
-		return;
 	}
+	/* Rolling: hosts still draining for the rollout go back in rotation; a batch's hosts are drained out. */
+	if (rolling && sw_rolling_unroute(dep, obs) > 0)
+		hold++;
+	json_array_foreach(hosts, i, ph)
+		if (sw_dep_phase_in(ph, "unrouted", NULL, NULL))
+			sw_dep_restore_host(ph, obs, out);
 	json_array_foreach(hosts, i, ph) {
-		const char *phase = sw_json_str(ph, "phase");
-
-		if (!phase || strcmp(phase, "restoring"))
+		if (sw_dep_phase_in(ph, "unrouting", NULL, NULL)) {
+			hold++;
 			continue;
-		if (sw_dep_restored(obs, ph, why, sizeof(why))) {
-			if (strcmp(sw_json_str(ph, "phase"), "restoring"))
-				continue;
+		}
+		if (sw_dep_phase_in(ph, "queued", NULL, NULL))
+			queued++;
+		if (!sw_dep_phase_in(ph, "restoring", NULL, NULL))
+			continue;
+		back = sw_dep_restored(obs, ph, why, sizeof(why));
+		if (back == SW_DEP_BACK) {
 			/* Healthy on the previous release: only now back in rotation (rolling with a balancer). */
-			if (!rolling || sw_rolling_reroute(dep, obs, ph, why, sizeof(why)) > 0) {
+			rr = lb ? sw_rolling_reroute(dep, obs, ph, why, sizeof(why)) : 1;
+			if (rr > 0) {
 				sw_dep_host_phase(ph, "restored", "", obs->now_ms);
+				json_object_set_new(plan, "restore_ms", json_integer(obs->now_ms));
 				continue;
 			}
-			if (!waiting)
-				snprintf(lb_why, sizeof(lb_why), "%s", why);
 		}
 		json_object_set_new(ph, "message", json_string(why));
-		if (!waiting)
+		/*
+		 * Not back yet. An offline host is waited for (until its deadline) but does
+		 * not hold the next batch: it is out either way, and the limits count it so.
+		 */
+		pending++;
+		if (back != SW_DEP_BACK_OFFLINE)
+			hold++;
+		if (!waiting) {
 			waiting = sw_json_str(ph, "name");
+			snprintf(first_why, sizeof(first_why), "%s", why);
+		}
+		if (obs->now_ms - sw_dep_int(ph, "since_ms") > timeout)
+			sw_buf_printf(&late, "%shost '%s' %s after %s (%s)", late.len ? ", " : "",
+				      sw_json_str(ph, "name"),
+				      back == SW_DEP_BACK_OFFLINE ? "unreachable"
+				      : back == SW_DEP_BACK    ? "not back in rotation"
+							       : "not healthy",
+				      sw_format_duration_ms((uint64_t)timeout, d, sizeof(d)), why);
 	}
-	if (!waiting) {
-		if (final)
-			sw_dep_state_parse(final, &st);
-		if (rolling)
-			sw_dep_left_out(dep, obs);
-		sw_deployment_finish(dep, st, reason, out);
-		return;
-	}
-	if (obs->now_ms - restore > timeout) {
-		if (*lb_why)
-			snprintf(msg, sizeof(msg), "%s; rollback incomplete: host '%s' not back in rotation after %s (%s)",
-				 reason, waiting, sw_format_duration_ms((uint64_t)timeout, d, sizeof(d)), lb_why);
-		else
-			snprintf(msg, sizeof(msg), "%s; rollback incomplete: host '%s' not healthy after %s", reason,
-				 waiting, sw_format_duration_ms((uint64_t)timeout, d, sizeof(d)));
-		if (rolling)
-			sw_dep_left_out(dep, obs);
+	if (late.len) {
+		sw_dep_queued_names(dep, &late);
+		snprintf(msg, sizeof(msg), "%s; rollback incomplete: %s", reason, sw_buf_str(&late));
+		sw_buf_release(&late);
+		sw_dep_left_out(dep, obs, lb);
 		sw_deployment_finish(dep, SW_DEP_FAILED, msg, out);
 		return;
 	}
-	if (*lb_why)
-		sw_dep_set_step(dep, "rolling back: host '%s': %s", waiting, lb_why);
+	sw_buf_release(&late);
+	if (!hold && queued) {
+		if (sw_dep_rollback_admit(dep, obs, out, batched, lb, why, sizeof(why)) == 0) {
+			/* Nothing can move: the limits hold the rest until hosts come back (or the deadline). */
+			if (obs->now_ms - sw_dep_int(plan, "restore_ms") > timeout) {
+				snprintf(msg, sizeof(msg), "%s; rollback incomplete: %zu host%s not restored after %s: %s",
+					 reason, queued, queued == 1 ? "" : "s",
+					 sw_format_duration_ms((uint64_t)timeout, d, sizeof(d)), why);
+				sw_dep_left_out(dep, obs, lb);
+				sw_deployment_finish(dep, SW_DEP_FAILED, msg, out);
+				return;
+			}
+			sw_dep_set_step(dep, "rolling back: %zu host%s wait for capacity: %s", queued, queued == 1 ? "" : "s",
+					why);
+			return;
+		}
+		sw_dep_set_step(dep, "rolling back (batch %lld%s): %s", (long long)sw_dep_int(plan, "rollback_batch"),
+				batched ? "" : ", all at once", reason);
+		return;
+	}
+	if (!pending && !hold) {
+		if (final)
+			sw_dep_state_parse(final, &st);
+		sw_deployment_finish(dep, st, reason, out);
+		return;
+	}
+	if (waiting)
+		sw_dep_set_step(dep, "rolling back: waiting for host '%s': %s", waiting, first_why);
 	else
-		sw_dep_set_step(dep, "rolling back: waiting for host '%s' to run the previous release", waiting);
+		sw_dep_set_step(dep, "rolling back: draining hosts of batch %lld",
+				(long long)sw_dep_int(plan, "rollback_batch"));
 }
 
 /* ---- the step ----------------------------------------------------------- */

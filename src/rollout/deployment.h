@@ -17,13 +17,23 @@
  *                   └─(a host failed, went offline, stayed unhealthy past
  *                      health_timeout; progress deadline; smoke failed;
  *                      traffic switch failed; abort)── plan.phase "rollback":
- *                      hosts already told are given back their desired rows
- *                      as they were before (plan.hosts[].before), traffic is
- *                      switched back (blue/green) or updated hosts are
- *                      drained out first and put back in rotation only
- *                      once healthy (rolling with a balancer, rolling.h),
- *                      and once they report healthy again (bounded by
- *                      health_timeout):
+ *                      traffic is switched back first (blue/green) or the
+ *                      canary weight goes to 0 (canary); then touched hosts
+ *                      (phase "queued") get back their desired rows as they
+ *                      were before (plan.hosts[].before) in rollback batches:
+ *                      rolling keeps min_healthy / max_unavailable (every
+ *                      queued host that serves nothing, plus as many serving
+ *                      ones as the limits allow; with a balancer each is
+ *                      drained out first, rolling.h), the others and an
+ *                      emergency (plan.emergency: abort --emergency,
+ *                      rollback --emergency) take every host at once; the
+ *                      next batch when the previous is back. A host is back
+ *                      only when it reports its previous active release
+ *                      healthy in a fresh report (offline: waited for);
+ *                      one not back health_timeout after its rows (since_ms
+ *                      of "restoring"), or limits that hold the rest that
+ *                      long without progress, end it failed, naming them.
+ *                      When every host is back:
  *                          rolled_back   (a previous release runs again:
  *                                         prev_digest, or every host touched
  *                                         had an active release before, or
@@ -32,6 +42,9 @@
  *                          failed        (first deployment: hosts stopped,
  *                                         or the restore did not get healthy)
  *                          aborted       (asked for: plan.abort)
+ *                      Each rollback batch is an event
+ *                      deployment.rollback_batch {id, batch, hosts,
+ *                      emergency}.
  *
  * Paused (addition, manual control): pending or progressing (phase
  * "rollout") -> paused -> back to the state it left (plan.pause.from), on

@@ -364,24 +364,18 @@ int sw_rolling_unroute(json_t *dep, const struct sw_obs *obs)
 	struct sw_err err = SW_ERR_INIT;
 	char server[300], msg[SW_ERR_MSG_MAX];
 	size_t i, n = 0, nst = 0;
-	int64_t since;
 	struct sw_arena a;
 	int busy = 0;
 
-	if (!lb)
-		return 0;
-	since = sw_dep_int(plan, "unroute_ms");
-	if (!since)
-		json_object_set_new(plan, "unroute_ms", json_integer(since = obs->now_ms));
 	sw_arena_init(&a);
 	/* A balancer that cannot be read cannot drain anything: the rows are restored anyway. */
-	if (sw_traffic_servers(lb, backend, &a, &list, &n, &err) < 0 ||
-	    sw_traffic_stats(lb, backend, &a, &st, &nst, &err) < 0)
+	if (lb && (sw_traffic_servers(lb, backend, &a, &list, &n, &err) < 0 ||
+		   sw_traffic_stats(lb, backend, &a, &st, &nst, &err) < 0))
 		n = nst = 0;
 	json_array_foreach(json_object_get(plan, "hosts"), i, ph) {
 		sw_dep_server(ph, sw_json_str(ph, "slot"), server, sizeof(server));
 		if (!json_is_true(json_object_get(ph, "touched"))) {
-			if (!sw_rolling_phase_is(ph, "draining"))
+			if (!lb || !sw_rolling_phase_is(ph, "draining"))
 				continue;
 			/* Its release never changed: back in rotation at once. */
 			msg[0] = '\0';
@@ -390,21 +384,29 @@ int sw_rolling_unroute(json_t *dep, const struct sw_obs *obs)
 			sw_dep_host_phase(ph, "waiting", msg, obs->now_ms);
 			continue;
 		}
-		srv = sw_traffic_find_server(list, n, server);
-		if (!srv || srv->state == SW_TRAFFIC_MAINT)
+		if (!sw_rolling_phase_is(ph, "unrouting"))
 			continue;
+		srv = lb ? sw_traffic_find_server(list, n, server) : NULL;
+		if (!srv || srv->state == SW_TRAFFIC_MAINT) {
+			sw_dep_host_phase(ph, "unrouted", sw_json_str(ph, "message"), obs->now_ms);
+			continue;
+		}
 		/* In rotation with the new release: drained and out before its rows go back. */
 		if (srv->state == SW_TRAFFIC_READY && sw_traffic_set_state(lb, backend, server, SW_TRAFFIC_DRAIN, &err) < 0) {
-			json_object_set_new(ph, "message", json_string(err.msg));
+			sw_dep_host_phase(ph, "unrouted", err.msg, obs->now_ms);
 			continue;
 		}
 		ss = sw_traffic_find_stats(st, nst, server);
-		if (ss && ss->scur > 0 && obs->now_ms - since < SW_ROLLING_DRAIN_MS) {
+		if (ss && ss->scur > 0 && obs->now_ms - sw_dep_int(ph, "since_ms") < SW_ROLLING_DRAIN_MS) {
+			snprintf(msg, sizeof(msg), "%lld session%s left", (long long)ss->scur, ss->scur == 1 ? "" : "s");
+			json_object_set_new(ph, "message", json_string(msg));
 			busy++;
 			continue;
 		}
+		msg[0] = '\0';
 		if (sw_traffic_set_state(lb, backend, server, SW_TRAFFIC_MAINT, &err) < 0)
-			json_object_set_new(ph, "message", json_string(err.msg));
+			snprintf(msg, sizeof(msg), "%s", err.msg);
+		sw_dep_host_phase(ph, "unrouted", msg, obs->now_ms);
 	}
 	sw_arena_release(&a);
 	return busy > 0;

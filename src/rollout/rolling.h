@@ -29,13 +29,15 @@
  * the batch has left "draining". A balancer error (unreachable, unknown
  * server, a state not taken) fails the batch with the balancer's words.
  *
- * Rollback (deployment.c, rolling only):
- *   sw_rolling_unroute  before any row is restored: hosts still draining go
- *                       back to ready (their release never changed); touched
- *                       hosts that are in rotation are drained (same bound)
- *                       and put in maint. 1 while it waits for sessions.
- *                       Balancer errors land in the host's message and do
- *                       not hold the rollback.
+ * Rollback (deployment.c, rolling only; batches chosen there):
+ *   sw_rolling_unroute  every pass: hosts still draining for the rollout go
+ *                       back to ready (their release never changed); hosts
+ *                       of the rollback batch (phase "unrouting") in
+ *                       rotation are drained (same bound, from their
+ *                       since_ms) and put in maint, then phase "unrouted"
+ *                       (their rows go back). 1 while one waits for
+ *                       sessions. Balancer errors land in the host's
+ *                       message and do not hold the rollback.
  *   sw_rolling_reroute  host ph reports its previous release healthy: its
  *                       server goes back to ready and is read back (1 done,
  *                       0 not yet, -1 failed; *why says). A host that had

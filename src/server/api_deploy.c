@@ -130,16 +130,17 @@ int sw_api_deploy_abort(struct sw_api *a, struct sw_err *err)
 	const char *id = sw_route_param(&a->params, "id"), *reason;
 	char why[600];
 	json_t *dep = NULL;
+	bool emergency;
 	int rc;
 
-	if (sw_val_abort(a->body, &reason, err) < 0)
+	if (sw_val_abort(a->body, &reason, &emergency, err) < 0)
 		return -1;
 	if (!reason || !*reason) {
 		snprintf(why, sizeof(why), "aborted by %s", a->who.actor);
 		reason = why;
 	}
 	sw_server_lock(s);
-	rc = sw_rollout_abort(s->store, id, a->who.actor, reason, err);
+	rc = sw_rollout_abort(s->store, id, a->who.actor, reason, emergency, err);
 	if (rc == 0)
 		rc = sw_store_deployment_get(s->store, id, &dep, err);
 	sw_server_unlock(s);
@@ -192,12 +193,13 @@ int sw_api_rollback(struct sw_api *a, struct sw_err *err)
 	struct sw_server *s = a->srv;
 	const char *service, *env;
 	json_t *dep = NULL;
+	bool emergency;
 	int rc;
 
-	if (sw_val_rollback(a->body, &service, &env, err) < 0)
+	if (sw_val_rollback(a->body, &service, &env, &emergency, err) < 0)
 		return -1;
 	sw_server_lock(s);
-	rc = sw_rollout_rollback(s->store, service, env, a->who.actor, &dep, err);
+	rc = sw_rollout_rollback(s->store, service, env, a->who.actor, emergency, &dep, err);
 	sw_server_unlock(s);
 	if (rc < 0)
 		return -1;

@@ -78,8 +78,11 @@ const struct sw_route sw_routes[] = {
 	  "`deployment.measurement` with a seq above `after`; the progress view keeps only the last 50 per "
 	  "analysis run). Page with `after=last` until a page has fewer than `limit`." },
 	{ "POST", "/api/v1/deployments/{id}/abort", SW_ACCESS_DEPLOYER, SW_ROUTE_BODY_JSON, sw_api_deploy_abort,
-	  "`{reason?: string}`", "200 the deployment; 409 when it has already ended; 404 unknown id",
-	  "Abort an active deployment: updated hosts go back to the previous release." },
+	  "`{reason?: string, emergency?: boolean}`",
+	  "200 the deployment; 400 `emergency` not a boolean; 409 when it has already ended; 404 unknown id",
+	  "Abort an active deployment: updated hosts go back to the previous release, in batches that keep "
+	  "min_healthy and max_unavailable (rolling); `emergency`: every host at once (asked again during the "
+	  "rollback: the rest at once)." },
 	{ "POST", "/api/v1/deployments/{id}/pause", SW_ACCESS_DEPLOYER, SW_ROUTE_BODY_JSON, sw_api_deploy_verb,
 	  "`{reason?: string}`",
 	  "200 `{deployment, message}` (message \"already paused\" when it was); 409 ended or rolling back; 404 "
@@ -99,9 +102,12 @@ const struct sw_route sw_routes[] = {
 	  "201 `{deployment, message}` the new deployment of the same release from its first step (200 when "
 	  "retried already); 409 still active or succeeded; 404 unknown id",
 	  "Retry an aborted, rolled back or failed deployment." },
-	{ "POST", "/api/v1/rollback", SW_ACCESS_DEPLOYER, SW_ROUTE_BODY_JSON, sw_api_rollback, "`{service, env}`",
-	  "201 the new deployment; 404 no previous good release; 409 one is active",
-	  "Deploy the previous successful release of (service, env) again." },
+	{ "POST", "/api/v1/rollback", SW_ACCESS_DEPLOYER, SW_ROUTE_BODY_JSON, sw_api_rollback,
+	  "`{service, env, emergency?: boolean}`",
+	  "201 the new deployment; 400 `emergency` not a boolean; 404 no previous good release; 409 one is active",
+	  "Deploy the previous successful release of (service, env) again, as the environment's strategy does "
+	  "(rolling: batches that keep min_healthy and max_unavailable); `emergency`: every host at once, the "
+	  "limits not kept (canary and rings: steps and bakes skipped)." },
 
 	{ "GET", "/api/v1/events", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE, sw_api_events,
 	  "query: `after?` (seq, default 0), `wait?` (seconds 0..30, default 0), `limit?` (1..1000, default 100)",

@@ -377,12 +377,18 @@ int sw_val_deploy(const json_t *b, const char **service, const char **env, const
 	return 0;
 }
 
-int sw_val_rollback(const json_t *b, const char **service, const char **env, struct sw_err *err)
+int sw_val_rollback(const json_t *b, const char **service, const char **env, bool *emergency, struct sw_err *err)
 {
-	static const char *const allowed[] = { "service", "env", NULL };
+	static const char *const allowed[] = { "service", "env", "emergency", NULL };
+	const json_t *v;
 
+	*emergency = false;
 	if (b && sw_val_only(b, allowed, err) < 0)
 		return -1;
+	v = json_object_get(b, "emergency");
+	if (v && !json_is_null(v) && !json_is_boolean(v))
+		return sw_val_fail(err, "emergency", "field 'emergency' must be true or false");
+	*emergency = json_is_true(v);
 	return sw_val_service_env(b, service, env, err);
 }
 
@@ -404,14 +410,20 @@ int sw_val_verb(const json_t *b, const char **reason, bool *full, struct sw_err 
 	return 0;
 }
 
-int sw_val_abort(const json_t *b, const char **reason, struct sw_err *err)
+int sw_val_abort(const json_t *b, const char **reason, bool *emergency, struct sw_err *err)
 {
-	static const char *const allowed[] = { "reason", NULL };
+	static const char *const allowed[] = { "reason", "emergency", NULL };
+	const json_t *v;
 
 	*reason = NULL;
+	*emergency = false;
 	if (!b)
 		return 0;
 	if (sw_val_only(b, allowed, err) < 0)
 		return -1;
+	v = json_object_get(b, "emergency");
+	if (v && !json_is_null(v) && !json_is_boolean(v))
+		return sw_val_fail(err, "emergency", "field 'emergency' must be true or false");
+	*emergency = json_is_true(v);
 	return sw_val_str(b, "reason", 0, 0, 512, reason, err);
 }

@@ -26,6 +26,7 @@
 #define SW_SERVER_VALIDATE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,8 +62,10 @@ struct sw_val_enroll {
 int sw_val_enroll(const json_t *b, struct sw_val_enroll *out, struct sw_err *err);
 int sw_val_agent_status(const json_t *b, int64_t *generation, struct sw_err *err);
 int sw_val_deploy(const json_t *b, const char **service, const char **env, const char **digest, struct sw_err *err);
-int sw_val_rollback(const json_t *b, const char **service, const char **env, struct sw_err *err);
-int sw_val_abort(const json_t *b, const char **reason, struct sw_err *err);
+/* {service, env, emergency?}: emergency (a boolean) is false when absent. */
+int sw_val_rollback(const json_t *b, const char **service, const char **env, bool *emergency, struct sw_err *err);
+/* {reason?, emergency?}: emergency (a boolean) is false when absent. */
+int sw_val_abort(const json_t *b, const char **reason, bool *emergency, struct sw_err *err);
 /* The body of a manual verb: {reason?: string (pause, abort), full?: boolean (promote)}. */
 int sw_val_verb(const json_t *b, const char **reason, bool *full, struct sw_err *err);
 

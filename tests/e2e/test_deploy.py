@@ -35,6 +35,10 @@ The slipway.yml of the releases (environments used by the tests):
             each second), fails when > 0.25 s
   canary-nosock / canary-nobackend  weight 25, 100, through a socket that
             does not exist / a backend HAProxy does not have
+  mh3       batch 1, max_unavailable 1, min_healthy 3, health_timeout 10s
+            (test_rollback.py: a rollback keeps 3 hosts serving)
+  short     one batch of 4, health_timeout 5s (test_rollback.py: an agent
+            stopped during the rollback)
   deadline  one batch of 4, progress_deadline 4s
   empty     a selector no host matches
   other     hosts env=other (the second service's own two hosts)
@@ -238,6 +242,14 @@ environments:
         bake: 1s
         analysis: errors
         traffic: {{ haproxy: {{ socket: {sock}, backend: hello }} }}
+  mh3:
+    hosts: {{ env: web }}
+    strategy:
+      rolling: {{ batch: 1, max_unavailable: 1, min_healthy: 3, health_timeout: 10s }}
+  short:
+    hosts: {{ env: web }}
+    strategy:
+      rolling: {{ batch: 4, max_unavailable: 4, health_timeout: 5s }}
   deadline:
     hosts: {{ env: web }}
     progress_deadline: 4s
@@ -750,16 +762,20 @@ def test_server_killed_mid_rollout_resumes(fleet, world):
     assert kinds[0] == "deployment.created" and kinds[-1] == f"deployment.{final['state']}"
 
 
-def test_agent_killed_mid_deploy_rolls_back(fleet, world):
+def test_agent_killed_mid_deploy_rollback_names_it(fleet, world):
+    """An agent killed once its host was told: the rollback gives every other host v1 back and waits for
+    that one (never counted as restored while unreachable), then ends failed naming it (docs/rollout.md)."""
     rel = world["rel"]
     fleet.deploy("v1", "rolling", "--wait")
     dep = fleet.deploy("v2", "rolling")
-    wait_for(lambda: any(h["phase"] != "waiting" for h in fleet.server.deployment(dep["id"])["hosts"]),
-             what="first batch started", step=0.02)
+    wait_for(lambda: {h["name"]: h["phase"] for h in fleet.server.deployment(dep["id"])["hosts"]}["web-3"]
+             == "updating", what="web-3 told v2", step=0.02)
     fleet.agents["web-3"].kill()
     final = fleet.server.wait_final(dep["id"], timeout=30)
-    assert final["state"] == "rolled_back", final
-    assert "host 'web-3'" in final["reason"] and "offline" in final["reason"], final["reason"]
+    assert final["state"] == "failed", (final["reason"], final["hosts"])
+    assert "host 'web-3' went offline" in final["reason"], final["reason"]
+    assert "rollback incomplete: host 'web-3' unreachable after 5s" in final["reason"], final["reason"]
+    assert "not restored" not in final["reason"], final["reason"]
     wait_for(lambda: fleet.running(rel["v1"]["digest"], hosts=["web-1", "web-2", "web-4"]), timeout=20,
              what="v1 back on the live hosts")
     assert fleet.server.hosts()["web-3"]["online"] is False

@@ -44,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sw_err err = SW_ERR_INIT;
 	const char *a, *b, *c;
+	bool flag;
 	struct sw_val_enroll e;
 	const json_t *labels;
 	enum sw_role role;
@@ -104,13 +105,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		break;
 	case 5:
-		rc = sw_val_rollback(body, &a, &b, &err);
+		rc = sw_val_rollback(body, &a, &b, &flag, &err);
 		fuzz_check(rc, &err, "rollback");
 		if (rc == 0 && (!sw_val_name_ok(a) || !sw_val_name_ok(b)))
 			abort();
 		break;
 	default:
-		rc = sw_val_abort(body, &a, &err);
+		rc = sw_val_abort(body, &a, &flag, &err);
 		fuzz_check(rc, &err, "abort");
 		if (rc == 0 && fuzz_touch(a) > 512)
 			abort();

@@ -448,7 +448,7 @@ static void test_rollout_and_rollback(void **state)
 
 	/* Roll back: a new deployment of the release before. */
 	lock(f);
-	assert_int_equal(sw_rollout_rollback(f->st, "hello", "staging", "tester", &dep, &err), 0);
+	assert_int_equal(sw_rollout_rollback(f->st, "hello", "staging", "tester", false, &dep, &err), 0);
 	unlock(f);
 	sw_controller_kick(f->c);
 	assert_string_equal(json_string_value(json_object_get(dep, "digest")), D1);
@@ -459,6 +459,26 @@ static void test_rollout_and_rollback(void **state)
 	assert_string_equal(json_string_value(json_object_get(fin, "state")), "succeeded");
 	json_decref(fin);
 	assert_string_equal(desired_digest(f, "h2", "a"), D1);
+
+	/* An emergency rollback (back to D2 now): one batch of every host, the limits not kept, recorded. */
+	lock(f);
+	assert_int_equal(sw_rollout_rollback(f->st, "hello", "staging", "tester", true, &dep, &err), 0);
+	unlock(f);
+	sw_controller_kick(f->c);
+	assert_string_equal(json_string_value(json_object_get(dep, "digest")), D2);
+	assert_true(json_is_true(json_object_get(json_object_get(dep, "spec"), "emergency")));
+	assert_true(json_is_true(json_object_get(json_object_get(dep, "plan"), "emergency")));
+	assert_int_equal(json_array_size(json_object_get(json_object_get(dep, "plan"), "batches")), 1);
+	assert_int_equal(json_array_size(json_array_get(json_object_get(json_object_get(dep, "plan"), "batches"), 0)), 3);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(dep, "plan"), "limits"),
+							   "min_healthy")),
+			 0);
+	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(dep, "id")));
+	json_decref(dep);
+	fin = wait_final(f, id, 10000);
+	assert_string_equal(json_string_value(json_object_get(fin, "state")), "succeeded");
+	json_decref(fin);
+	assert_string_equal(desired_digest(f, "h2", "a"), D2);
 }
 
 static void test_failure_rolls_back(void **state)
@@ -488,7 +508,7 @@ static void test_failure_rolls_back(void **state)
 
 	/* Nothing good before D1 to roll back to. */
 	lock(f);
-	assert_int_equal(sw_rollout_rollback(f->st, "hello", "staging", "tester", &dep, &err), -1);
+	assert_int_equal(sw_rollout_rollback(f->st, "hello", "staging", "tester", false, &dep, &err), -1);
 	unlock(f);
 	assert_int_equal(err.code, SW_ENOTFOUND);
 	assert_string_equal(err.msg, "no earlier successful release of hello in staging to roll back to");
@@ -508,7 +528,7 @@ static void test_abort(void **state)
 	json_decref(dep);
 	usleep(200 * 1000);
 	lock(f);
-	assert_int_equal(sw_rollout_abort(f->st, "dep-1", "alice", "wrong build", &err), 0);
+	assert_int_equal(sw_rollout_abort(f->st, "dep-1", "alice", "wrong build", false, &err), 0);
 	unlock(f);
 	sw_controller_kick(f->c);
 	fin = wait_final(f, "dep-1", 5000);
@@ -517,14 +537,39 @@ static void test_abort(void **state)
 	json_decref(fin);
 	assert_string_equal(desired_digest(f, "h1", "a"), ""); /* first deployment: stopped */
 	lock(f);
-	assert_int_equal(sw_rollout_abort(f->st, "dep-1", "alice", "", &err), -1);
+	assert_int_equal(sw_rollout_abort(f->st, "dep-1", "alice", "", false, &err), -1);
 	unlock(f);
 	assert_int_equal(err.code, SW_EBUSY);
 	assert_string_equal(err.msg, "dep-1 has already ended (aborted); nothing to abort");
 	lock(f);
-	assert_int_equal(sw_rollout_abort(f->st, "dep-9", "alice", "", &err), -1);
+	assert_int_equal(sw_rollout_abort(f->st, "dep-9", "alice", "", false, &err), -1);
 	unlock(f);
 	assert_int_equal(err.code, SW_ENOTFOUND);
+}
+
+/* abort --emergency: recorded in plan.abort; asked again of an aborted deployment, it escalates it. */
+static void test_abort_emergency(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err err = SW_ERR_INIT;
+	json_t *dep, *rec = NULL;
+
+	dep = create(f, D1, "staging", &err); /* no controller: it stays pending */
+	json_decref(dep);
+	lock(f);
+	assert_int_equal(sw_rollout_abort(f->st, "dep-1", "alice", "wrong build", false, &err), 0);
+	assert_int_equal(sw_store_deployment_get(f->st, "dep-1", &rec, &err), 0);
+	assert_false(json_is_true(json_object_get(json_object_get(json_object_get(rec, "plan"), "abort"), "emergency")));
+	json_decref(rec);
+	assert_int_equal(sw_rollout_abort(f->st, "dep-1", "bob", "now", true, &err), 0);
+	assert_int_equal(sw_store_deployment_get(f->st, "dep-1", &rec, &err), 0);
+	unlock(f);
+	assert_true(json_is_true(json_object_get(json_object_get(json_object_get(rec, "plan"), "abort"), "emergency")));
+	/* The first request's actor and reason stay. */
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(rec, "plan"), "abort"),
+							      "actor")),
+			    "alice");
+	json_decref(rec);
 }
 
 static void test_restart_resumes(void **state)
@@ -617,7 +662,7 @@ static void test_verbs(void **state)
 	assert_int_equal(sw_rollout_verb(f->st, "dep-1", "pause", "alice", NULL, &dep, note, sizeof(note), &err), 0);
 	json_decref(dep);
 	/* An abort of a paused deployment rolls it back. */
-	assert_int_equal(sw_rollout_abort(f->st, "dep-1", "alice", "stop", &err), 0);
+	assert_int_equal(sw_rollout_abort(f->st, "dep-1", "alice", "stop", false, &err), 0);
 	unlock(f);
 	sw_controller_kick(f->c);
 	fin = wait_final(f, "dep-1", 5000);
@@ -651,7 +696,7 @@ static void test_verbs(void **state)
 	assert_non_null(strstr(err.msg, "dep-2 is still"));
 	assert_int_equal(sw_rollout_verb(f->st, "dep-9", "pause", "alice", NULL, &dep, note, sizeof(note), &err), -1);
 	assert_int_equal(err.code, SW_ENOTFOUND);
-	assert_int_equal(sw_rollout_abort(f->st, "dep-2", "alice", "", &err), 0);
+	assert_int_equal(sw_rollout_abort(f->st, "dep-2", "alice", "", false, &err), 0);
 	unlock(f);
 	sw_controller_kick(f->c);
 	json_decref(wait_final(f, "dep-2", 5000));
@@ -664,6 +709,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rollout_and_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_rolls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abort_emergency, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verbs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offline_host, setup, teardown),

@@ -213,10 +213,22 @@ static void test_rolling_offline(void **state)
 	assert_string_equal(sim_want_digest(&s, 1, 0), NEW);
 	s.h[1].dead = true;
 	sim_run(&s, false, NULL, NULL, 1000, 50);
-	assert_string_equal(sim_state(&s), "rolled_back");
+	/*
+	 * web-2 (out already) gets its old rows first; web-1 serves the new
+	 * release and max_unavailable is 1: it waits for web-2, which is
+	 * waited for until health_timeout and then named. web-1 was never
+	 * taken out: it still serves (the new release), and says so.
+	 */
+	assert_string_equal(sim_state(&s), "failed");
 	assert_non_null(strstr(sim_reason(&s), "host 'web-2' went offline (not seen for"));
-	/* Both touched hosts get their old rows back; the dead one is not waited for. */
-	assert_back_to_old(&s, 3);
+	assert_non_null(strstr(sim_reason(&s), "rollback incomplete: host 'web-2' unreachable after 5s (not seen for"));
+	assert_non_null(strstr(sim_reason(&s), "; not restored: 'web-1'"));
+	assert_string_equal(sim_want_digest(&s, 1, 0), OLD);
+	assert_string_equal(sim_want_digest(&s, 2, 0), OLD);
+	assert_string_equal(sim_want_digest(&s, 0, 0), NEW);
+	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(json_object_get(sim_plan(&s), "hosts"), 0),
+								 "message")),
+			       "not restored"));
 	assert_string_equal(
 		json_string_value(json_object_get(json_array_get(json_object_get(sim_plan(&s), "hosts"), 1), "phase")),
 		"offline");
@@ -343,8 +355,10 @@ static void test_outage_grace(void **state)
 	s.now += 1000;
 	sim_agents(&s, NULL, NULL, NULL); /* web-1 answers: healthy, batch 1 done */
 	sim_run(&s, false, NULL, NULL, 500, 100);
-	assert_string_equal(sim_state(&s), "rolled_back");
+	/* web-2 was told: the rollback waits for it, and names it when it never comes back. */
+	assert_string_equal(sim_state(&s), "failed");
 	assert_non_null(strstr(sim_reason(&s), "host 'web-2' went offline (not seen for 3"));
+	assert_non_null(strstr(sim_reason(&s), "rollback incomplete: host 'web-2' unreachable after 5s"));
 	sim_release(&s);
 }
 
@@ -577,6 +591,8 @@ static void test_pause_resume_promote(void **state)
 	sim_init(&s, 2, OLD);
 	sim_dep(&s, "rolling", NULL, NEW, OLD, NULL);
 	sim_step(&s, false, &out);
+	sw_step_release(&out);
+	sim_step(&s, false, &out); /* web-1 told: there is something to restore */
 	sw_step_release(&out);
 	json_object_set_new(sim_plan(&s), "abort", json_pack("{s:s}", "actor", "bob"));
 	sim_step(&s, false, &out);

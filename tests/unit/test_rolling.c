@@ -254,21 +254,36 @@ static void test_rollback_drains_updated_hosts(void **state)
 	assert_string_equal(host_phase(&s, 0), "healthy");
 	assert_string_equal(host_phase(&s, 1), "updating");
 	assert_int_equal(server(&s, "web-1-a")->state, SW_TRAFFIC_READY);
-	/* web-2 fails; web-1 (new release, in rotation, one session open) drains before its row goes back. */
+	/*
+	 * web-2 fails. max_unavailable is 1 and web-2 is already out: it is
+	 * restored first, while web-1 (new release, in rotation) keeps serving.
+	 */
 	snprintf(s.h[1].state[0], sizeof(s.h[1].state[0]), "failed");
 	server(&s, "web-1-a")->scur = 1;
 	step(&s);
 	assert_string_equal(json_string_value(json_object_get(sim_plan(&s), "phase")), "rollback");
-	assert_int_equal(server(&s, "web-1-a")->state, SW_TRAFFIC_DRAIN);
+	assert_string_equal(host_phase(&s, 0), "queued");
+	for (i = 0; i < 10 && strcmp(sim_want_digest(&s, 1, 0), OLD); i++)
+		step(&s);
+	assert_string_equal(sim_want_digest(&s, 1, 0), OLD);
 	assert_string_equal(sim_want_digest(&s, 0, 0), NEW);
-	assert_string_equal(sim_want_digest(&s, 1, 0), NEW);
-	assert_non_null(strstr(json_string_value(json_object_get(sim_plan(&s), "step")), "draining updated hosts"));
+	assert_int_equal(server(&s, "web-1-a")->state, SW_TRAFFIC_READY);
+	/* web-2 back and in rotation: now web-1 drains (one session open) before its row goes back. */
+	for (i = 0; i < 10 && server(&s, "web-1-a")->state != SW_TRAFFIC_DRAIN; i++) {
+		s.now += 100;
+		sim_agents(&s, NULL, NULL, NULL);
+		step(&s);
+	}
+	assert_int_equal(server(&s, "web-1-a")->state, SW_TRAFFIC_DRAIN);
+	assert_int_equal(server(&s, "web-2-a")->state, SW_TRAFFIC_READY);
+	assert_string_equal(host_phase(&s, 1), "restored");
+	assert_string_equal(sim_want_digest(&s, 0, 0), NEW);
+	assert_non_null(strstr(json_string_value(json_object_get(sim_plan(&s), "step")), "draining"));
 	server(&s, "web-1-a")->scur = 0;
 	s.now += 100;
 	step(&s);
 	assert_int_equal(server(&s, "web-1-a")->state, SW_TRAFFIC_MAINT);
 	assert_string_equal(sim_want_digest(&s, 0, 0), OLD);
-	assert_string_equal(sim_want_digest(&s, 1, 0), OLD);
 	assert_true(log_at(&s, "web-1-a:maint") < log_at(&s, "web-1:row(" OLD ")"));
 	sim_run(&s, true, NULL, NULL, 100, 20);
 	assert_string_equal(sim_state(&s), "rolled_back");
@@ -281,6 +296,7 @@ static void test_rollback_drains_updated_hosts(void **state)
 static void test_balancer_errors_roll_back(void **state)
 {
 	struct sim s;
+	int i;
 
 	(void)state;
 	/* Unknown server: nothing is told, the stable release keeps serving. */
@@ -346,9 +362,14 @@ static void test_balancer_errors_roll_back(void **state)
 	assert_non_null(strstr(sim_reason(&s), "cannot put server 'web-1-a' of backend 'hello' back in rotation: haproxy refused"));
 	assert_int_equal(server(&s, "web-1-a")->state, SW_TRAFFIC_MAINT);
 	/* Still refused once the old release is healthy: the rollback waits, saying why. */
-	s.now += 100;
-	sim_agents(&s, NULL, NULL, NULL);
-	step(&s);
+	for (i = 0; i < 5 && !strstr(json_string_value(json_object_get(sim_plan(&s), "step")),
+				     "waiting for host 'web-1': cannot put server 'web-1-a' of backend 'hello' back in rotation");
+	     i++) {
+		s.now += 100;
+		sim_agents(&s, NULL, NULL, NULL);
+		step(&s);
+	}
+	assert_string_equal(sim_want_digest(&s, 0, 0), OLD);
 	assert_string_equal(sim_state(&s), "progressing");
 	assert_non_null(strstr(json_string_value(json_object_get(sim_plan(&s), "step")), "back in rotation"));
 	s.lb.refuse_state[0] = '\0';
@@ -357,6 +378,172 @@ static void test_balancer_errors_roll_back(void **state)
 	assert_int_equal(server(&s, "web-1-a")->state, SW_TRAFFIC_READY);
 	assert_string_equal(sim_want_digest(&s, 0, 0), OLD);
 	sim_release(&s);
+}
+
+/* Hosts that serve now: online, fresh report, their active row's digest healthy (and, with a balancer, ready). */
+static size_t serving(struct sim *s, bool with_lb)
+{
+	char name[40];
+	size_t i, n = 0;
+	int k;
+
+	for (i = 0; i < s->n; i++) {
+		struct sim_host *h = &s->h[i];
+
+		if (h->dead || h->applied < h->gen)
+			continue;
+		for (k = 0; k < 2; k++) {
+			if (!h->want[k] || !json_is_true(json_object_get(h->want[k], "active")))
+				continue;
+			snprintf(name, sizeof(name), "%s-%c", h->name, 'a' + k);
+			if (!strcmp(h->digest[k], json_string_value(json_object_get(h->want[k], "digest"))) &&
+			    !strcmp(h->state[k], "healthy") && (!with_lb || server(s, name)->state == SW_TRAFFIC_READY))
+				n++;
+		}
+	}
+	return n;
+}
+
+/* "web-4|web-1|..." from the rollback batch events (deployment.rollback_batch) of a step. */
+static void rollback_batches(const struct sw_step *out, char *acc, size_t size, bool *emergency)
+{
+	json_t *ev, *p, *h;
+	size_t i, j, len;
+
+	json_array_foreach(out->events, i, ev) {
+		p = json_object_get(ev, "payload");
+		if (strcmp(json_string_value(json_object_get(ev, "kind")), "deployment.rollback_batch"))
+			continue;
+		*emergency = json_is_true(json_object_get(p, "emergency"));
+		len = strlen(acc);
+		snprintf(acc + len, size - len, "%s", len ? "|" : "");
+		json_array_foreach(json_object_get(p, "hosts"), j, h) {
+			len = strlen(acc);
+			snprintf(acc + len, size - len, "%s%s", j ? "," : "", json_string_value(h));
+		}
+	}
+}
+
+/*
+ * 4 hosts, min_healthy 3: the deployment updates web-1..3, then web-4
+ * fails. The rollback restores web-4 first (it serves nothing: no
+ * capacity lost), then one host at a time: never fewer than 3 serving,
+ * with or without a balancer. An emergency (abort --emergency or a
+ * `rollback --emergency` deployment) restores every host at once.
+ */
+static void run_min_healthy(bool with_lb, int emergency, const char *want_batches)
+{
+	struct sim s;
+	struct sw_step out;
+	char batches[256] = "";
+	bool em = false;
+	size_t low = 99, n;
+	int i;
+
+	sim_init(&s, 4, OLD);
+	sim_dep(&s, "rolling", "{\"batch\": 1, \"max_unavailable\": 1, \"min_healthy\": 3}", NEW, OLD,
+		with_lb ? LB_ENV : NULL);
+	if (emergency == 2)
+		json_object_set_new(json_object_get(s.dep, "spec"), "emergency", json_true());
+	for (i = 0; i < 100 && !(s.h[3].want[0] && !strcmp(sim_want_digest(&s, 3, 0), NEW)); i++) {
+		sim_step(&s, with_lb, &out);
+		sw_step_release(&out);
+		s.now += 100;
+		sim_agents(&s, NULL, NULL, NULL);
+	}
+	assert_string_equal(sim_want_digest(&s, 3, 0), NEW);
+	for (i = 0; i < 3; i++)
+		assert_string_equal(sim_want_digest(&s, (size_t)i, 0), NEW);
+	/* web-4's new release fails. */
+	sim_agents(&s, NEW, "healthy", "");
+	snprintf(s.h[3].state[0], sizeof(s.h[3].state[0]), "failed");
+	if (emergency == 1)
+		json_object_set_new(sim_plan(&s), "abort", json_pack("{s:s, s:b}", "actor", "bob", "emergency", 1));
+	for (i = 0; i < 100; i++) {
+		sim_step(&s, with_lb, &out);
+		rollback_batches(&out, batches, sizeof(batches), &em);
+		sw_step_release(&out);
+		/* Counted right after the step, before any agent answers: what the step took out is out. */
+		n = serving(&s, with_lb);
+		if (n < low && strcmp(sw_json_str(sim_plan(&s), "phase"), "rollout"))
+			low = n;
+		if (strcmp(sim_state(&s), "progressing"))
+			break;
+		s.now += 100;
+		sim_agents(&s, NULL, NULL, NULL);
+	}
+	assert_string_equal(sim_state(&s), emergency == 1 ? "aborted" : "rolled_back");
+	for (i = 0; i < 4; i++)
+		assert_string_equal(sim_want_digest(&s, (size_t)i, 0), OLD);
+	assert_string_equal(batches, want_batches);
+	assert_int_equal(em, emergency != 0);
+	if (emergency)
+		assert_true(low <= 1);
+	else
+		assert_int_equal(low, 3);
+	sim_release(&s);
+}
+
+static void test_rollback_keeps_min_healthy(void **state)
+{
+	(void)state;
+	run_min_healthy(false, 0, "web-4|web-1|web-2|web-3");
+	run_min_healthy(true, 0, "web-4|web-1|web-2|web-3");
+	run_min_healthy(false, 1, "web-1,web-2,web-3,web-4");
+	run_min_healthy(true, 1, "web-1,web-2,web-3,web-4");
+	run_min_healthy(false, 2, "web-1,web-2,web-3,web-4");
+}
+
+/*
+ * "rolled_back" only once every touched host reports its previous release
+ * healthy: hosts silent after the rows went back (a server restart, an
+ * agent stopped) are waited for, and named when the wait ends.
+ */
+static void test_rollback_waits_for_every_host(void **state)
+{
+	struct sim s;
+	struct sw_step out;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		sim_init(&s, 4, OLD);
+		sim_dep(&s, "rolling", "{\"batch\": 4, \"max_unavailable\": 4}", NEW, OLD, NULL);
+		sim_run(&s, false, NEW, "failed", 100, 2); /* started, every host told, every host failed */
+		assert_string_equal(sim_want_digest(&s, 3, 0), NEW);
+		sim_step(&s, false, &out);
+		sw_step_release(&out);
+		assert_string_equal(sw_json_str(sim_plan(&s), "phase"), "rollback");
+		assert_string_equal(sim_want_digest(&s, 0, 0), OLD);
+		assert_string_equal(sim_want_digest(&s, 3, 0), OLD);
+		/* Nobody reports for 4 s (heartbeat timeout 3 s): every host looks offline. */
+		s.now += 4000;
+		assert_int_equal(sim_step(&s, false, &out), -1);
+		sw_step_release(&out);
+		assert_string_equal(sim_state(&s), "progressing");
+		/* Three come back on the old release; web-4 does not. */
+		s.h[3].dead = true;
+		sim_agents(&s, NULL, NULL, NULL);
+		assert_int_equal(sim_step(&s, false, &out), -1);
+		sw_step_release(&out);
+		assert_string_equal(sim_state(&s), "progressing");
+		assert_non_null(strstr(sw_json_str(sim_plan(&s), "step"), "waiting for host 'web-4'"));
+		if (i == 0) {
+			/* It reports in time: only now rolled back. */
+			s.h[3].dead = false;
+			s.now += 500;
+			sim_agents(&s, NULL, NULL, NULL);
+			assert_int_equal(sim_step(&s, false, &out), SW_DEP_ROLLED_BACK);
+			sw_step_release(&out);
+		} else {
+			/* It never does: failed after health_timeout (5 s), naming it. */
+			sim_run(&s, false, NULL, NULL, 500, 30);
+			assert_string_equal(sim_state(&s), "failed");
+			assert_non_null(strstr(sim_reason(&s), "rollback incomplete: host 'web-4' unreachable after 5s"));
+			assert_null(strstr(strstr(sim_reason(&s), "rollback incomplete"), "web-1"));
+		}
+		sim_release(&s);
+	}
 }
 
 static void test_env_json_keeps_rolling_traffic(void **state)
@@ -401,6 +588,8 @@ int main(void)
 		cmocka_unit_test(test_rollback_drains_updated_hosts),
 		cmocka_unit_test(test_balancer_errors_roll_back),
 		cmocka_unit_test(test_env_json_keeps_rolling_traffic),
+		cmocka_unit_test(test_rollback_keeps_min_healthy),
+		cmocka_unit_test(test_rollback_waits_for_every_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -200,6 +200,7 @@ static void test_agent_status(void **state)
 static void test_deploy_rollback_abort(void **state)
 {
 	const char *s, *e, *d, *r;
+	bool em;
 	json_t *b;
 
 	(void)state;
@@ -212,16 +213,27 @@ static void test_deploy_rollback_abort(void **state)
 	EXPECT_FIELD(sw_val_deploy(b, &s, &e, &d, err), "digest");
 	json_decref(b);
 	b = parse("{\"env\": \"staging\"}");
-	EXPECT_FIELD(sw_val_rollback(b, &s, &e, err), "service");
+	EXPECT_FIELD(sw_val_rollback(b, &s, &e, &em, err), "service");
 	json_decref(b);
 	b = parse("{\"service\": \"hello\", \"env\": \"-x\"}");
-	EXPECT_FIELD(sw_val_rollback(b, &s, &e, err), "env");
+	EXPECT_FIELD(sw_val_rollback(b, &s, &e, &em, err), "env");
+	json_decref(b);
+	b = parse("{\"service\": \"hello\", \"env\": \"staging\", \"emergency\": \"yes\"}");
+	EXPECT_FIELD(sw_val_rollback(b, &s, &e, &em, err), "emergency");
+	json_decref(b);
+	b = parse("{\"service\": \"hello\", \"env\": \"staging\", \"emergency\": true}");
+	assert_int_equal(sw_val_rollback(b, &s, &e, &em, NULL), 0);
+	assert_true(em);
+	json_decref(b);
+	b = parse("{\"service\": \"hello\", \"env\": \"staging\"}");
+	assert_int_equal(sw_val_rollback(b, &s, &e, &em, NULL), 0);
+	assert_false(em);
 	json_decref(b);
 	EXPECT_FIELD(sw_val_deploy(NULL, &s, &e, &d, err), "service");
-	assert_int_equal(sw_val_abort(NULL, &r, NULL), 0);
+	assert_int_equal(sw_val_abort(NULL, &r, &em, NULL), 0);
 	assert_null(r);
 	b = parse("{\"reason\": 5}");
-	EXPECT_FIELD(sw_val_abort(b, &r, err), "reason");
+	EXPECT_FIELD(sw_val_abort(b, &r, &em, err), "reason");
 	json_decref(b);
 }
 
