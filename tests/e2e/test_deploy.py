@@ -1175,9 +1175,9 @@ def test_canary_latency_degrades_rolled_back_by_prometheus(fleet, world, prometh
     wait_for(lambda: fleet.running(rel["v1"]["digest"]), what="v1 everywhere")
     load = Load(world["fe"], pace=0.02)
     dep = fleet.deploy("slow", "canary-prom")
-    wait_for(lambda: fleet.server.deployment(dep["id"])["state"] == "paused", timeout=30, what="canary at the pause",
-             step=0.1)
-    final = fleet.server.wait_final(dep["id"], timeout=60)
+    # Paused at the manual pause only until the analysis fails: a poll can miss that state,
+    # so it is checked in the event log below (deployment.paused), not waited for.
+    final = fleet.server.wait_final(dep["id"], timeout=90)
     t_end = time.monotonic()
     assert final["state"] == "rolled_back", (final["state"], final["reason"])
     reason = final["reason"]
