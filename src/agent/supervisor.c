@@ -11,6 +11,7 @@
 #include "base/num.h"
 #include "base/proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -54,7 +55,8 @@ static void sw_supervisor_sleep_ms(uint64_t ms)
 		;
 }
 
-int sw_supervisor_proc_stat(pid_t pid, uint64_t *start_ticks, char *state)
+/* Fields of /proc/PID/stat: state (3), process group (5), session (6), start time (22). */
+static int sw_supervisor_proc_fields(pid_t pid, char *state, long *pgrp, long *session, uint64_t *start_ticks)
 {
 	char path[64], buf[1024], *p, *save = NULL, *tok;
 	ssize_t n;
@@ -77,6 +79,10 @@ int sw_supervisor_proc_stat(pid_t pid, uint64_t *start_ticks, char *state)
 	for (field = 3, tok = strtok_r(p, " ", &save); tok; tok = strtok_r(NULL, " ", &save), field++) {
 		if (field == 3 && state)
 			*state = tok[0];
+		if (field == 5 && pgrp)
+			*pgrp = strtol(tok, NULL, 10);
+		if (field == 6 && session)
+			*session = strtol(tok, NULL, 10);
 		if (field == 22) {
 			uint64_t v;
 
@@ -88,6 +94,38 @@ int sw_supervisor_proc_stat(pid_t pid, uint64_t *start_ticks, char *state)
 		}
 	}
 	return -1;
+}
+
+int sw_supervisor_proc_stat(pid_t pid, uint64_t *start_ticks, char *state)
+{
+	return sw_supervisor_proc_fields(pid, state, NULL, NULL, start_ticks);
+}
+
+/* Does anything of the group of p live on, its leader gone? A member has the leader's pid
+ * as process group and session (the service runs in its own session) and started no
+ * earlier than the leader. While any member lives the kernel does not give that pid to a
+ * new process, so the group id still names this group. */
+static bool sw_supervisor_group_left(const struct sw_supervisor_proc *p)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	bool found = false;
+
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d))) {
+		uint64_t pid, ticks = 0;
+		long pgrp = 0, sid = 0;
+		char state = 0;
+
+		if (sw_parse_u64(e->d_name, strlen(e->d_name), 1, INT32_MAX, &pid) < 0)
+			continue;
+		if (sw_supervisor_proc_fields((pid_t)pid, &state, &pgrp, &sid, &ticks) == 0 && pgrp == (long)p->pid &&
+		    sid == (long)p->pid && ticks >= p->start_ticks && state != 'Z' && state != 'X')
+			found = true;
+	}
+	closedir(d);
+	return found;
 }
 
 void sw_supervisor_boot_id(char out[40])
@@ -163,14 +201,24 @@ int sw_supervisor_spawn(struct sw_supervisor_proc *p, const struct sw_supervisor
 	return 0;
 }
 
-/* Kill what is left of the group while the leader's pid is held (alive or a zombie). */
+/* Kill what is left of the group: while the leader's pid is held (alive or a zombie), or,
+ * for an adopted process whose leader was already reaped by its parent (init), while members
+ * of its group live on. Without the second case a service whose wrapper died (sh -c) kept
+ * running orphaned, holding its port, and every restart failed; whether it happened
+ * depended on who looked first, init or the agent. */
 static void sw_supervisor_kill_group(struct sw_supervisor_proc *p)
 {
 	uint64_t ticks = 0;
+	int rc;
 
 	if (p->pid <= 0)
 		return;
-	if (p->child || (sw_supervisor_proc_stat(p->pid, &ticks, NULL) == 0 && ticks == p->start_ticks))
+	if (p->child) {
+		kill(-p->pid, SIGKILL);
+		return;
+	}
+	rc = sw_supervisor_proc_stat(p->pid, &ticks, NULL);
+	if ((rc == 0 && ticks == p->start_ticks) || (rc < 0 && sw_supervisor_group_left(p)))
 		kill(-p->pid, SIGKILL);
 }
 

@@ -3,7 +3,8 @@
  * new session with the given env and cwd, stop with grace and SIGKILL
  * (the whole group), exit detection, restart backoff, log rotation (no
  * line lost while a service writes), pid files and adoption of a process
- * that is not our child.
+ * that is not our child (and the cleanup of its group when its leader was
+ * reaped by someone else).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -451,6 +452,50 @@ static void test_adopt_orphan(void **state)
 	sw_buf_release(&b);
 }
 
+/* An adopted service whose leader (a wrapper shell) is killed and reaped by its parent before
+ * the agent looks: what is left of its group (the real service, holding the port) is killed
+ * too, or every restart would fail for as long as it lives. */
+static void test_adopt_leader_reaped_first(void **state)
+{
+	struct sw_supervisor_proc launcher, q;
+	struct sw_err err = SW_ERR_INIT;
+	struct sw_buf b = SW_BUF_INIT(4096);
+	char log[PATH_MAX], pf[PATH_MAX], idf[PATH_MAX], cmd[PATH_MAX * 2];
+	pid_t leader, member;
+	int status, i;
+
+	(void)state;
+	path(log, "wrapped.log");
+	path(pf, "wrapped.pid");
+	path(idf, "wrapped.id");
+	/* The leader is the shell, the member its child (same group and session). */
+	snprintf(cmd, sizeof(cmd), "sleep 60 & echo $! > '%s'; wait", idf);
+	start(&launcher, cmd, log);
+	leader = launcher.pid;
+	wait_for_text(idf, "\n");
+	read_text(idf, &b);
+	member = (pid_t)strtol(b.data, NULL, 10);
+	assert_true(member > 1 && member != leader);
+	assert_int_equal(sw_supervisor_pidfile_write(pf, &launcher, &err), 0);
+	sw_supervisor_release(&launcher);
+	/* A restarted agent adopts it: not its child. */
+	assert_int_equal(sw_supervisor_adopt(pf, &q, &err), 1);
+	assert_false(q.child);
+	assert_int_equal(sw_supervisor_alive(&q), 1);
+	/* The leader dies and its parent reaps it before the agent looks again. */
+	kill(leader, SIGKILL);
+	assert_int_equal(waitpid(leader, &status, 0), leader);
+	assert_int_equal(sw_supervisor_alive(&q), 0);
+	for (i = 0; i < 500 && !dead(member); i++)
+		sleep_ms(10);
+	if (!dead(member)) {
+		kill(member, SIGKILL);
+		fail_msg("pid %ld of the adopted group outlived its leader", (long)member);
+	}
+	sw_supervisor_release(&q);
+	sw_buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +508,7 @@ int main(void)
 		cmocka_unit_test(test_rotate_while_writing),
 		cmocka_unit_test(test_pidfile_adopt),
 		cmocka_unit_test(test_adopt_orphan),
+		cmocka_unit_test(test_adopt_leader_reaped_first),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests_name("agent_supervisor", tests, setup, teardown);
