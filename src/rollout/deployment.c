@@ -638,6 +638,12 @@ static bool sw_dep_counts(const struct sw_obs *obs, const json_t *ph)
 	return false;
 }
 
+/* A plan host's name for messages ("?" for a record without one). */
+static const char *sw_dep_name(const json_t *ph)
+{
+	return sw_json_str(ph, "name") ? sw_json_str(ph, "name") : "?";
+}
+
 static bool sw_dep_phase_in(const json_t *ph, const char *a, const char *b, const char *c)
 {
 	const char *p = sw_json_str(ph, "phase");
@@ -666,7 +672,7 @@ static size_t sw_dep_rollback_room(const json_t *dep, const struct sw_obs *obs, 
 		if (!sw_dep_phase_in(ph, "unrouting", "unrouted", "restoring") && sw_dep_serving(obs, ph))
 			serving++;
 		else
-			sw_buf_printf(&down, "%s'%s'", counted - serving > 1 ? ", " : "", sw_json_str(ph, "name"));
+			sw_buf_printf(&down, "%s'%s'", counted - serving > 1 ? ", " : "", sw_dep_name(ph));
 	}
 	room = mu - (counted - serving);
 	if (serving - mh < room)
@@ -711,7 +717,7 @@ static size_t sw_dep_rollback_admit(json_t *dep, const struct sw_obs *obs, struc
 			sw_dep_host_phase(ph, "unrouting", "", obs->now_ms);
 		else
 			sw_dep_restore_host(ph, obs, out);
-		json_array_append_new(names, json_string(sw_json_str(ph, "name") ? sw_json_str(ph, "name") : "?"));
+		json_array_append_new(names, json_string(sw_dep_name(ph)));
 		taken++;
 	}
 	if (taken) {
@@ -765,7 +771,7 @@ static void sw_dep_queued_names(const json_t *dep, struct sw_buf *b)
 
 	json_array_foreach(json_object_get(sw_dep_plan(dep), "hosts"), i, ph)
 		if (sw_dep_phase_in(ph, "queued", NULL, NULL))
-			sw_buf_printf(b, "%s'%s'", n++ ? ", " : "; not restored: ", sw_json_str(ph, "name"));
+			sw_buf_printf(b, "%s'%s'", n++ ? ", " : "; not restored: ", sw_dep_name(ph));
 }
 
 static void sw_dep_rollback_step(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
@@ -855,12 +861,12 @@ static void sw_dep_rollback_step(json_t *dep, const struct sw_obs *obs, struct s
 		if (back != SW_DEP_BACK_OFFLINE)
 			hold++;
 		if (!waiting) {
-			waiting = sw_json_str(ph, "name");
+			waiting = sw_dep_name(ph);
 			snprintf(first_why, sizeof(first_why), "%s", why);
 		}
 		if (obs->now_ms - sw_dep_int(ph, "since_ms") > timeout)
 			sw_buf_printf(&late, "%shost '%s' %s after %s (%s)", late.len ? ", " : "",
-				      sw_json_str(ph, "name"),
+				      sw_dep_name(ph),
 				      back == SW_DEP_BACK_OFFLINE ? "unreachable"
 				      : back == SW_DEP_BACK    ? "not back in rotation"
 							       : "not healthy",
