@@ -18,6 +18,7 @@
 #include "agent/installer.h"
 #include "agent/reconcile.h"
 #include "agent/runspec.h"
+#include "agent/signedrun.h"
 #include "agent/supervisor.h"
 #include "base/arena.h"
 #include "base/buf.h"
@@ -72,9 +73,10 @@ struct sw_slot {
 	bool has_target, remove, t_active, t_valid;
 	char t_digest[SW_SHA256_HEX];
 	unsigned t_port;
-	char t_run[SW_SHA256_HEX];
-	struct sw_runspec *t_rs;
-	char t_run_error[256];
+	char t_run[SW_SHA256_HEX];     /* digest of t_claim, "" when none */
+	struct sw_runspec *t_claim;    /* the row's run claim (desired.h), NULL when none */
+	bool t_refused;                /* !t_valid because of a field outside the allow-list */
+	char t_error[256];
 	uint64_t t_seq;
 
 	/* Published state: written by the worker, read by the status thread (ag->mu). */
@@ -93,7 +95,8 @@ struct sw_slot {
 	bool have_cur; /* cur_* describe what runs (or ran) in the slot */
 	char cur_digest[SW_SHA256_HEX];
 	unsigned cur_port;
-	struct sw_runspec *cur_rs;
+	struct sw_runspec *cur_rs; /* from the signed release.json (signedrun.h) */
+	char cur_claim[SW_SHA256_HEX]; /* the target's run claim accepted at that deploy; "" = none */
 	char cur_dir[PATH_MAX];
 	char prev_digest[SW_SHA256_HEX];
 	struct sw_backoff backoff;
@@ -362,8 +365,9 @@ static int sw_slot_write_state(struct sw_slot *s, struct sw_err *err)
 	sw_clock_format_utc(sw_clock_wall_ms(), ts, sizeof(ts));
 	char slot[2] = { s->slot, '\0' };
 
-	v = json_pack("{s:s, s:s, s:s, s:i, s:o, s:s, s:s}", "service", s->service, "slot", slot,
-		      "digest", s->cur_digest, "port", (int)s->cur_port, "run", run, "previous", s->prev_digest,
+	v = json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:s, s:s}", "service", s->service, "slot", slot,
+		      "digest", s->cur_digest, "port", (int)s->cur_port, "run", run, "claim",
+		      s->cur_claim[0] ? json_string(s->cur_claim) : json_null(), "previous", s->prev_digest,
 		      "started", ts);
 	if (!v)
 		return sw_err_set(err, SW_EINTERNAL, "cannot build the state file");
@@ -498,17 +502,49 @@ static int sw_slot_hook(struct sw_slot *s, const char *name, const char *cmd, co
 	return rc;
 }
 
-/* Install target T, run the hooks, swap the process. rs is the worker's own copy (consumed). */
-static void sw_slot_deploy(struct sw_slot *s, const char *digest, unsigned port, struct sw_runspec *rs, uint64_t seq)
+/*
+ * What runs for target T: the run section of its signed release.json, and
+ * T's run claim (the worker's own copy, may be NULL) must equal it. *rs
+ * gets it; -1 with err (SW_EINTEGRITY: refused) otherwise.
+ */
+static int sw_slot_signed_run(struct sw_slot *s, const char *digest, const struct sw_runspec *claim,
+			      struct sw_runspec **rs, struct sw_err *err)
+{
+	json_t *manifest = NULL;
+
+	*rs = NULL;
+	if (sw_installer_manifest(&s->ag->inst, s->service, digest, &manifest, err) < 0)
+		return -1;
+	*rs = sw_signedrun_from_manifest(manifest, err);
+	json_decref(manifest);
+	if (!*rs)
+		return -1;
+	if (sw_signedrun_check(claim, *rs, err) < 0) {
+		sw_runspec_free(*rs);
+		*rs = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Install target T, run the hooks, swap the process. claim is the worker's
+ * own copy of T's run claim (consumed; NULL: none), claim_digest its digest.
+ */
+static void sw_slot_deploy(struct sw_slot *s, const char *digest, unsigned port, struct sw_runspec *claim,
+			   const char *claim_digest, uint64_t seq)
 {
 	struct sw_err err = SW_ERR_INIT;
+	struct sw_runspec *rs = NULL;
 	char dir[PATH_MAX];
 	struct sw_arena a;
 	char **env;
 
 	sw_arena_init(&a);
 	sw_slot_publish(s, "installing", digest, port, NULL);
-	if (sw_installer_install(&s->ag->inst, s->service, digest, dir, sizeof(dir), &err) < 0) {
+	/* What runs is settled (and the server's claim checked) before the bundle is even fetched. */
+	if (sw_slot_signed_run(s, digest, claim, &rs, &err) < 0 ||
+	    sw_installer_install(&s->ag->inst, s->service, digest, dir, sizeof(dir), &err) < 0) {
 		s->failed_seq = seq;
 		sw_slot_publish(s, err.code == SW_EINTEGRITY ? "refused" : "failed", digest, port, "%s", err.msg);
 		goto out;
@@ -527,6 +563,7 @@ static void sw_slot_deploy(struct sw_slot *s, const char *digest, unsigned port,
 	s->cur_rs = rs;
 	rs = NULL;
 	s->have_cur = true;
+	sw_strlcpy(s->cur_claim, claim_digest ? claim_digest : "", sizeof(s->cur_claim));
 	sw_strlcpy(s->cur_digest, digest, sizeof(s->cur_digest));
 	s->cur_port = port;
 	sw_strlcpy(s->cur_dir, dir, sizeof(s->cur_dir));
@@ -550,6 +587,7 @@ hook_failed:
 		sw_slot_publish(s, "failed", digest, port, "%s", err.msg);
 out:
 	sw_runspec_free(rs);
+	sw_runspec_free(claim);
 	sw_arena_release(&a);
 }
 
@@ -705,8 +743,9 @@ static void *sw_slot_worker(void *arg)
 	for (;;) {
 		struct sw_reconcile_view v;
 		enum sw_reconcile_step step;
-		struct sw_runspec *rs = NULL;
-		char digest[SW_SHA256_HEX] = "", run_error[256] = "";
+		struct sw_runspec *claim = NULL;
+		char digest[SW_SHA256_HEX] = "", claim_digest[SW_SHA256_HEX] = "", run_error[256] = "";
+		bool refused = false;
 		unsigned port = 0;
 		uint64_t seq;
 		bool alive = sw_slot_alive(s), new_seq;
@@ -726,12 +765,12 @@ static void *sw_slot_worker(void *arg)
 		v.target_valid = s->t_valid;
 		v.target.digest = s->has_target ? s->t_digest : NULL;
 		v.target.port = s->t_port;
-		v.target.run = s->t_valid ? s->t_run : NULL;
+		v.target.run = s->t_run[0] ? s->t_run : NULL;
 		v.target_seq = s->t_seq;
 		v.failed_seq = s->failed_seq;
 		v.cur.digest = s->have_cur ? s->cur_digest : NULL;
 		v.cur.port = s->cur_port;
-		v.cur.run = s->cur_rs ? s->cur_rs->digest : NULL;
+		v.cur.run = s->cur_claim[0] ? s->cur_claim : NULL;
 		v.proc_alive = alive;
 		v.restart_due = s->crashed && sw_clock_mono_ms() >= s->restart_at;
 		step = sw_reconcile_step(&v);
@@ -743,33 +782,37 @@ static void *sw_slot_worker(void *arg)
 
 			sw_strlcpy(digest, s->t_digest, sizeof(digest));
 			port = s->t_port;
-			rs = sw_runspec_clone(s->t_rs, &err);
-			if (!rs) {
-				sw_strlcpy(run_error, err.msg, sizeof(run_error));
-				step = SW_STEP_REJECT;
+			if (s->t_claim) {
+				sw_strlcpy(claim_digest, s->t_run, sizeof(claim_digest));
+				claim = sw_runspec_clone(s->t_claim, &err);
+				if (!claim) {
+					snprintf(run_error, sizeof(run_error), "invalid run configuration: %s", err.msg);
+					step = SW_STEP_REJECT;
+				}
 			}
 		} else if (step == SW_STEP_REJECT) {
 			sw_strlcpy(digest, s->t_digest, sizeof(digest));
 			port = s->t_port;
-			sw_strlcpy(run_error, s->t_run_error, sizeof(run_error));
+			sw_strlcpy(run_error, s->t_error, sizeof(run_error));
+			refused = s->t_refused;
 		}
 		pthread_mutex_unlock(&ag->mu);
 
 		/* The server went back to what runs here (a rollback after a failed attempt): say how it is. */
 		if (new_seq && step == SW_STEP_NONE && v.has_target && v.cur.digest && alive &&
-		    sw_reconcile_same(&v.cur, &v.target) && !s->validate_failed)
+		    sw_reconcile_satisfies(&v.cur, &v.target) && !s->validate_failed)
 			sw_slot_publish(s, sw_health_status_name(s->hs.status), s->cur_digest, s->cur_port, NULL);
 
 		switch (step) {
 		case SW_STEP_DEPLOY:
-			sw_slot_deploy(s, digest, port, rs, seq);
+			sw_slot_deploy(s, digest, port, claim, claim_digest[0] ? claim_digest : NULL, seq);
 			break;
 		case SW_STEP_RESTART:
 			sw_slot_start(s);
 			break;
 		case SW_STEP_REJECT:
 			s->failed_seq = seq;
-			sw_slot_publish(s, "failed", digest, port, "invalid run configuration: %s", run_error);
+			sw_slot_publish(s, refused ? "refused" : "failed", digest, port, "%s", run_error);
 			break;
 		case SW_STEP_STOP:
 			sw_slot_stop(s, "removed from the desired state");
@@ -832,7 +875,7 @@ static void sw_slot_free(struct sw_slot *s)
 	if (s->thr_started)
 		pthread_join(s->thr, NULL);
 	sw_supervisor_release(&s->proc);
-	sw_runspec_free(s->t_rs);
+	sw_runspec_free(s->t_claim);
 	sw_runspec_free(s->cur_rs);
 	close(s->wake_fd);
 	free(s);
@@ -850,20 +893,21 @@ static void sw_slot_launch(struct sw_agent *ag, struct sw_slot *s)
 	ag->slots = s;
 }
 
-/* Call with ag->mu held. Takes row->rs. */
+/* Call with ag->mu held. Takes row->claim. */
 static void sw_slot_set_target(struct sw_slot *s, struct sw_desired_row *row)
 {
-	sw_runspec_free(s->t_rs);
-	s->t_rs = row->rs;
-	row->rs = NULL;
+	sw_runspec_free(s->t_claim);
+	s->t_claim = row->claim;
+	row->claim = NULL;
 	s->has_target = true;
 	s->remove = false;
-	s->t_valid = s->t_rs != NULL;
+	s->t_valid = !row->invalid;
+	s->t_refused = row->refused;
 	s->t_active = row->active;
 	s->t_port = row->port;
 	sw_strlcpy(s->t_digest, row->digest, sizeof(s->t_digest));
-	sw_strlcpy(s->t_run, s->t_rs ? s->t_rs->digest : "", sizeof(s->t_run));
-	sw_strlcpy(s->t_run_error, row->run_error, sizeof(s->t_run_error));
+	sw_strlcpy(s->t_run, s->t_claim ? s->t_claim->digest : "", sizeof(s->t_run));
+	sw_strlcpy(s->t_error, row->error, sizeof(s->t_error));
 	s->t_seq++;
 }
 
@@ -910,15 +954,15 @@ static void sw_agent_apply(struct sw_agent *ag, struct sw_desired *d)
 	sw_agent_reap(ag, false);
 	for (i = 0; i < d->n; i++) {
 		struct sw_desired_row *row = &d->rows[i];
-		struct sw_reconcile_target have, want = { row->digest, row->port, row->rs ? row->rs->digest : NULL,
-							  row->active };
+		struct sw_reconcile_target have, want = { row->digest, row->port,
+							  row->claim ? row->claim->digest : NULL, row->active };
 		enum sw_reconcile_change ch;
 
 		s = sw_agent_find(ag, row->service, row->slot);
 		if (s) {
 			have.digest = s->has_target ? s->t_digest : NULL;
 			have.port = s->t_port;
-			have.run = s->t_valid ? s->t_run : NULL;
+			have.run = s->t_run[0] ? s->t_run : NULL;
 			have.active = s->t_active;
 		}
 		ch = sw_reconcile_change(s ? &have : NULL, s && s->remove, &want);
@@ -977,6 +1021,7 @@ static void sw_agent_adopt(struct sw_agent *ag)
 		size_t len = strlen(de->d_name);
 		struct sw_runspec *rs;
 		struct sw_slot *s;
+		const json_t *claim;
 		json_t *st;
 		long long port;
 		int r;
@@ -1013,6 +1058,12 @@ static void sw_agent_adopt(struct sw_agent *ag)
 		sw_strlcpy(s->cur_digest, digest, sizeof(s->cur_digest));
 		s->cur_port = (unsigned)port;
 		s->cur_rs = rs;
+		/* A state file without "claim" is an older agent's: its run was the server's row, which is the claim. */
+		claim = json_object_get(st, "claim");
+		if (!claim)
+			sw_strlcpy(s->cur_claim, rs->digest, sizeof(s->cur_claim));
+		else if (json_is_string(claim) && sw_is_sha256_hex(json_string_value(claim)))
+			sw_strlcpy(s->cur_claim, json_string_value(claim), sizeof(s->cur_claim));
 		if (prev && sw_is_sha256_hex(prev))
 			sw_strlcpy(s->prev_digest, prev, sizeof(s->prev_digest));
 		sw_installer_release_dir(&ag->inst, digest, s->cur_dir, sizeof(s->cur_dir));

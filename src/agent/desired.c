@@ -8,13 +8,35 @@
 #include "base/mem.h"
 #include "spec/spec.h"
 
+#include <stdio.h>
 #include <string.h>
+
+/* What a desired row may set; "run" only as a claim checked against the signed release (signedrun.h). */
+static const char *const sw_desired_allowed[] = { "slot", "digest", "port", "active", "run" };
+
+/* NULL when every key of row s is allowed, else the first one that is not. */
+static const char *sw_desired_foreign_key(const json_t *s)
+{
+	const char *key;
+	const json_t *v;
+	size_t i;
+
+	json_object_foreach((json_t *)s, key, v) {
+		for (i = 0; i < SW_ARRAY_LEN(sw_desired_allowed); i++)
+			if (!strcmp(key, sw_desired_allowed[i]))
+				break;
+		if (i == SW_ARRAY_LEN(sw_desired_allowed))
+			return key;
+	}
+	return NULL;
+}
 
 static int sw_desired_row_parse(const char *service, const json_t *s, size_t si, size_t ri,
 				struct sw_desired_row *row, struct sw_err *err)
 {
-	const char *slot = sw_json_str(s, "slot"), *digest = sw_json_str(s, "digest");
+	const char *slot = sw_json_str(s, "slot"), *digest = sw_json_str(s, "digest"), *foreign;
 	const json_t *port = json_object_get(s, "port"), *active = json_object_get(s, "active");
+	const json_t *run = json_object_get(s, "run");
 	struct sw_err rerr = SW_ERR_INIT;
 
 	if (!json_is_object(s))
@@ -35,9 +57,18 @@ static int sw_desired_row_parse(const char *service, const json_t *s, size_t si,
 	sw_strlcpy(row->digest, digest, sizeof(row->digest));
 	row->port = (unsigned)json_integer_value(port);
 	row->active = !active || json_is_true(active) || (json_is_integer(active) && json_integer_value(active) != 0);
-	row->rs = sw_runspec_parse(json_object_get(s, "run"), &rerr);
-	if (!row->rs)
-		sw_strlcpy(row->run_error, rerr.msg, sizeof(row->run_error));
+	if ((foreign = sw_desired_foreign_key(s))) {
+		row->invalid = row->refused = true;
+		snprintf(row->error, sizeof(row->error),
+			 "desired state field '%.64s' is not one the server may set (allowed: slot, digest, port, active; "
+			 "what runs comes from the signed release)",
+			 foreign);
+		return 0;
+	}
+	if (run && !json_is_null(run) && !(row->claim = sw_runspec_parse(run, &rerr))) {
+		row->invalid = true;
+		snprintf(row->error, sizeof(row->error), "invalid run configuration: %s", rerr.msg);
+	}
 	return 0;
 }
 
@@ -109,7 +140,7 @@ void sw_desired_release(struct sw_desired *d)
 	size_t i;
 
 	for (i = 0; i < d->n; i++)
-		sw_runspec_free(d->rows[i].rs);
+		sw_runspec_free(d->rows[i].claim);
 	free(d->rows);
 	memset(d, 0, sizeof(*d));
 }

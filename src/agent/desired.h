@@ -5,15 +5,21 @@
  *   { "generation": N,
  *     "services": [ { "service": "hello",
  *                     "slots": [ { "slot": "a"|"b", "digest": "<sha256 hex>",
- *                                  "port": 1..65535, "active": bool,
- *                                  "run": { ... runspec.h ... } } ] } ] }
+ *                                  "port": 1..65535, "active": bool } ] } ] }
+ *
+ * A row may set only slot, digest, port and active (the allow-list): what
+ * runs comes from the release's signed release.json (agent/signedrun.h).
+ * A row may also carry "run" (servers before that check sent it; a
+ * tampered database may): it is parsed as a claim, which the slot's worker
+ * compares with the signed run before anything runs.
  *
  * A digest may carry a "sha256:" prefix (dropped). A malformed document
  * (not JSON, wrong types, bad service name, slot, digest or port, a
  * duplicate (service, slot)) is refused as a whole (SW_EINPUT naming the
- * field). A row whose `run` object is invalid is kept with rs == NULL and
- * the reason in run_error, so that the agent reports that slot failed
- * instead of ignoring the whole host.
+ * field). A row with a field outside the allow-list is kept with invalid
+ * and refused set, one whose `run` claim does not parse with invalid set;
+ * error says why, so that the agent reports that slot refused or failed
+ * (and runs nothing new there) instead of ignoring the whole host.
  *
  * Ownership: struct sw_desired owns its rows and their runspecs
  * (sw_desired_release). Calls agent/runspec, spec/ (service names), base/.
@@ -39,8 +45,10 @@ struct sw_desired_row {
 	char digest[SW_SHA256_HEX];
 	unsigned port;
 	bool active;
-	struct sw_runspec *rs; /* NULL when run is invalid */
-	char run_error[256];
+	struct sw_runspec *claim; /* the row's "run" object; NULL when none was sent (or it is invalid) */
+	bool invalid;             /* the slot's target cannot be used: error says why */
+	bool refused;             /* invalid because of a field outside the allow-list */
+	char error[256];
 };
 
 struct sw_desired {

@@ -11,6 +11,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "release/manifest.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -109,13 +110,32 @@ void sw_installer_release(struct sw_installer *in)
 	pthread_mutex_destroy(&in->lock);
 }
 
+/* A trusted key that made sig, or NULL (err says which key signed, SW_EINTEGRITY). */
+static const struct sw_minisign_pubkey *sw_installer_signer(const struct sw_installer *in,
+							    const struct sw_minisign_sig *sig, const char *what,
+							    struct sw_err *err)
+{
+	char id[SW_MINISIGN_KEY_ID_HEX];
+	size_t i;
+
+	for (i = 0; i < in->nkeys; i++)
+		if (!memcmp(in->keys[i].keynum, sig->keynum, sizeof(sig->keynum)))
+			return &in->keys[i];
+	sw_minisign_key_id(sig->keynum, id);
+	if (in->nkeys == 0)
+		sw_err_set(err, SW_EINTEGRITY, "%s signed by key %s, but this host trusts no key", what, id);
+	else
+		sw_err_set(err, SW_EINTEGRITY, "%s signed by key %s, which is not a trusted key", what, id);
+	return NULL;
+}
+
 int sw_installer_verify(const struct sw_installer *in, const char *bundle, const char *sig_path, const char *digest,
 			struct sw_err *err)
 {
+	const struct sw_minisign_pubkey *pk;
 	struct sw_minisign_sig sig;
-	char hex[SW_SHA256_HEX], id[SW_MINISIGN_KEY_ID_HEX];
+	char hex[SW_SHA256_HEX];
 	uint64_t size;
-	size_t i;
 
 	if (sw_sha256_file_hex(bundle, hex, &size, err) < 0)
 		return -1;
@@ -126,21 +146,15 @@ int sw_installer_verify(const struct sw_installer *in, const char *bundle, const
 			err->code = SW_EINTEGRITY;
 		return -1;
 	}
-	sw_minisign_key_id(sig.keynum, id);
-	for (i = 0; i < in->nkeys; i++) {
-		if (memcmp(in->keys[i].keynum, sig.keynum, sizeof(sig.keynum)))
-			continue;
-		if (sw_minisign_verify_file(&in->keys[i], &sig, bundle, err) < 0) {
-			if (err)
-				err->code = SW_EINTEGRITY;
-			sw_err_prefix(err, "bundle signature does not verify");
-			return -1;
-		}
-		return 0;
+	if (!(pk = sw_installer_signer(in, &sig, "bundle", err)))
+		return -1;
+	if (sw_minisign_verify_file(pk, &sig, bundle, err) < 0) {
+		if (err)
+			err->code = SW_EINTEGRITY;
+		sw_err_prefix(err, "bundle signature does not verify");
+		return -1;
 	}
-	if (in->nkeys == 0)
-		return sw_err_set(err, SW_EINTEGRITY, "bundle signed by key %s, but this host trusts no key", id);
-	return sw_err_set(err, SW_EINTEGRITY, "bundle signed by key %s, which is not a trusted key", id);
+	return 0;
 }
 
 /* "no space left on device ..." when the failure was ENOSPC, so the report says what to fix. */
@@ -214,6 +228,10 @@ static void sw_installer_remove(const struct sw_installer *in, const char *diges
 	if (sw_installer_path(in, path, sizeof(path), "bundles", digest, ".tar.zst.minisig") >= 0)
 		unlink(path);
 	if (with_dir) {
+		if (sw_installer_path(in, path, sizeof(path), "bundles", digest, ".release.json") >= 0)
+			unlink(path);
+		if (sw_installer_path(in, path, sizeof(path), "bundles", digest, ".release.json.minisig") >= 0)
+			unlink(path);
 		if (sw_installer_path(in, path, sizeof(path), "bundles", digest, ".json") >= 0)
 			unlink(path);
 		if (sw_installer_path(in, path, sizeof(path), "releases", digest, "") >= 0)
@@ -276,6 +294,97 @@ have_bundle:
 		goto out;
 	}
 	rc = 0;
+out:
+	pthread_mutex_unlock(&in->lock);
+	return rc;
+}
+
+/*
+ * release.json at path, signed (sig_path) by a trusted key, naming this
+ * digest and service: parsed into *out. Any failure is SW_EINTEGRITY.
+ */
+static int sw_installer_check_manifest(const struct sw_installer *in, const char *path, const char *sig_path,
+				       const char *service, const char *digest, json_t **out, struct sw_err *err)
+{
+	struct sw_buf text = SW_BUF_INIT((size_t)SW_MANIFEST_MAX_BYTES + 1);
+	const struct sw_minisign_pubkey *pk;
+	struct sw_manifest_view v;
+	struct sw_minisign_sig sig;
+	json_t *m = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	if (sw_minisign_sig_load(sig_path, &sig, err) < 0 ||
+	    sw_fs_read_file(path, SW_MANIFEST_MAX_BYTES, &text, err) < 0)
+		goto out;
+	if (!(pk = sw_installer_signer(in, &sig, "release.json", err)))
+		goto out;
+	if (sw_minisign_verify_mem(pk, &sig, text.data ? text.data : "", text.len, err) < 0) {
+		sw_err_prefix(err, "release.json signature does not verify");
+		goto out;
+	}
+	m = sw_json_parse(text.data ? text.data : "", text.len, SW_MANIFEST_MAX_BYTES, "release.json", err);
+	if (!m || sw_manifest_check(m, "release.json", &v, err) < 0)
+		goto out;
+	if (strcmp(v.digest + 7, digest)) {
+		sw_err_set(err, SW_EINTEGRITY, "release.json names release %.12s, not %.12s", v.digest + 7, digest);
+		goto out;
+	}
+	if (strcmp(v.service, service)) {
+		sw_err_set(err, SW_EINTEGRITY, "release %.12s is of service '%s', not '%s'", digest, v.service, service);
+		goto out;
+	}
+	*out = m;
+	m = NULL;
+	rc = 0;
+out:
+	if (rc < 0 && err)
+		err->code = SW_EINTEGRITY;
+	json_decref(m);
+	sw_buf_release(&text);
+	return rc;
+}
+
+int sw_installer_manifest(struct sw_installer *in, const char *service, const char *digest, json_t **out,
+			  struct sw_err *err)
+{
+	char path[PATH_MAX], sig[PATH_MAX];
+	struct sw_err verr = SW_ERR_INIT;
+	int rc = -1;
+
+	*out = NULL;
+	if (!sw_is_sha256_hex(digest))
+		return sw_err_set(err, SW_EINPUT, "'%s' is not a sha256 digest", digest);
+	if (sw_installer_path(in, path, sizeof(path), "bundles", digest, ".release.json") < 0 ||
+	    sw_installer_path(in, sig, sizeof(sig), "bundles", digest, ".release.json.minisig") < 0)
+		return sw_err_set(err, SW_EINPUT, "path too long under '%s'", in->root);
+	pthread_mutex_lock(&in->lock);
+	if (sw_fs_exists(path) && sw_fs_exists(sig)) {
+		if (sw_installer_check_manifest(in, path, sig, service, digest, out, &verr) == 0) {
+			rc = 0;
+			goto out;
+		}
+		sw_warn("release.json of %.12s on disk does not verify (%s); downloading it again", digest, verr.msg);
+	}
+	unlink(path);
+	unlink(sig);
+	if (!in->server[0]) {
+		if (verr.code != SW_OK && err)
+			*err = verr; /* nowhere to fetch it again from: why the local copy was refused */
+		else
+			sw_err_set(err, SW_ENOTFOUND, "release %.12s is not on this host and no server is set", digest);
+		goto out;
+	}
+	if (sw_installer_download(in, digest, "release.json.minisig", sig, err) < 0 ||
+	    sw_installer_download(in, digest, "release.json", path, err) < 0)
+		goto fail;
+	if (sw_installer_check_manifest(in, path, sig, service, digest, out, err) < 0)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	unlink(path);
+	unlink(sig);
 out:
 	pthread_mutex_unlock(&in->lock);
 	return rc;

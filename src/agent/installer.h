@@ -7,6 +7,8 @@
  *   | trusted/KEY.pub                     | minisign public keys from enrollment   |
  *   | bundles/<digest>.tar.zst          | the downloaded bundle (kept so that a  |
  *   | bundles/<digest>.tar.zst.minisig  | reused release is verified again)      |
+ *   | bundles/<digest>.release.json     | the release's signed manifest and its  |
+ *   | bundles/<digest>.release.json.minisig | signature (verified again on each use) |
  *   | bundles/<digest>.json             | {service, installed, last_used_ms}     |
  *   | releases/<digest>/                | the unpacked release (sw_bundle_unpack)|
  *
@@ -21,6 +23,13 @@
  * fails with a message starting "no space left on device"; files half
  * written are removed and nothing else is touched.
  *
+ * sw_installer_manifest() does the same for release.json (the signed
+ * manifest, release/manifest.h): kept under bundles/, verified again on
+ * every use, downloaded when missing or no longer verifying. It must be
+ * signed by a trusted key, name the digest asked for and the service of the
+ * slot; otherwise it is deleted and the call fails with SW_EINTEGRITY. The
+ * agent takes what it runs from it (agent/signedrun.h).
+ *
  * Prune: per service, releases not in use (the caller passes every digest
  * a slot runs, targets, or keeps as its previous release) are removed,
  * oldest use first, until `keep` remain.
@@ -33,6 +42,7 @@
 #ifndef SW_AGENT_INSTALLER_H
 #define SW_AGENT_INSTALLER_H
 
+#include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -68,6 +78,10 @@ int sw_installer_install(struct sw_installer *in, const char *service, const cha
 /* Check a bundle file: its sha256 is digest and sig_path verifies with a trusted key (SW_EINTEGRITY). */
 int sw_installer_verify(const struct sw_installer *in, const char *bundle, const char *sig_path, const char *digest,
 			struct sw_err *err);
+
+/* The verified release.json of digest (see above) into *out (a new reference). */
+int sw_installer_manifest(struct sw_installer *in, const char *service, const char *digest, json_t **out,
+			  struct sw_err *err);
 
 int sw_installer_prune(struct sw_installer *in, const char *service, unsigned keep, const char *const *in_use,
 		       size_t n_in_use, struct sw_err *err);

@@ -19,6 +19,12 @@ bool sw_reconcile_same(const struct sw_reconcile_target *a, const struct sw_reco
 	       ((!a->run && !b->run) || sw_reconcile_streq(a->run, b->run));
 }
 
+bool sw_reconcile_satisfies(const struct sw_reconcile_target *cur, const struct sw_reconcile_target *target)
+{
+	return sw_reconcile_streq(cur->digest, target->digest) && cur->port == target->port &&
+	       (!target->run || sw_reconcile_streq(cur->run, target->run));
+}
+
 enum sw_reconcile_change sw_reconcile_change(const struct sw_reconcile_target *have, bool have_removing,
 					     const struct sw_reconcile_target *want)
 {
@@ -41,12 +47,12 @@ enum sw_reconcile_step sw_reconcile_step(const struct sw_reconcile_view *v)
 		return v->proc_alive ? SW_STEP_STOP : SW_STEP_DONE;
 	if (!v->has_target)
 		return crashed_due ? SW_STEP_RESTART : SW_STEP_NONE;
-	if (v->cur.digest && sw_reconcile_same(&v->cur, &v->target))
-		return crashed_due ? SW_STEP_RESTART : SW_STEP_NONE;
 	if (v->failed_seq == v->target_seq)
 		return crashed_due ? SW_STEP_RESTART : SW_STEP_NONE;
 	if (!v->target_valid)
-		return SW_STEP_REJECT;
+		return SW_STEP_REJECT; /* reported even when what runs has the same digest */
+	if (v->cur.digest && sw_reconcile_satisfies(&v->cur, &v->target))
+		return crashed_due ? SW_STEP_RESTART : SW_STEP_NONE;
 	return SW_STEP_DEPLOY;
 }
 

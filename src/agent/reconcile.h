@@ -14,15 +14,16 @@
  *
  * Rules (docs/agent.md has them in prose):
  *   - a row that disappears: the slot is stopped, then dropped;
- *   - a target equal to what runs (digest, port and run config) needs
- *     nothing, except a restart when the process died and its backoff is due;
+ *   - a target that what runs satisfies (same digest and port, and the same
+ *     run claim when the target carries one) needs nothing, except a restart
+ *     when the process died and its backoff is due;
  *   - another target is deployed once per target: an attempt that failed
  *     (refused, failed install, hook failure) is not retried until the
  *     server sends a different target for that slot, so a bad release cannot
  *     make the agent download it in a loop; meanwhile what ran before keeps
  *     running (and is restarted if it crashes);
- *   - a target whose run object was invalid is rejected (reported failed)
- *     without touching what runs;
+ *   - a target that cannot be used (a field outside the allow-list, an
+ *     invalid run claim) is rejected (reported) without touching what runs;
  *   - only `active` changed: no restart (blue/green keeps both colours up).
  * Calls nothing.
  */
@@ -36,7 +37,12 @@
 struct sw_reconcile_target {
 	const char *digest;
 	unsigned port;
-	const char *run; /* runspec digest */
+	/*
+	 * The run claim: digest of the runspec the server sent with the row (a
+	 * claim the worker checks against the signed release), NULL when none.
+	 * For what runs: the claim accepted when it was deployed.
+	 */
+	const char *run;
 	bool active;
 };
 
@@ -60,7 +66,7 @@ enum sw_reconcile_change sw_reconcile_change(const struct sw_reconcile_target *h
 struct sw_reconcile_view {
 	bool has_target;    /* false: adopted, no desired state yet */
 	bool remove;        /* the row disappeared */
-	bool target_valid;  /* the target's run object parsed */
+	bool target_valid;  /* the target can be used (allowed fields, a valid claim) */
 	struct sw_reconcile_target target;
 	uint64_t target_seq; /* bumped on every new target */
 	uint64_t failed_seq; /* target_seq of the last failed deploy, or 0 */
@@ -73,14 +79,16 @@ enum sw_reconcile_step {
 	SW_STEP_NONE,    /* supervise: health checks, wait */
 	SW_STEP_DEPLOY,  /* install the target, stop what runs, start the target */
 	SW_STEP_RESTART, /* start what ran again (crash, backoff due) */
-	SW_STEP_REJECT,  /* the target cannot be used (invalid run): report failed */
+	SW_STEP_REJECT,  /* the target cannot be used (see target_valid): report it */
 	SW_STEP_STOP,    /* stop the process: the slot is going away */
 	SW_STEP_DONE,    /* removed and nothing runs: the worker ends */
 };
 
 enum sw_reconcile_step sw_reconcile_step(const struct sw_reconcile_view *v);
 const char *sw_reconcile_step_name(enum sw_reconcile_step s);
-/* Same digest, port and run config (NULL digests are equal to nothing). */
+/* Same digest, port and run claim (NULL digests are equal to nothing). */
 bool sw_reconcile_same(const struct sw_reconcile_target *a, const struct sw_reconcile_target *b);
+/* What runs (cur) is what target asks for: same digest and port; the same claim if target makes one. */
+bool sw_reconcile_satisfies(const struct sw_reconcile_target *cur, const struct sw_reconcile_target *target);
 
 #endif

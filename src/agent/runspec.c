@@ -357,3 +357,52 @@ struct sw_runspec *sw_runspec_clone(const struct sw_runspec *rs, struct sw_err *
 {
 	return sw_runspec_parse_text(rs->json, strlen(rs->json), err);
 }
+
+static bool sw_runspec_str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/* The value of env variable name in rs, or NULL. */
+static const char *sw_runspec_env_get(const struct sw_runspec *rs, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < rs->nenv; i++)
+		if (!strcmp(rs->env[i].name, name))
+			return rs->env[i].value;
+	return NULL;
+}
+
+const char *sw_runspec_diff(const struct sw_runspec *a, const struct sw_runspec *b)
+{
+	size_t i;
+
+	if (!sw_runspec_str_eq(a->command, b->command))
+		return "run.command";
+	if (a->nenv != b->nenv)
+		return "run.env";
+	for (i = 0; i < a->nenv; i++)
+		if (!sw_runspec_str_eq(a->env[i].value, sw_runspec_env_get(b, a->env[i].name)))
+			return "run.env";
+	if (a->health != b->health || !sw_runspec_str_eq(a->health_target, b->health_target))
+		return "run.health";
+	if (a->health_interval_ms != b->health_interval_ms || a->health_timeout_ms != b->health_timeout_ms ||
+	    a->health_start_period_ms != b->health_start_period_ms || a->health_retries != b->health_retries)
+		return "run.health";
+	if (a->stop_signal != b->stop_signal || a->stop_grace_ms != b->stop_grace_ms)
+		return "run.stop";
+	if (!sw_runspec_str_eq(a->before_install, b->before_install))
+		return "run.hooks.before_install";
+	if (!sw_runspec_str_eq(a->after_install, b->after_install))
+		return "run.hooks.after_install";
+	if (!sw_runspec_str_eq(a->before_start, b->before_start))
+		return "run.hooks.before_start";
+	if (!sw_runspec_str_eq(a->validate, b->validate))
+		return "run.hooks.validate";
+	if (a->hook_timeout_ms != b->hook_timeout_ms)
+		return "run.hooks.timeout";
+	if (a->keep_releases != b->keep_releases)
+		return "run.keep_releases";
+	return NULL;
+}

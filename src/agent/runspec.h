@@ -2,11 +2,12 @@
  * runspec.h - the `run` object of a desired row: how the agent runs one
  * release in one slot (command, env, health check, stop, hooks, retention).
  *
- * The server puts the release's `run:` section of slipway.yml into every
- * desired row as JSON. The parser accepts the shapes that section can take
- * when turned into JSON, so that the server may pass it through as written
- * or resolved (durations as "1s" strings or as integer milliseconds under
- * the same key or a key ending in "_ms"):
+ * The agent builds it from the `run:` section of the release's signed
+ * slipway.yml (agent/signedrun.h); a desired row may carry one only as a
+ * claim compared with that. The parser accepts the shapes that section can
+ * take when turned into JSON, as written or resolved (durations as "1s"
+ * strings or as integer milliseconds under the same key or a key ending in
+ * "_ms"):
  *
  *   | field                | type                         | default          |
  *   | command              | string (required)            |                  |
@@ -38,6 +39,7 @@
 #define SW_AGENT_RUNSPEC_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,6 +82,13 @@ void sw_runspec_free(struct sw_runspec *rs);
 struct sw_runspec *sw_runspec_clone(const struct sw_runspec *rs, struct sw_err *err);
 /* Parse canonical JSON text (a state file, a clone). */
 struct sw_runspec *sw_runspec_parse_text(const char *text, size_t len, struct sw_err *err);
+/*
+ * NULL when a and b run the same thing (every field equal, whatever JSON
+ * shape each was parsed from); else the first field that differs
+ * ("run.command", "run.env", "run.health", "run.stop", "run.hooks.<name>",
+ * "run.hooks.timeout", "run.keep_releases").
+ */
+const char *sw_runspec_diff(const struct sw_runspec *a, const struct sw_runspec *b);
 /* "TERM", "SIGTERM" -> SIGTERM; -1 if unknown. */
 int sw_runspec_signal(const char *name);
 

@@ -18,7 +18,8 @@
  *   | provenance       | object      | {file "<hex>.provenance.intoto.json", sha256}    |
  *   | key_id           | string      | minisign key id of the signing key               |
  *   | spec             | string      | the slipway.yml text the release was built from  |
- *   |                  |             | (run: and environments: for the server)          |
+ *   |                  |             | (environments: for the server; run: for agents,  |
+ *   |                  |             | which run only what this signed text says)       |
  * Written pretty (sorted keys, 2 spaces, final newline); the signature
  * covers the file's bytes. Returned json_t values are new references.
  * Calls jansson, libc, base/ and release/gitinfo.

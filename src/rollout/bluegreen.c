@@ -68,8 +68,7 @@ static void sw_bg_install(json_t *dep, const struct sw_obs *obs, struct sw_step 
 		s = sw_dep_slot_index(sw_json_str(ph, "slot"));
 		json_object_set_new(ph, "port",
 				    json_integer(json_integer_value(json_array_get(json_object_get(ph, "ports"), (size_t)s))));
-		want = sw_dep_row(sw_json_str(dep, "digest"), json_integer_value(json_object_get(ph, "port")), false,
-				  sw_dep_run(dep));
+		want = sw_dep_row(sw_json_str(dep, "digest"), json_integer_value(json_object_get(ph, "port")), false);
 		sw_dep_push_desired(out, sw_json_str(ph, "id"), sw_dep_slots[s], want);
 		json_decref(want);
 		sw_dep_host_phase(ph, "updating", "", obs->now_ms);
@@ -352,7 +351,7 @@ static void sw_bg_switch(json_t *dep, const struct sw_obs *obs, struct sw_step *
 	json_array_foreach(hosts, i, ph) {
 		oh = sw_dep_obs_host(obs, sw_json_str(ph, "id"));
 		slot = sw_json_str(ph, "slot");
-		row = sw_dep_row(sw_json_str(dep, "digest"), sw_dep_int(ph, "port"), true, sw_dep_run(dep));
+		row = sw_dep_row(sw_json_str(dep, "digest"), sw_dep_int(ph, "port"), true);
 		sw_dep_push_desired(out, sw_json_str(ph, "id"), slot, row);
 		json_decref(row);
 		old = sw_json_str(ph, "old_slot");

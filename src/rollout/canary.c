@@ -295,7 +295,7 @@ static int sw_cn_instances(json_t *dep, const struct sw_obs *obs, struct sw_step
 		s = sw_dep_slot_index(sw_json_str(ph, "slot"));
 		json_object_set_new(ph, "port",
 				    json_integer(json_integer_value(json_array_get(json_object_get(ph, "ports"), (size_t)s))));
-		row = sw_dep_row(digest, json_integer_value(json_object_get(ph, "port")), false, sw_dep_run(dep));
+		row = sw_dep_row(digest, json_integer_value(json_object_get(ph, "port")), false);
 		sw_dep_push_desired(out, sw_json_str(ph, "id"), sw_dep_slots[s], row);
 		json_decref(row);
 		json_object_set_new(ph, "canary", json_true());
@@ -448,7 +448,7 @@ static void sw_cn_promote(json_t *dep, const struct sw_obs *obs, struct sw_step 
 		return;
 	}
 	json_array_foreach(hosts, i, ph) {
-		row = sw_dep_row(sw_json_str(dep, "digest"), sw_dep_int(ph, "port"), true, sw_dep_run(dep));
+		row = sw_dep_row(sw_json_str(dep, "digest"), sw_dep_int(ph, "port"), true);
 		sw_dep_push_desired(out, sw_json_str(ph, "id"), sw_json_str(ph, "slot"), row);
 		json_decref(row);
 		if (sw_json_str(ph, "old_slot"))

@@ -245,10 +245,9 @@ void sw_dep_push_desired(struct sw_step *out, const char *host, const char *slot
 						      want ? (json_t *)want : json_null()));
 }
 
-json_t *sw_dep_row(const char *digest, json_int_t port, bool active, const json_t *run)
+json_t *sw_dep_row(const char *digest, json_int_t port, bool active)
 {
-	return json_pack("{s:s, s:I, s:b, s:O}", "digest", digest, "port", port, "active", active, "run",
-			 run ? (json_t *)run : json_object());
+	return json_pack("{s:s, s:I, s:b}", "digest", digest, "port", port, "active", active);
 }
 
 void sw_dep_host_phase(json_t *ph, const char *phase, const char *message, int64_t now_ms)

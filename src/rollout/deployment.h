@@ -243,8 +243,12 @@ enum sw_dep_health sw_dep_health(const struct sw_obs *obs, const json_t *ph, int
 void sw_dep_snapshot(json_t *ph, const struct sw_obs_host *oh);
 /* Queue a desired write. want may be NULL (remove); it is not stolen. */
 void sw_dep_push_desired(struct sw_step *out, const char *host, const char *slot, const json_t *want);
-/* A desired row {digest, port, active, run} (new reference). */
-json_t *sw_dep_row(const char *digest, json_int_t port, bool active, const json_t *run);
+/*
+ * A desired row {digest, port, active} (new reference). No run section:
+ * agents take what they run from the release's signed release.json and
+ * refuse a row that says otherwise (docs/agent.md, "What the server may set").
+ */
+json_t *sw_dep_row(const char *digest, json_int_t port, bool active);
 void sw_dep_host_phase(json_t *ph, const char *phase, const char *message, int64_t now_ms);
 /* Start the rollback with this reason (the first reason wins). */
 void sw_dep_fail(json_t *dep, const struct sw_obs *obs, const char *reason);

@@ -53,7 +53,7 @@ static void sw_rolling_update(json_t *dep, const struct sw_obs *obs, json_t *ph,
 	json_t *want;
 
 	sw_dep_snapshot(ph, sw_dep_obs_host(obs, sw_json_str(ph, "id")));
-	want = sw_dep_row(sw_json_str(dep, "digest"), sw_dep_int(ph, "port"), true, sw_dep_run(dep));
+	want = sw_dep_row(sw_json_str(dep, "digest"), sw_dep_int(ph, "port"), true);
 	sw_dep_push_desired(out, sw_json_str(ph, "id"), sw_dep_slots[slot < 0 ? 0 : slot], want);
 	json_decref(want);
 	sw_dep_host_phase(ph, "updating", "", obs->now_ms);

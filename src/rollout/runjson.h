@@ -1,9 +1,10 @@
 /*
  * runjson.h - the parts of a release's slipway.yml that a deployment needs,
- * as JSON: the `run:` section (what each host runs, in every desired row)
- * and one `environments.<name>` section (how the rollout goes). A
- * deployment stores both in its `spec` column, so that a server restarted
- * mid-rollout continues without parsing the spec again.
+ * as JSON: the `run:` section (what each host runs: agents build it from
+ * the signed release with sw_runjson_run, agent/signedrun.h; desired rows
+ * do not carry it) and one `environments.<name>` section (how the rollout
+ * goes). A deployment stores both in its `spec` column, so that a server
+ * restarted mid-rollout continues without parsing the spec again.
  *
  * run JSON (read by the agent, agent/runspec.h):
  *   | field          | type                                                   |

@@ -125,8 +125,9 @@ const struct sw_route sw_routes[] = {
 	  "(`replaced`), and `host.replaced` on a takeover." },
 	{ "GET", "/api/v1/agent/desired", SW_ACCESS_AGENT, SW_ROUTE_BODY_NONE, sw_api_agent_desired,
 	  "query: `generation?` (default 0), `wait?` (seconds 0..30, default 0)",
-	  "200 `{generation, heartbeat_ms, services: [{service, slots: [{slot, digest, port, active, run}]}]}`",
-	  "The host's desired state; blocks until its generation is above `generation` or `wait` passes." },
+	  "200 `{generation, heartbeat_ms, services: [{service, slots: [{slot, digest, port, active}]}]}`",
+	  "The host's desired state; blocks until its generation is above `generation` or `wait` passes. What a "
+	  "slot runs is not in it: the agent takes it from the release's signed release.json (docs/agent.md)." },
 	{ "POST", "/api/v1/agent/status", SW_ACCESS_AGENT, SW_ROUTE_BODY_JSON, sw_api_agent_status,
 	  "`{generation, services: [{service, slot, digest, state, port?, pid?, message?, active?}], "
 	  "disk_free_bytes?}`; state: installing, installed, starting, healthy, unhealthy, stopped, failed, refused",

@@ -21,6 +21,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/json.h"
+#include "base/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -362,8 +363,9 @@ int sw_sq_desired_set(struct sw_store *st, const char *host_id, const char *serv
 		if (jactive && !json_is_boolean(jactive))
 			return sw_err_set(err, SW_EINPUT, "desired record: field 'active' must be true or false");
 		active = json_is_true(jactive);
+		/* Servers no longer write run (agents take it from the signed release); rows of older ones keep it. */
 		jrun = json_object_get(want, "run");
-		if (!(run = sw_sq_json_text(jrun, "desired record: field 'run'", err)))
+		if (!(run = jrun ? sw_sq_json_text(jrun, "desired record: field 'run'", err) : sw_xstrdup("{}")))
 			return -1;
 	}
 	if (sw_sq_host_exists(s, host_id, err) < 0)
@@ -421,10 +423,14 @@ int sw_sq_desired_get(struct sw_store *st, const char *host_id, int64_t *generat
 	while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		if (!(run = sw_sq_json_col(s, stmt, 5, "desired.run", err)))
 			goto fail;
-		row = json_pack("{s:s, s:s, s:s, s:I, s:b, s:o}", "service", sw_sq_text(stmt, 0), "slot",
+		row = json_pack("{s:s, s:s, s:s, s:I, s:b}", "service", sw_sq_text(stmt, 0), "slot",
 				sw_sq_text(stmt, 1), "digest", sw_sq_text(stmt, 2), "port",
-				(json_int_t)sqlite3_column_int64(stmt, 3), "active", sqlite3_column_int(stmt, 4) != 0,
-				"run", run);
+				(json_int_t)sqlite3_column_int64(stmt, 3), "active", sqlite3_column_int(stmt, 4) != 0);
+		/* An empty run is none; a non-empty one (an older server's) goes out as is, for agents to check. */
+		if (json_object_size(run))
+			json_object_set_new(row, "run", run);
+		else
+			json_decref(run);
 		json_array_append_new(out, row);
 		rc = SQLITE_OK;
 	}

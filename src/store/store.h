@@ -202,9 +202,11 @@ int sw_store_get_release(struct sw_store *st, const char *digest, char **manifes
  * deployment {id, service, env, digest, prev_digest|null, state, reason, actor,
  *          spec {...}, plan {...}, created, updated, deadline_ms}   (save = upsert by id)
  * desired one row per (host, service, slot "a"|"b"): want = {digest, port,
- *          active: bool, run {...}}, NULL want removes the row. Every set bumps the
+ *          active: bool, run? {...}}, NULL want removes the row. Every set bumps the
  *          host's generation; get returns it with the rows
- *          [{service, slot, digest, port, active, run}].
+ *          [{service, slot, digest, port, active, run?}]. The controller writes no
+ *          run (agents read it from the signed release); a row that has one
+ *          (an older server's) is returned with it, for the agent to check.
  */
 int sw_store_token_create(struct sw_store *st, const json_t *tok, struct sw_err *err);
 int sw_store_token_lookup(struct sw_store *st, const char *hash, json_t **tok, struct sw_err *err);

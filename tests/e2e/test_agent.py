@@ -765,3 +765,66 @@ def test_signed_bundle_with_path_traversal_refused(env, hello_release, tmp_path)
     assert not (a.root / "releases" / digest).exists()
     assert not (a.root / "run" / "hello-a.pid").exists()
     a.stop_ok()
+
+
+def test_tampered_desired_run_refused(env, hello_release):
+    """A compromised server database: the desired row of a healthy slot gets
+    a run section of its own (another command, a hook). The agent takes what
+    it runs from the release's signed release.json only: it refuses the row,
+    reports why, runs none of it, and the service keeps running; a normal
+    deploy afterwards still works."""
+    import sqlite3
+
+    tmp, start_server, start_agent = env
+    v1, v2 = hello_release, hello_release["v2"]
+    srv = start_server(trust=v1["pub"])
+    upload(srv, v1)
+    upload(srv, v2)
+    ag = start_agent("sign-1", srv.url, srv.join_token({"env": "staging"}))
+    wait_for(lambda: srv.hosts().get("sign-1", {}).get("online"), what="online")
+    port = ag.ports[0]
+
+    def final(dep_id):
+        d = srv.api("GET", f"/api/v1/deployments/{dep_id}")[1]
+        return d if d["state"] in ("succeeded", "failed", "rolled_back", "aborted") else None
+
+    dep = deploy(srv, v1["digest"])
+    assert wait_for(lambda: final(dep["id"]), timeout=60, what="v1 deployed")["state"] == "succeeded"
+    st = wait_for(lambda: (lambda s: s if s and s["state"] == "healthy" else None)(slot_state(srv, "sign-1")),
+                  what="healthy")
+    pid = st["pid"]
+    # The server no longer sends what to run.
+    status, desired = srv.api("GET", "/api/v1/agent/desired", token=json.loads(
+        (ag.root / "agent.json").read_text())["host_token"])
+    assert status == 200 and "run" not in desired["services"][0]["slots"][0], desired
+
+    pwned_cmd, pwned_hook = tmp / "pwned-command", tmp / "pwned-hook"
+    evil = {"command": f"touch {pwned_cmd}; exec ./dist/hello --port ${{PORT}}",
+            "health": {"http": "/healthz"},
+            "hooks": {"before_install": f"touch {pwned_hook}", "timeout_ms": 300000}}
+    host_id = srv.hosts()["sign-1"]["id"]
+    db = sqlite3.connect(srv.data / "slipway.db", timeout=30)
+    with db:
+        n = db.execute("UPDATE desired SET run = ? WHERE host_id = ? AND service = 'hello' AND slot = 'a'",
+                       (json.dumps(evil), host_id)).rowcount
+        assert n == 1
+        db.execute("UPDATE host_generation SET generation = generation + 1 WHERE host_id = ?", (host_id,))
+    db.close()
+
+    st = wait_for(lambda: (lambda s: s if s and s["state"] == "refused" else None)(slot_state(srv, "sign-1")),
+                  timeout=30, what="tampered row refused")
+    assert "run.command" in st["message"] and "signed release.json" in st["message"], st
+    assert st["digest"] == v1["digest"]
+    assert not pwned_cmd.exists() and not pwned_hook.exists()
+    assert "refused" in ag.text()
+    # What ran keeps running, untouched.
+    assert http_get(f"http://127.0.0.1:{port}/")[0] == 200
+    assert (ag.root / "run" / "hello-a.pid").read_text().split()[0] == str(pid)
+
+    # A normal deploy (rows written by the server again) still works.
+    dep = deploy(srv, v2["digest"])
+    assert wait_for(lambda: final(dep["id"]), timeout=60, what="v2 deployed")["state"] == "succeeded"
+    assert '"version":"1.0.1"' in http_get(f"http://127.0.0.1:{port}/version")[1].replace(" ", "")
+    assert not pwned_cmd.exists() and not pwned_hook.exists()
+    assert (ag.root / "bundles" / (v2["digest"] + ".release.json")).exists()
+    ag.stop_ok()

@@ -50,17 +50,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if ((r->slot != 'a' && r->slot != 'b') || !sw_is_sha256_hex(r->digest) || r->port < 1 || r->port > 65535)
 			fuzz_fail("accepted a bad row");
-		if (r->rs) {
+		if (r->claim) {
 			struct sw_runspec *copy;
 
-			if (!r->rs->command || !r->rs->command[0] || !sw_is_sha256_hex(r->rs->digest))
+			if (r->invalid)
+				fuzz_fail("an invalid row with a run claim");
+			if (!r->claim->command || !r->claim->command[0] || !sw_is_sha256_hex(r->claim->digest))
 				fuzz_fail("accepted a run without command or digest");
-			copy = sw_runspec_clone(r->rs, &err);
-			if (!copy || strcmp(copy->digest, r->rs->digest))
+			copy = sw_runspec_clone(r->claim, &err);
+			if (!copy || strcmp(copy->digest, r->claim->digest) || sw_runspec_diff(copy, r->claim))
 				fuzz_fail("a run does not survive its own canonical form");
 			sw_runspec_free(copy);
-		} else if (!r->run_error[0]) {
-			fuzz_fail("a refused run without a reason");
+		} else if (r->invalid && !r->error[0]) {
+			fuzz_fail("a refused row without a reason");
 		}
 	}
 	sw_desired_release(&d);

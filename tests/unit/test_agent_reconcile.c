@@ -176,6 +176,41 @@ static void test_same(void **state)
 	assert_false(sw_reconcile_same(&c, &c)); /* nothing is never the same as nothing */
 }
 
+/* Run claims: a row without one asks nothing of the run; one with a claim that differs is deployed (and checked). */
+static void test_step_claims(void **state)
+{
+	struct sw_reconcile_view v;
+
+	(void)state;
+	/* A current server sends no run: what runs (deployed with an older server's claim) is left alone. */
+	v = view();
+	v.cur.digest = D2;
+	v.target.run = NULL;
+	assert_int_equal(sw_reconcile_step(&v), SW_STEP_NONE);
+	v.cur.run = NULL;
+	assert_int_equal(sw_reconcile_step(&v), SW_STEP_NONE);
+	/* A claim appears for what runs (a tampered row): deployed, so that the worker checks and refuses it. */
+	v.target.run = R2;
+	assert_int_equal(sw_reconcile_step(&v), SW_STEP_DEPLOY);
+	/* A row with a field outside the allow-list is rejected (reported) even though its digest runs. */
+	v = view();
+	v.cur.digest = D2;
+	v.target_valid = false;
+	assert_int_equal(sw_reconcile_step(&v), SW_STEP_REJECT);
+	/* satisfies: target without claim matches any run; with one, only the same. */
+	{
+		struct sw_reconcile_target cur = { D1, 1, R1, true }, t = { D1, 1, NULL, true };
+
+		assert_true(sw_reconcile_satisfies(&cur, &t));
+		t.run = R2;
+		assert_false(sw_reconcile_satisfies(&cur, &t));
+		t.run = R1;
+		assert_true(sw_reconcile_satisfies(&cur, &t));
+		t.port = 2;
+		assert_false(sw_reconcile_satisfies(&cur, &t));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -185,6 +220,7 @@ int main(void)
 		cmocka_unit_test(test_step_reject_invalid),
 		cmocka_unit_test(test_step_remove_and_adopted),
 		cmocka_unit_test(test_same),
+		cmocka_unit_test(test_step_claims),
 	};
 	return cmocka_run_group_tests_name("agent_reconcile", tests, NULL, NULL);
 }

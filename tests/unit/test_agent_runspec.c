@@ -185,17 +185,57 @@ static void test_desired(void **state)
 	assert_int_equal(d.rows[0].slot, 'a');
 	assert_int_equal(d.rows[0].port, 8001);
 	assert_true(d.rows[0].active);
-	assert_non_null(d.rows[0].rs);
+	assert_non_null(d.rows[0].claim); /* an older server's run: kept as a claim */
+	assert_false(d.rows[0].invalid);
 	assert_string_equal(d.rows[1].digest, DIG); /* prefix dropped */
 	assert_false(d.rows[1].active);
-	assert_null(d.rows[1].rs); /* invalid run: kept, with the reason */
-	assert_non_null(strstr(d.rows[1].run_error, "run.command"));
+	assert_null(d.rows[1].claim); /* invalid run: kept, with the reason */
+	assert_true(d.rows[1].invalid);
+	assert_false(d.rows[1].refused);
+	assert_non_null(strstr(d.rows[1].error, "run.command"));
+	sw_desired_release(&d);
+
+	/* What a current server sends: no run at all. */
+	doc = "{\"generation\": 8, \"services\": [{\"service\": \"hello\", \"slots\": ["
+	      " {\"slot\": \"a\", \"digest\": \"" DIG "\", \"port\": 8001, \"active\": true}]}]}";
+	assert_int_equal(sw_desired_parse(doc, strlen(doc), &d, &err), 0);
+	assert_int_equal(d.n, 1);
+	assert_null(d.rows[0].claim);
+	assert_false(d.rows[0].invalid);
 	sw_desired_release(&d);
 
 	doc = "{\"generation\": 0, \"services\": []}";
 	assert_int_equal(sw_desired_parse(doc, strlen(doc), &d, &err), 0);
 	assert_int_equal(d.n, 0);
 	sw_desired_release(&d);
+}
+
+/* A row may set slot, digest, port and active only: anything else is refused for that slot. */
+static void test_desired_allow_list(void **state)
+{
+	static const char *const foreign[] = { "command", "env", "hooks", "health", "stop" };
+	struct sw_err err = SW_ERR_INIT;
+	struct sw_desired d;
+	char doc[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+		snprintf(doc, sizeof(doc),
+			 "{\"generation\": 1, \"services\": [{\"service\": \"hello\", \"slots\": ["
+			 " {\"slot\": \"a\", \"digest\": \"" DIG "\", \"port\": 8001, \"%s\": \"touch /tmp/x\"},"
+			 " {\"slot\": \"b\", \"digest\": \"" DIG "\", \"port\": 8002}]}]}",
+			 foreign[i]);
+		assert_int_equal(sw_desired_parse(doc, strlen(doc), &d, &err), 0);
+		assert_int_equal(d.n, 2);
+		assert_true(d.rows[0].invalid);
+		assert_true(d.rows[0].refused);
+		assert_null(d.rows[0].claim);
+		assert_non_null(strstr(d.rows[0].error, foreign[i]));
+		assert_non_null(strstr(d.rows[0].error, "not one the server may set"));
+		assert_false(d.rows[1].invalid); /* the other slot is fine */
+		sw_desired_release(&d);
+	}
 }
 
 static void expect_bad_doc(const char *doc, const char *needle)
@@ -240,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_bad_run),
 		cmocka_unit_test(test_signal_names),
 		cmocka_unit_test(test_desired),
+		cmocka_unit_test(test_desired_allow_list),
 		cmocka_unit_test(test_desired_bad),
 	};
 	sw_hash_global_init();
