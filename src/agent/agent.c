@@ -85,6 +85,8 @@ struct sw_slot {
 	unsigned p_port;
 	long p_pid;
 	char p_message[512];
+	char p_verdict[16];          /* "", "unhealthy", "crashloop" (health.h) */
+	char p_verdict_message[768]; /* why, for the deployment's reason */
 	char p_running[SW_SHA256_HEX];
 	char p_previous[SW_SHA256_HEX];
 	bool finished;       /* the worker has ended */
@@ -100,6 +102,9 @@ struct sw_slot {
 	char cur_dir[PATH_MAX];
 	char prev_digest[SW_SHA256_HEX];
 	struct sw_backoff backoff;
+	struct sw_crashloop crash;
+	char verdict_msg[768]; /* the latest verdict's explanation */
+	uint64_t log_since;    /* the log's size when the release started: its own lines come after */
 	bool crashed;
 	uint64_t restart_at;
 	struct sw_health_state hs;
@@ -242,6 +247,8 @@ static void sw_slot_publish(struct sw_slot *s, const char *state, const char *di
 			    const char *fmt, ...)
 {
 	struct sw_agent *ag = s->ag;
+	enum sw_health_verdict v = SW_VERDICT_NONE;
+	const char *verdict;
 	char msg[512] = "";
 	bool changed;
 	va_list ap;
@@ -251,8 +258,16 @@ static void sw_slot_publish(struct sw_slot *s, const char *state, const char *di
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
 	}
+	/* A verdict concerns the release that runs (or crash-loops) in the slot. */
+	if (s->have_cur && digest && !strcmp(digest, s->cur_digest) &&
+	    (!strcmp(state, "starting") || !strcmp(state, "healthy") || !strcmp(state, "unhealthy")))
+		v = sw_health_verdict(&s->hs, &s->crash);
+	verdict = sw_health_verdict_name(v);
 	pthread_mutex_lock(&ag->mu);
-	changed = strcmp(s->p_state, state) || strcmp(s->p_digest, digest ? digest : "") || strcmp(s->p_message, msg);
+	changed = strcmp(s->p_state, state) || strcmp(s->p_digest, digest ? digest : "") || strcmp(s->p_message, msg) ||
+		  strcmp(s->p_verdict, verdict) || (v != SW_VERDICT_NONE && strcmp(s->p_verdict_message, s->verdict_msg));
+	sw_strlcpy(s->p_verdict, verdict, sizeof(s->p_verdict));
+	sw_strlcpy(s->p_verdict_message, v != SW_VERDICT_NONE ? s->verdict_msg : "", sizeof(s->p_verdict_message));
 	sw_strlcpy(s->p_state, state, sizeof(s->p_state));
 	sw_strlcpy(s->p_digest, digest ? digest : "", sizeof(s->p_digest));
 	s->p_port = port;
@@ -266,7 +281,10 @@ static void sw_slot_publish(struct sw_slot *s, const char *state, const char *di
 	}
 	pthread_mutex_unlock(&ag->mu);
 	if (changed) {
-		if (!strcmp(state, "failed") || !strcmp(state, "refused") || !strcmp(state, "unhealthy"))
+		if (v != SW_VERDICT_NONE)
+			sw_warn("%s: %s (release %.12s), verdict %s: %s", s->name, state, digest && digest[0] ? digest : "-",
+				verdict, s->verdict_msg);
+		else if (!strcmp(state, "failed") || !strcmp(state, "refused") || !strcmp(state, "unhealthy"))
 			sw_warn("%s: %s (release %.12s)%s%s", s->name, state, digest && digest[0] ? digest : "-", msg[0] ? ": " : "",
 				msg);
 		else
@@ -395,6 +413,23 @@ static bool sw_slot_alive(struct sw_slot *s)
 	return s->proc.pid > 0 && !s->proc.exited && sw_supervisor_alive(&s->proc);
 }
 
+/* Set the explanation a verdict is reported with, plus the service's last output lines. */
+static void sw_slot_verdict_msg(struct sw_slot *s, const char *tail, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void sw_slot_verdict_msg(struct sw_slot *s, const char *tail, const char *fmt, ...)
+{
+	size_t n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->verdict_msg, sizeof(s->verdict_msg), fmt, ap);
+	va_end(ap);
+	n = strlen(s->verdict_msg);
+	if (tail && *tail && n < sizeof(s->verdict_msg))
+		snprintf(s->verdict_msg + n, sizeof(s->verdict_msg) - n, "; last output: %s", tail);
+}
+
 /* The process was seen dead: schedule a restart with backoff. */
 static void sw_slot_on_exit(struct sw_slot *s)
 {
@@ -403,6 +438,16 @@ static void sw_slot_on_exit(struct sw_slot *s)
 
 	sw_supervisor_describe(&s->proc, desc, sizeof(desc));
 	delay = sw_backoff_next(&s->backoff, up);
+	sw_crashloop_exit(&s->crash, up, now);
+	if (sw_crashloop_active(&s->crash)) {
+		char span[32], tail[400];
+
+		sw_slot_verdict_msg(s, sw_supervisor_log_tail(s->log_path, s->log_since, 3, tail, sizeof(tail)),
+				    "the process exited %u times in a row within %s, each less than 1m after it started "
+				    "(last: %s after %llu ms)",
+				    s->crash.exits, sw_format_duration_ms(now - s->crash.first_ms, span, sizeof(span)), desc,
+				    (unsigned long long)up);
+	}
 	s->crashed = true;
 	s->restart_at = now + delay;
 	unlink(s->pid_path);
@@ -568,6 +613,9 @@ static void sw_slot_deploy(struct sw_slot *s, const char *digest, unsigned port,
 	s->cur_port = port;
 	sw_strlcpy(s->cur_dir, dir, sizeof(s->cur_dir));
 	s->backoff.next_ms = 0;
+	memset(&s->crash, 0, sizeof(s->crash)); /* a new release: its own verdicts */
+	s->log_since = sw_supervisor_log_size(s->log_path);
+	s->verdict_msg[0] = '\0';
 	s->validate_pending = s->cur_rs->validate != NULL;
 	s->validate_failed = false;
 	s->prune_pending = true;
@@ -680,6 +728,13 @@ static void sw_slot_health(struct sw_slot *s)
 	}
 	if (now_status == SW_HEALTH_HEALTHY && s->validate_pending)
 		return;
+	if (now_status == SW_HEALTH_UNHEALTHY && !sw_crashloop_active(&s->crash)) {
+		char tail[400];
+
+		sw_slot_verdict_msg(s, sw_supervisor_log_tail(s->log_path, s->log_since, 3, tail, sizeof(tail)),
+				    "health check failed %u time%s in a row: %s", s->hs.failures,
+				    s->hs.failures == 1 ? "" : "s", detail);
+	}
 	if (now_status != before || now_status == SW_HEALTH_UNHEALTHY || before == SW_HEALTH_STARTING)
 		sw_slot_publish(s, sw_health_status_name(now_status), s->cur_digest, s->cur_port, "%s",
 				now_status == SW_HEALTH_HEALTHY ? "" : detail);
@@ -699,6 +754,11 @@ static void sw_slot_supervise(struct sw_slot *s)
 
 	if (s->proc.pid > 0 && !alive) {
 		sw_slot_on_exit(s);
+		return;
+	}
+	if (alive && sw_crashloop_running(&s->crash, now - s->proc.started_mono_ms)) {
+		/* A run as long as the backoff's reset: no longer a crash loop; say so. */
+		sw_slot_publish(s, sw_health_status_name(s->hs.status), s->cur_digest, s->cur_port, NULL);
 		return;
 	}
 	if (alive && s->cur_rs) {
@@ -1226,6 +1286,10 @@ static json_t *sw_agent_status_json(struct sw_agent *ag)
 				"digest", s->p_digest, "state", s->p_state, "port", (int)s->p_port, "pid",
 				(json_int_t)s->p_pid, "message", s->p_message, "active", (int)s->t_active, "running_digest",
 				s->p_running, "previous_digest", s->p_previous);
+		if (row && s->p_verdict[0]) {
+			json_object_set_new(row, "verdict", json_string(s->p_verdict));
+			json_object_set_new(row, "verdict_message", json_string(s->p_verdict_message));
+		}
 		if (row)
 			json_array_append_new(services, row);
 	}

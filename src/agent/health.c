@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -163,4 +164,52 @@ const char *sw_health_status_name(enum sw_health_status s)
 		return "unhealthy";
 	}
 	return "?";
+}
+
+void sw_crashloop_exit(struct sw_crashloop *c, uint64_t uptime_ms, uint64_t now_ms)
+{
+	if (uptime_ms >= SW_CRASHLOOP_RESET_MS || c->exits == 0) {
+		c->exits = 1;
+		c->first_ms = now_ms;
+	} else if (c->exits < UINT_MAX) {
+		c->exits++;
+	}
+	c->last_ms = now_ms;
+}
+
+bool sw_crashloop_running(struct sw_crashloop *c, uint64_t uptime_ms)
+{
+	bool was = sw_crashloop_active(c);
+
+	if (uptime_ms < SW_CRASHLOOP_RESET_MS || c->exits == 0)
+		return false;
+	c->exits = 0;
+	return was;
+}
+
+bool sw_crashloop_active(const struct sw_crashloop *c)
+{
+	return c->exits >= SW_CRASHLOOP_EXITS;
+}
+
+enum sw_health_verdict sw_health_verdict(const struct sw_health_state *st, const struct sw_crashloop *c)
+{
+	if (c && sw_crashloop_active(c))
+		return SW_VERDICT_CRASHLOOP;
+	if (st && st->status == SW_HEALTH_UNHEALTHY)
+		return SW_VERDICT_UNHEALTHY;
+	return SW_VERDICT_NONE;
+}
+
+const char *sw_health_verdict_name(enum sw_health_verdict v)
+{
+	switch (v) {
+	case SW_VERDICT_NONE:
+		break;
+	case SW_VERDICT_UNHEALTHY:
+		return "unhealthy";
+	case SW_VERDICT_CRASHLOOP:
+		return "crashloop";
+	}
+	return "";
 }

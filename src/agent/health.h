@@ -14,6 +14,19 @@
  *     not counted (the service is still starting);
  *   - otherwise failures count; `retries` of them in a row make the slot
  *     unhealthy; a later success makes it healthy again.
+ *
+ * Verdicts (sw_health_verdict, pure): what the agent reports as definite,
+ * so that the server fails a deployment at once instead of waiting for its
+ * health_timeout (docs/agent.md, "Verdicts"):
+ *   crashloop  the process exited SW_CRASHLOOP_EXITS times in a row, each
+ *              run shorter than SW_CRASHLOOP_RESET_MS (the run length that
+ *              also resets the restart backoff, supervisor.h); cleared by a
+ *              run that lasts that long, or a new release in the slot
+ *   unhealthy  the health check failed `retries` times in a row after
+ *              start_period (status SW_HEALTH_UNHEALTHY)
+ *   none       anything else: starting, restarting after a first exit,
+ *              healthy ("not yet healthy" is no verdict)
+ * A crash loop wins over unhealthy.
  * Calls base/httpc, agent/hook, libc.
  */
 #ifndef SW_AGENT_HEALTH_H
@@ -51,5 +64,27 @@ void sw_health_begin(struct sw_health_state *st, uint64_t now_ms);
 enum sw_health_status sw_health_record(struct sw_health_state *st, bool ok, uint64_t now_ms, uint64_t start_period_ms,
 				       unsigned retries);
 const char *sw_health_status_name(enum sw_health_status s);
+
+#define SW_CRASHLOOP_EXITS 3
+#define SW_CRASHLOOP_RESET_MS 60000 /* = SW_BACKOFF_RESET_MS */
+
+/* Exits of a slot's process in a row, each after a short run. */
+struct sw_crashloop {
+	unsigned exits;
+	uint64_t first_ms; /* when the first of them happened (monotonic) */
+	uint64_t last_ms;  /* when the last one did */
+};
+
+/* An exit after a run of uptime_ms, at now_ms. */
+void sw_crashloop_exit(struct sw_crashloop *c, uint64_t uptime_ms, uint64_t now_ms);
+/* The running process has been up uptime_ms: a long run clears the loop. Returns true when it cleared one. */
+bool sw_crashloop_running(struct sw_crashloop *c, uint64_t uptime_ms);
+bool sw_crashloop_active(const struct sw_crashloop *c);
+
+enum sw_health_verdict { SW_VERDICT_NONE, SW_VERDICT_UNHEALTHY, SW_VERDICT_CRASHLOOP };
+
+enum sw_health_verdict sw_health_verdict(const struct sw_health_state *st, const struct sw_crashloop *c);
+/* "", "unhealthy", "crashloop": the status report's "verdict" field. */
+const char *sw_health_verdict_name(enum sw_health_verdict v);
 
 #endif

@@ -533,3 +533,86 @@ out:
 	close(fd);
 	return rc;
 }
+
+uint64_t sw_supervisor_log_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+}
+
+const char *sw_supervisor_log_tail(const char *path, uint64_t since, unsigned lines, char *out, size_t size)
+{
+	char buf[SW_SUPERVISOR_TAIL_MAX + 1];
+	const char *starts[16];
+	size_t nl = 0, len = 0, pos = 0, i;
+	struct stat st;
+	off_t from;
+	ssize_t r;
+	int fd;
+
+	if (size)
+		out[0] = '\0';
+	if (lines > 16)
+		lines = 16;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return out;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return out;
+	}
+	from = st.st_size > SW_SUPERVISOR_TAIL_MAX ? st.st_size - SW_SUPERVISOR_TAIL_MAX : 0;
+	if ((uint64_t)st.st_size >= since && (off_t)since > from)
+		from = (off_t)since; /* starts at a line: what the release wrote */
+	else
+		since = 0;
+	while (len < SW_SUPERVISOR_TAIL_MAX) {
+		r = pread(fd, buf + len, SW_SUPERVISOR_TAIL_MAX - len, from + (off_t)len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	buf[len] = '\0';
+	/* A read that starts inside the file starts inside a line: drop that part. */
+	if (from > 0 && (uint64_t)from != since) {
+		char *nlp = memchr(buf, '\n', len);
+
+		pos = nlp ? (size_t)(nlp - buf) + 1 : len;
+	}
+	/* The last `lines` lines of the service (not the agent's own). */
+	while (pos < len) {
+		char *e = memchr(buf + pos, '\n', len - pos);
+		size_t end = e ? (size_t)(e - buf) : len;
+
+		buf[end] = '\0';
+		if (end > pos && strncmp(buf + pos, "--- slipway", 11) && !(nl && !strcmp(starts[nl - 1], buf + pos))) {
+			if (nl == lines && lines) {
+				memmove(starts, starts + 1, (lines - 1) * sizeof(*starts));
+				nl--;
+			}
+			if (lines)
+				starts[nl++] = buf + pos;
+		}
+		pos = end + 1;
+	}
+	for (i = 0, pos = 0; i < nl && size; i++) {
+		const char *p = starts[i];
+
+		if (i && pos + 3 < size) {
+			memcpy(out + pos, " | ", 3);
+			pos += 3;
+		}
+		for (; *p && pos + 1 < size; p++) {
+			if (*p == '\r')
+				continue;
+			out[pos++] = *p == '\t' ? ' ' : ((unsigned char)*p < 0x20 || *p == 0x7f) ? '?' : *p;
+		}
+	}
+	if (size)
+		out[pos < size ? pos : size - 1] = '\0';
+	return out;
+}

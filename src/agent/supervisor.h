@@ -117,4 +117,20 @@ uint64_t sw_backoff_next(struct sw_backoff *b, uint64_t uptime_ms);
  */
 int sw_supervisor_rotate(const char *path, uint64_t max_bytes, unsigned keep, struct sw_err *err);
 
+/*
+ * The service's last words: the last `lines` (at most 16) lines of the log
+ * that the service wrote at or after byte offset `since` (what an earlier
+ * release wrote is not this one's; a log rotated since, shorter than
+ * `since`, is read from its start), read from at most its last
+ * SW_SUPERVISOR_TAIL_MAX bytes. Lines starting with "--- slipway" are the
+ * agent's and are skipped, a line repeating the one before is kept once;
+ * they are joined with " | ", tabs as spaces, other control characters as
+ * '?', cut to fit out. "" when the file is missing or holds none.
+ * Returns out.
+ */
+#define SW_SUPERVISOR_TAIL_MAX 4096
+const char *sw_supervisor_log_tail(const char *path, uint64_t since, unsigned lines, char *out, size_t size);
+/* The size of the file at path now (0 when missing): the `since` of a new release's lines. */
+uint64_t sw_supervisor_log_size(const char *path);
+
 #endif

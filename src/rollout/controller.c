@@ -156,6 +156,8 @@ static int sw_ctl_observe(struct sw_store *st, const json_t *dep, uint64_t hb_ms
 			oh->slot[s].digest = sw_json_str(rep, "digest");
 			oh->slot[s].state = sw_json_str(rep, "state");
 			oh->slot[s].message = sw_json_str(rep, "message");
+			oh->slot[s].verdict = sw_json_str(rep, "verdict");
+			oh->slot[s].verdict_message = sw_json_str(rep, "verdict_message");
 		}
 		if (sw_store_desired_get(st, oh->id, &gen, &rows, &e2) < 0) {
 			if (e2.code == SW_ENOTFOUND)

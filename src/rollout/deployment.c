@@ -206,6 +206,13 @@ enum sw_dep_health sw_dep_health(const struct sw_obs *obs, const json_t *ph, int
 		return SW_DH_WAIT;
 	}
 	state = s->state ? s->state : "";
+	/* A definite verdict from the agent: no point waiting for health_timeout. */
+	if (s->verdict && *s->verdict) {
+		snprintf(msg, msgsize, "%s: %s", !strcmp(s->verdict, "crashloop") ? "crash loop" : s->verdict,
+			 s->verdict_message && *s->verdict_message ? s->verdict_message
+								   : (s->message ? s->message : ""));
+		return SW_DH_FAILED;
+	}
 	if (s->message && *s->message)
 		snprintf(msg, msgsize, "%s: %s", state, s->message);
 	else

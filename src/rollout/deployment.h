@@ -74,9 +74,15 @@
  * the last step (plan.stepped_ms) to obs.live_since_ms.
  *
  * Slot reports: host status {services: [{service, slot, digest, state,
- * message}]}, agent states installing, installed, starting, healthy,
- * unhealthy, stopped, failed, refused. "failed" and "refused" fail the
- * deployment at once; "unhealthy" only when health_timeout passes.
+ * message, verdict, verdict_message}]}, agent states installing,
+ * installed, starting, healthy, unhealthy, stopped, failed, refused.
+ * "failed" and "refused" fail the deployment at once, and so does a
+ * verdict ("unhealthy": the health check failed `retries` times in a row
+ * after start_period; "crashloop": the process keeps exiting; agent/health.h):
+ * sw_dep_health says SW_DH_FAILED with "unhealthy: ..." / "crash loop: ...".
+ * Anything else that is not healthy is "not yet healthy" (SW_DH_WAIT, or
+ * SW_DH_UNHEALTHY for the state "unhealthy" without a verdict: a process
+ * restarting after an exit), which only health_timeout bounds.
  *
  * Progress deadline: deadline_ms = now + progress_deadline when the
  * deployment starts and again each time a batch (or the blue/green
@@ -124,6 +130,8 @@ struct sw_obs_slot {
 	const char *digest; /* NULL: nothing reported for the slot */
 	const char *state;
 	const char *message;
+	const char *verdict;         /* the agent's definite verdict: "unhealthy", "crashloop"; NULL/"": none */
+	const char *verdict_message; /* why (with the service's last output lines) */
 };
 
 struct sw_obs_host {

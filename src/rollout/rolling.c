@@ -35,6 +35,41 @@ static bool sw_rolling_in_batch(const json_t *batch, size_t idx)
 	return false;
 }
 
+static bool sw_rolling_skipped(const json_t *ph)
+{
+	return sw_rolling_phase_is(ph, "skipped");
+}
+
+/*
+ * Hosts that are no longer enrolled (revoked with `slipway hosts revoke`,
+ * or deleted) leave the plan: phase "skipped", an event
+ * deployment.host_skipped naming each, never waited for or counted again.
+ * A host of the running batch too: the batch goes on without it.
+ */
+static void sw_rolling_skip_revoked(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
+{
+	const struct sw_obs_host *oh;
+	json_t *ph, *ev;
+	size_t i;
+
+	json_array_foreach(json_object_get(sw_dep_plan(dep), "hosts"), i, ph) {
+		oh = sw_dep_obs_host(obs, sw_json_str(ph, "id"));
+		if ((oh && oh->exists) || sw_rolling_skipped(ph))
+			continue;
+		sw_dep_host_phase(ph, "skipped", "revoked (no longer enrolled): left out of the deployment", obs->now_ms);
+		if (!out->events)
+			out->events = json_array();
+		ev = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "kind", "deployment.host_skipped", "payload",
+			       "id", sw_json_str(dep, "id") ? sw_json_str(dep, "id") : "", "service",
+			       sw_json_str(dep, "service") ? sw_json_str(dep, "service") : "", "env",
+			       sw_json_str(dep, "env") ? sw_json_str(dep, "env") : "", "host",
+			       sw_json_str(ph, "name") ? sw_json_str(ph, "name") : "", "host_id",
+			       sw_json_str(ph, "id") ? sw_json_str(ph, "id") : "", "reason", "revoked");
+		if (ev)
+			json_array_append_new(out->events, ev);
+	}
+}
+
 /* The slot a host serves from now: the one active in its desired rows, else "a". */
 static int sw_rolling_current_slot(const struct sw_obs_host *oh)
 {
@@ -72,55 +107,75 @@ static int sw_rolling_start_batch(json_t *dep, const struct sw_obs *obs, struct 
 	struct sw_traffic *lb = sw_rolling_traffic(dep, obs);
 	const char *backend = sw_dep_backend(dep);
 	const struct sw_obs_host *oh;
-	size_t i, n = json_array_size(hosts), nb = json_array_size(batch), off = 0;
+	size_t i, n = json_array_size(hosts), nb, off = 0;
 	int64_t mu = sw_dep_int(limits, "max_unavailable"), mh = sw_dep_int(limits, "min_healthy");
-	int64_t timeout = sw_dep_int(sw_dep_env(dep), "health_timeout_ms"), blocked;
-	char reason[SW_ERR_MSG_MAX], age[128], d[32], server[300];
+	char reason[SW_ERR_MSG_MAX], age[128], server[300];
 	struct sw_buf names = SW_BUF_INIT(4096);
 	struct sw_err err = SW_ERR_INIT;
 	int slot;
 
+	/*
+	 * The fail-fast rule (docs/rollout.md, "Offline and revoked hosts"):
+	 * revoked hosts are skipped (sw_rolling_skip_revoked); a host of this
+	 * batch that is offline cannot be updated: the deployment fails at once,
+	 * naming it. Offline hosts of other batches count as unavailable: the
+	 * batch starts if max_unavailable and min_healthy still hold with them,
+	 * else the deployment fails at once, naming them (waiting for a host
+	 * that missed three heartbeats would only delay the same answer).
+	 */
+	nb = 0;
 	json_array_foreach(batch, i, v) {
 		ph = json_array_get(hosts, (size_t)json_integer_value(v));
+		if (sw_rolling_skipped(ph))
+			continue;
+		nb++;
 		oh = sw_dep_obs_host(obs, sw_json_str(ph, "id"));
 		if (sw_dep_offline(obs, oh)) {
 			sw_dep_health(obs, ph, -1, NULL, age, sizeof(age));
-			snprintf(reason, sizeof(reason), "host '%s' is offline (%s)", sw_json_str(ph, "name"), age);
+			snprintf(reason, sizeof(reason), "host '%s' is offline (%s) at the start of batch %zu of %zu", sw_json_str(ph, "name"), age,
+				 b + 1, nbatches);
 			sw_dep_host_phase(ph, "failed", age, obs->now_ms);
 			sw_dep_fail(dep, obs, reason);
 			return 0;
 		}
 	}
+	if (nb == 0) {
+		/* Every host of the batch was revoked: on to the next one. */
+		json_object_set_new(plan, "batch", json_integer((json_int_t)(b + 1)));
+		sw_dep_set_step(dep, "batch %zu of %zu skipped: its hosts were revoked", b + 1, nbatches);
+		out->again = true;
+		return 0;
+	}
 	json_array_foreach(hosts, i, ph) {
+		if (sw_rolling_skipped(ph)) {
+			n--; /* no longer part of the environment */
+			continue;
+		}
 		if (sw_rolling_in_batch(batch, i))
 			continue;
-		if (sw_dep_offline(obs, sw_dep_obs_host(obs, sw_json_str(ph, "id")))) {
-			sw_buf_printf(&names, "%s'%s'", off ? ", " : "", sw_json_str(ph, "name"));
+		oh = sw_dep_obs_host(obs, sw_json_str(ph, "id"));
+		if (sw_dep_offline(obs, oh)) {
+			sw_dep_health(obs, ph, -1, NULL, age, sizeof(age));
+			sw_buf_printf(&names, "%s'%s' (%s)", off ? ", " : "", sw_json_str(ph, "name"), age);
 			off++;
 		}
 	}
 	if ((int64_t)(nb + off) > mu || (int64_t)n - (int64_t)(nb + off) < mh) {
-		blocked = sw_dep_int(plan, "blocked_ms");
-		if (!blocked)
-			json_object_set_new(plan, "blocked_ms", json_integer(blocked = obs->now_ms));
-		if (obs->now_ms - blocked > (timeout > 0 ? timeout : 300000)) {
-			snprintf(reason, sizeof(reason),
-				 "cannot start batch %zu of %zu: host%s %s offline, max_unavailable is %lld and "
-				 "min_healthy is %lld (waited %s)",
-				 b + 1, nbatches, off > 1 ? "s" : "", sw_buf_str(&names), (long long)mu, (long long)mh,
-				 sw_format_duration_ms((uint64_t)(timeout > 0 ? timeout : 300000), d, sizeof(d)));
-			sw_dep_fail(dep, obs, reason);
-		} else {
-			sw_dep_set_step(dep, "batch %zu of %zu waits: host%s %s offline", b + 1, nbatches,
-					off > 1 ? "s" : "", sw_buf_str(&names));
-		}
+		snprintf(reason, sizeof(reason),
+			 "cannot start batch %zu of %zu: host%s %s %s offline; counted as unavailable, updating %zu more "
+			 "host%s would break max_unavailable %lld or min_healthy %lld (revoke a host that is gone to "
+			 "leave it out)",
+			 b + 1, nbatches, off > 1 ? "s" : "", sw_buf_str(&names), off > 1 ? "are" : "is", nb,
+			 nb == 1 ? "" : "s", (long long)mu, (long long)mh);
+		sw_dep_fail(dep, obs, reason);
 		sw_buf_release(&names);
 		return 0;
 	}
 	sw_buf_release(&names);
-	json_object_set_new(plan, "blocked_ms", json_integer(0));
 	json_array_foreach(batch, i, v) {
 		ph = json_array_get(hosts, (size_t)json_integer_value(v));
+		if (sw_rolling_skipped(ph))
+			continue;
 		oh = sw_dep_obs_host(obs, sw_json_str(ph, "id"));
 		slot = sw_rolling_current_slot(oh);
 		json_object_set_new(ph, "slot", json_string(sw_dep_slots[slot]));
@@ -272,9 +327,20 @@ void sw_rolling_step(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
 
 	if (timeout <= 0)
 		timeout = 300000;
+	sw_rolling_skip_revoked(dep, obs, out);
 	if (b >= nbatches) {
+		size_t skipped = 0;
+
+		json_array_foreach(hosts, i, ph)
+			if (sw_rolling_skipped(ph))
+				skipped++;
 		sw_deployment_finish(dep, SW_DEP_SUCCEEDED, "", out);
-		sw_dep_set_step(dep, "%zu host%s updated", json_array_size(hosts), json_array_size(hosts) == 1 ? "" : "s");
+		if (skipped)
+			sw_dep_set_step(dep, "%zu host%s updated, %zu skipped (revoked)", json_array_size(hosts) - skipped,
+					json_array_size(hosts) - skipped == 1 ? "" : "s", skipped);
+		else
+			sw_dep_set_step(dep, "%zu host%s updated", json_array_size(hosts),
+					json_array_size(hosts) == 1 ? "" : "s");
 		return;
 	}
 	batch = json_array_get(batches, b);
@@ -291,8 +357,8 @@ void sw_rolling_step(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
 	}
 	json_array_foreach(batch, i, v) {
 		ph = json_array_get(hosts, (size_t)json_integer_value(v));
-		if (sw_rolling_phase_is(ph, "healthy")) {
-			healthy++;
+		if (sw_rolling_phase_is(ph, "healthy") || sw_rolling_skipped(ph)) {
+			healthy++; /* a revoked host is not waited for */
 			continue;
 		}
 		switch (sw_dep_health(obs, ph, sw_dep_slot_index(sw_json_str(ph, "slot")), digest, msg, sizeof(msg))) {

@@ -4,11 +4,15 @@
  * desired rows; "a" at first), the next batch only when every host of this
  * one reports the new release healthy.
  *
+ * Revoked hosts (no longer enrolled) are skipped at every step: phase
+ * "skipped", an event deployment.host_skipped naming each, never waited for,
+ * not counted among the hosts (also when the running batch waits for one).
  * Before a batch starts: a host of the batch that is offline fails the
- * deployment; hosts of other batches that are offline count as
- * unavailable, and the batch waits (up to health_timeout) while
- * batch size + those > max_unavailable or hosts - both < min_healthy.
- * While a batch runs: a host that goes offline, reports failed or refused
+ * deployment at once; hosts of other batches that are offline count as
+ * unavailable, and when batch size + those > max_unavailable or hosts -
+ * both < min_healthy the deployment fails at once, naming them (no wait).
+ * While a batch runs: a host that goes offline, reports failed or refused,
+ * or reports a verdict (unhealthy after retries, crashloop; deployment.h)
  * fails it; one not healthy when health_timeout has passed since the batch
  * started fails it. When every batch is done the deployment succeeded.
  * Failing = sw_dep_fail() (deployment.h): the common rollback follows.

@@ -129,8 +129,9 @@ const struct sw_route sw_routes[] = {
 	  "The host's desired state; blocks until its generation is above `generation` or `wait` passes. What a "
 	  "slot runs is not in it: the agent takes it from the release's signed release.json (docs/agent.md)." },
 	{ "POST", "/api/v1/agent/status", SW_ACCESS_AGENT, SW_ROUTE_BODY_JSON, sw_api_agent_status,
-	  "`{generation, services: [{service, slot, digest, state, port?, pid?, message?, active?}], "
-	  "disk_free_bytes?}`; state: installing, installed, starting, healthy, unhealthy, stopped, failed, refused",
+	  "`{generation, services: [{service, slot, digest, state, port?, pid?, message?, active?, verdict?, "
+	  "verdict_message?}], disk_free_bytes?}`; state: installing, installed, starting, healthy, unhealthy, "
+	  "stopped, failed, refused; verdict: unhealthy, crashloop (docs/agent.md)",
 	  "200 `{ok: true, heartbeat_ms}`",
 	  "The host's report and heartbeat (at least every `heartbeat_ms`)." },
 };

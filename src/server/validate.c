@@ -316,6 +316,16 @@ static int sw_val_service_entry(const json_t *e, size_t i, struct sw_err *err)
 	v = json_object_get(e, "message");
 	if (v && !json_is_null(v) && (!json_is_string(v) || json_string_length(v) > 4096))
 		return sw_val_fail(err, field, "field '%s' must be a string of at most 4096 bytes", field);
+	snprintf(field, sizeof(field), "services[%zu].verdict", i);
+	v = json_object_get(e, "verdict");
+	if (v && !json_is_null(v) &&
+	    (!json_is_string(v) || (json_string_length(v) && strcmp(json_string_value(v), "unhealthy") &&
+				    strcmp(json_string_value(v), "crashloop"))))
+		return sw_val_fail(err, field, "field '%s' must be \"unhealthy\", \"crashloop\" or \"\"", field);
+	snprintf(field, sizeof(field), "services[%zu].verdict_message", i);
+	v = json_object_get(e, "verdict_message");
+	if (v && !json_is_null(v) && (!json_is_string(v) || json_string_length(v) > 4096))
+		return sw_val_fail(err, field, "field '%s' must be a string of at most 4096 bytes", field);
 	snprintf(field, sizeof(field), "services[%zu].active", i);
 	v = json_object_get(e, "active");
 	if (v && !json_is_null(v) && !json_is_boolean(v))

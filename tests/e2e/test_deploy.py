@@ -6,7 +6,9 @@ Module set-up (once):
   - releases of a small service `hello` (examples/hello's binary, built once
     with make, copied into dist/ by a one-step pipeline) made with the real
     `slipway keygen / run / release`: v1, v2, `bad` (HELLO_UNHEALTHY=1 in
-    run.env: /healthz answers 503), `errs` (HELLO_ERROR_RATE=0.5: every
+    run.env: /healthz answers 503; the agent's verdict "unhealthy" fails
+    it at once), `slowstart` (the same within a health start_period of 1m:
+    not yet healthy, no verdict), `errs` (HELLO_ERROR_RATE=0.5: every
     second / answers 500, healthy otherwise), `slow` (HELLO_DELAY_MS=400 after
     its first 150 requests: latency that degrades), `hang` (a before_install hook that
     sleeps past its timeout), and `hello2` v1 (another service);
@@ -152,7 +154,7 @@ build:
 run:
   command: ./dist/hello --port ${{PORT}}
   env: {{ HELLO_VERSION: "{version}", HELLO_DRAIN_MS: "3000"{extra_env} }}
-  health: {{ http: /healthz, interval: 200ms, timeout: 1s, retries: 2 }}
+  health: {{ http: /healthz, interval: 200ms, timeout: 1s, retries: 2{health_extra} }}
   stop: {{ signal: TERM, grace: 5s }}
 {hooks}
 environments:
@@ -302,11 +304,12 @@ done
 """
 
 
-def make_release(base, env, name, service, version, extra_env="", hooks="", prom=0):
+def make_release(base, env, name, service, version, extra_env="", hooks="", prom=0, health_extra=""):
     src = base / f"src-{name}"
     src.mkdir()
     (src / "slipway.yml").write_text(SPEC.format(
         service=service, version=version, hello=HELLO_DIR / "build" / "hello", extra_env=extra_env, hooks=hooks,
+        health_extra=health_extra,
         smoke=base / "smoke.sh", sock=base / "admin.sock", nosock=base / "missing" / "admin.sock", prom=prom))
 
     def run(*args):
@@ -344,6 +347,9 @@ def world(tmp_path_factory):
             "v1": rel_of("v1", "1.0.0"),
             "v2": rel_of("v2", "2.0.0"),
             "bad": rel_of("bad", "3.0.0-bad", extra_env=', HELLO_UNHEALTHY: "1"'),
+            # 503 too, but within a start period of a minute: "not yet healthy", no verdict
+            "slowstart": rel_of("slowstart", "3.1.0-slowstart", extra_env=', HELLO_UNHEALTHY: "1"',
+                                health_extra=", start_period: 1m"),
             "errs": rel_of("errs", "5.0.0-errs", extra_env=', HELLO_ERROR_RATE: "0.5"'),
             "slow": rel_of("slow", "6.0.0-slow", extra_env=', HELLO_DELAY_MS: "400", HELLO_SLOW_AFTER: "150"'),
             "hang": rel_of("hang", "4.0.0-hang", hooks="  hooks: { before_install: sleep 30, timeout: 1s }"),
@@ -722,7 +728,8 @@ def test_unhealthy_release_rolls_back_and_service_keeps_answering(fleet, world):
     wait_for(lambda: load.count() > 50, what="load started")
     p = fleet.cli("deploy", rel["bad"]["bundle"], "--env", "rolling", "--wait")
     assert p.returncode == 1, p.stdout + p.stderr
-    assert "rolled_back" in p.stderr and "not healthy after 5s" in p.stderr, p.stderr
+    # The agent's verdict fails it at once (health_timeout is 5s here, but it is not what ends it).
+    assert "rolled_back" in p.stderr and "health check failed 2 times in a row" in p.stderr, p.stderr
     wait_for(lambda: fleet.running(rel["v1"]["digest"]), timeout=15, what="v1 back everywhere")
     t_end = time.monotonic()
     time.sleep(0.3)
@@ -736,8 +743,9 @@ def test_unhealthy_release_rolls_back_and_service_keeps_answering(fleet, world):
     assert all(st[f"{h}-a"][0] == "ready" for h in HOSTS), st
     deps = fleet.server.api("GET", "/api/v1/deployments?service=hello&env=rolling")[1]
     assert deps[0]["state"] == "rolled_back" and deps[0]["digest"] == rel["bad"]["digest"]
-    assert "host 'web-1' not healthy after 5s" in deps[0]["reason"] or \
-        "host 'web-2' not healthy after 5s" in deps[0]["reason"], deps[0]["reason"]
+    assert "host 'web-1' unhealthy: health check failed 2 times in a row: GET /healthz: HTTP 503" in \
+        deps[0]["reason"] or "host 'web-2' unhealthy: health check failed 2 times in a row: GET /healthz: HTTP 503" \
+        in deps[0]["reason"], deps[0]["reason"]
 
 
 def test_server_killed_mid_rollout_resumes(fleet, world):
@@ -816,7 +824,7 @@ def test_no_matching_hosts_is_bad_input(fleet, world):
 def test_progress_deadline_rolls_back(fleet, world):
     rel = world["rel"]
     fleet.deploy("v1", "deadline", "--wait")
-    p = fleet.cli("deploy", rel["bad"]["bundle"], "--env", "deadline", "--wait", "--output", "json")
+    p = fleet.cli("deploy", rel["slowstart"]["bundle"], "--env", "deadline", "--wait", "--output", "json")
     assert p.returncode == 1
     dep = json.loads(p.stdout)
     assert dep["state"] == "rolled_back", dep

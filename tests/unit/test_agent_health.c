@@ -228,6 +228,63 @@ static void test_rules(void **state)
 	assert_string_equal(sw_health_status_name(SW_HEALTH_UNHEALTHY), "unhealthy");
 }
 
+static void test_verdicts(void **state)
+{
+	struct sw_health_state st;
+	struct sw_crashloop cl = { 0 };
+
+	(void)state;
+	/* Not yet healthy is no verdict: starting, failures within start_period, fewer than retries. */
+	sw_health_begin(&st, 0);
+	assert_int_equal(sw_health_verdict(&st, &cl), SW_VERDICT_NONE);
+	sw_health_record(&st, false, 100, 1000, 3);
+	sw_health_record(&st, false, 1100, 1000, 3);
+	sw_health_record(&st, false, 1200, 1000, 3);
+	assert_int_equal(sw_health_verdict(&st, &cl), SW_VERDICT_NONE);
+	/* `retries` failures in a row after start_period: definite. */
+	sw_health_record(&st, false, 1300, 1000, 3);
+	assert_int_equal(sw_health_verdict(&st, &cl), SW_VERDICT_UNHEALTHY);
+	assert_string_equal(sw_health_verdict_name(SW_VERDICT_UNHEALTHY), "unhealthy");
+	/* A success withdraws it. */
+	sw_health_record(&st, true, 1400, 1000, 3);
+	assert_int_equal(sw_health_verdict(&st, &cl), SW_VERDICT_NONE);
+	assert_string_equal(sw_health_verdict_name(SW_VERDICT_NONE), "");
+
+	/* A process that exits at once, restarted with backoff: the third exit in a row is a crash loop. */
+	sw_health_begin(&st, 0);
+	sw_crashloop_exit(&cl, 5, 5);
+	assert_int_equal(sw_health_verdict(&st, &cl), SW_VERDICT_NONE);
+	sw_crashloop_exit(&cl, 5, 510);
+	assert_false(sw_crashloop_active(&cl));
+	sw_crashloop_exit(&cl, 5, 1515);
+	assert_true(sw_crashloop_active(&cl));
+	assert_int_equal(cl.exits, 3);
+	assert_int_equal(cl.last_ms - cl.first_ms, 1510);
+	assert_int_equal(sw_health_verdict(&st, &cl), SW_VERDICT_CRASHLOOP);
+	assert_string_equal(sw_health_verdict_name(SW_VERDICT_CRASHLOOP), "crashloop");
+	/* It wins over unhealthy, and stays while runs are short (also across healthy moments). */
+	st.status = SW_HEALTH_UNHEALTHY;
+	assert_int_equal(sw_health_verdict(&st, &cl), SW_VERDICT_CRASHLOOP);
+	st.status = SW_HEALTH_HEALTHY;
+	assert_false(sw_crashloop_running(&cl, 59999));
+	assert_int_equal(sw_health_verdict(&st, &cl), SW_VERDICT_CRASHLOOP);
+	/* A run as long as the backoff's reset clears it (and says so once). */
+	assert_true(sw_crashloop_running(&cl, 60000));
+	assert_false(sw_crashloop_running(&cl, 70000));
+	assert_int_equal(sw_health_verdict(&st, &cl), SW_VERDICT_NONE);
+	/* Exits after long runs never add up to a loop. */
+	for (int i = 0; i < 5; i++)
+		sw_crashloop_exit(&cl, 60000, 100000 + (uint64_t)i * 70000);
+	assert_false(sw_crashloop_active(&cl));
+	/* An exit after a long run starts a new count. */
+	sw_crashloop_exit(&cl, 10, 500000);
+	sw_crashloop_exit(&cl, 10, 501000);
+	assert_true(sw_crashloop_active(&cl));
+	sw_crashloop_exit(&cl, 61000, 600000);
+	assert_false(sw_crashloop_active(&cl));
+	assert_int_equal(cl.exits, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_tcp),
 		cmocka_unit_test(test_command),
 		cmocka_unit_test(test_rules),
+		cmocka_unit_test(test_verdicts),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	sw_httpc_global_init();

@@ -496,6 +496,51 @@ static void test_adopt_leader_reaped_first(void **state)
 	sw_buf_release(&b);
 }
 
+static void test_log_tail(void **state)
+{
+	struct sw_err err = SW_ERR_INIT;
+	char log[PATH_MAX], out[256], small[16];
+	struct sw_buf b = SW_BUF_INIT(1 << 20);
+	const char *text = "first\n--- slipway 2026-01-01T00:00:00Z: starting release abc\n"
+			   "listening on 8001\r\nerror:\tcannot bind \x01port\n\n"
+			   "--- slipway 2026-01-01T00:00:01Z: process exit 1 after 3 ms\nbye\n";
+
+	(void)state;
+	path(log, "tail.log");
+	/* Missing: nothing. */
+	assert_string_equal(sw_supervisor_log_tail(log, 0, 3, out, sizeof(out)), "");
+	/* The service's last lines, not the agent's, control characters made harmless. */
+	assert_int_equal(sw_fs_write_atomic(log, text, strlen(text), 0644, &err), 0);
+	assert_string_equal(sw_supervisor_log_tail(log, 0, 3, out, sizeof(out)),
+			    "listening on 8001 | error: cannot bind ?port | bye");
+	assert_string_equal(sw_supervisor_log_tail(log, 0, 1, out, sizeof(out)), "bye");
+	assert_string_equal(sw_supervisor_log_tail(log, 0, 0, out, sizeof(out)), "");
+	/* Only what was written since an offset (a release's own lines), a repeated line once. */
+	assert_string_equal(sw_supervisor_log_tail(log, strlen(text) - 4, 3, out, sizeof(out)), "bye");
+	{
+		const char *more = "fatal: no database\nfatal: no database\n--- slipway x: exit 1\nfatal: no database\n";
+		int fd = open(log, O_WRONLY | O_APPEND);
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, more, strlen(more)), (ssize_t)strlen(more));
+		close(fd);
+		assert_int_equal(sw_supervisor_log_size(log), strlen(text) + strlen(more));
+		assert_string_equal(sw_supervisor_log_tail(log, strlen(text), 3, out, sizeof(out)), "fatal: no database");
+		/* Rotated since (shorter than the offset): read from the start. */
+		assert_string_equal(sw_supervisor_log_tail(log, 1 << 20, 1, out, sizeof(out)), "fatal: no database");
+	}
+	/* Cut to fit. */
+	assert_string_equal(sw_supervisor_log_tail(log, 0, 3, small, sizeof(small)), "error: cannot b");
+	/* A big log: only its end is read, and a line cut by that is dropped. */
+	for (int i = 0; i < 2000; i++)
+		sw_buf_printf(&b, "line %d of a long log\n", i);
+	assert_int_equal(sw_fs_write_atomic(log, b.data, b.len, 0644, &err), 0);
+	assert_string_equal(sw_supervisor_log_tail(log, 0, 2, out, sizeof(out)),
+			    "line 1998 of a long log | line 1999 of a long log");
+	sw_buf_release(&b);
+	unlink(log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -504,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_exit_detection),
 		cmocka_unit_test(test_spawn_errors),
 		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_log_tail),
 		cmocka_unit_test(test_rotate),
 		cmocka_unit_test(test_rotate_while_writing),
 		cmocka_unit_test(test_pidfile_adopt),

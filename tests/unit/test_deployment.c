@@ -247,26 +247,28 @@ static void test_rolling_offline_before_batch(void **state)
 	sim_dep(&s, "rolling", NULL, NEW, OLD, NULL);
 	sim_run(&s, false, NULL, NULL, 100, 20);
 	assert_string_equal(sim_state(&s), "rolled_back");
-	assert_string_equal(sim_reason(&s), "host 'web-1' is offline (has never reported)");
+	assert_string_equal(sim_reason(&s), "host 'web-1' is offline (has never reported) at the start of batch 1 of 3");
 	assert_int_equal(s.h[1].gen, 0); /* nobody was touched */
 	sim_release(&s);
 }
 
-static void test_rolling_waits_for_availability(void **state)
+static void test_rolling_offline_host_counts_as_unavailable(void **state)
 {
 	struct sim s;
 	int steps;
 
 	(void)state;
-	/* web-3 is down from the start: batch 1 (web-1) would make 2 hosts unavailable. */
+	/* web-3 is down from the start: batch 1 (web-1) would make 2 hosts unavailable: fails at once. */
 	sim_init(&s, 3, OLD);
 	s.h[2].dead = true;
 	s.h[2].last_seen = s.now - 60000;
 	sim_dep(&s, "rolling", NULL, NEW, OLD, NULL);
 	steps = sim_run(&s, false, NULL, NULL, 1000, 50);
 	assert_string_equal(sim_state(&s), "rolled_back");
-	assert_non_null(strstr(sim_reason(&s), "cannot start batch 1 of 3: host 'web-3' offline, max_unavailable is 1"));
-	assert_true(steps >= 6);
+	assert_non_null(strstr(sim_reason(&s), "cannot start batch 1 of 3: host 'web-3' (not seen for 1m"));
+	assert_non_null(strstr(sim_reason(&s), ") is offline; counted as unavailable"));
+	assert_non_null(strstr(sim_reason(&s), "would break max_unavailable 1"));
+	assert_true(steps <= 3);
 	assert_int_equal(s.h[0].gen, 0);
 	sim_release(&s);
 
@@ -626,7 +628,7 @@ int main(void)
 		cmocka_unit_test(test_rolling_unhealthy_timeout),
 		cmocka_unit_test(test_rolling_offline),
 		cmocka_unit_test(test_rolling_offline_before_batch),
-		cmocka_unit_test(test_rolling_waits_for_availability),
+		cmocka_unit_test(test_rolling_offline_host_counts_as_unavailable),
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_outage_grace),
 		cmocka_unit_test(test_outage_shifts_timers),

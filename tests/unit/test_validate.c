@@ -192,6 +192,21 @@ static void test_agent_status(void **state)
 		  " \"port\": \"80\"}]}");
 	EXPECT_FIELD(sw_val_agent_status(b, &gen, err), "services[0].port");
 	json_decref(b);
+	/* Verdicts: the two the agent knows (or none), with a bounded message. */
+	b = parse("{\"generation\": 1, \"services\": [{\"service\": \"a\", \"slot\": \"a\", \"state\": \"unhealthy\","
+		  " \"verdict\": \"crashloop\", \"verdict_message\": \"exited 3 times\"}, {\"service\": \"a\", \"slot\": \"b\","
+		  " \"state\": \"unhealthy\", \"verdict\": \"unhealthy\"}, {\"service\": \"b\", \"slot\": \"a\","
+		  " \"state\": \"healthy\", \"verdict\": \"\"}]}");
+	assert_int_equal(sw_val_agent_status(b, &gen, NULL), 0);
+	json_decref(b);
+	b = parse("{\"generation\": 1, \"services\": [{\"service\": \"a\", \"slot\": \"a\", \"state\": \"healthy\","
+		  " \"verdict\": \"doomed\"}]}");
+	EXPECT_FIELD(sw_val_agent_status(b, &gen, err), "services[0].verdict");
+	json_decref(b);
+	b = parse("{\"generation\": 1, \"services\": [{\"service\": \"a\", \"slot\": \"a\", \"state\": \"healthy\","
+		  " \"verdict_message\": 7}]}");
+	EXPECT_FIELD(sw_val_agent_status(b, &gen, err), "services[0].verdict_message");
+	json_decref(b);
 	b = parse("{\"generation\": 1, \"services\": [], \"disk_free_bytes\": \"lots\"}");
 	EXPECT_FIELD(sw_val_agent_status(b, &gen, err), "disk_free_bytes");
 	json_decref(b);
