@@ -631,6 +631,8 @@ static bool sw_dep_counts(const struct sw_obs *obs, const json_t *ph)
 	size_t j;
 	int s;
 
+	if (sw_json_str(ph, "phase") && !strcmp(sw_json_str(ph, "phase"), "skipped"))
+		return false; /* revoked: no longer one of the environment's hosts */
 	if (json_is_true(json_object_get(ph, "touched"))) {
 		json_array_foreach(json_object_get(ph, "before"), j, row)
 			if (json_is_true(json_object_get(row, "active")))
@@ -826,9 +828,9 @@ static void sw_dep_rollback_step(json_t *dep, const struct sw_obs *obs, struct s
 			sw_dep_set_step(dep, "rolling back: switching traffic back: %s", err.msg);
 			return;
 		}
-		/* Every touched host waits for its rollback batch. */
+		/* Every touched host waits for its rollback batch; a revoked one left the plan (rolling.h). */
 		json_array_foreach(hosts, i, ph)
-			if (json_is_true(json_object_get(ph, "touched")))
+			if (json_is_true(json_object_get(ph, "touched")) && !sw_dep_phase_in(ph, "skipped", NULL, NULL))
 				sw_dep_host_phase(ph, "queued", "", obs->now_ms);
 		json_object_set_new(plan, "restoring", json_true());
 		json_object_set_new(plan, "restore_ms", json_integer(obs->now_ms));

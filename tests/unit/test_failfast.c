@@ -235,6 +235,45 @@ static void test_revoke_releases_a_batch_waiting_for_the_host(void **state)
 	sim_release(&s);
 }
 
+static void test_rollback_does_not_wait_for_a_revoked_host(void **state)
+{
+	struct sw_step out;
+	struct sim s;
+	int i;
+
+	(void)state;
+	sim_init(&s, 3, OLD);
+	sim_dep(&s, "rolling", NULL, NEW, OLD, LONG_TIMEOUT);
+	/* web-1 done; web-2 told, then revoked (its agent gone) while the batch waits for it. */
+	for (i = 0; i < 40; i++) {
+		vstep(&s, false, NULL, &out);
+		sw_step_release(&out);
+		if (s.h[1].gen)
+			break;
+		s.now += 100;
+		sim_agents(&s, NULL, NULL, NULL);
+	}
+	assert_int_equal(s.h[1].gen, 1);
+	s.h[1].exists = false;
+	s.h[1].dead = true;
+	/* web-3's batch then fails: the rollback restores web-1 and web-3 and ends, web-2 is not waited for. */
+	for (i = 0; i < 40; i++) {
+		vstep(&s, false, NULL, &out);
+		sw_step_release(&out);
+		if (strcmp(sim_state(&s), "pending") && strcmp(sim_state(&s), "progressing"))
+			break;
+		s.now += 100;
+		sim_agents(&s, NEW, "failed", "boom");
+	}
+	assert_string_equal(sim_state(&s), "rolled_back");
+	assert_string_equal(sim_reason(&s), "host 'web-3' failed: boom");
+	assert_string_equal(phase_of(&s, 1), "skipped");
+	assert_string_equal(sim_want_digest(&s, 0, 0), OLD);
+	assert_string_equal(sim_want_digest(&s, 2, 0), OLD);
+	assert_true(s.now - SIM_T0 < 10000);
+	sim_release(&s);
+}
+
 static void test_offline_host_of_another_batch(void **state)
 {
 	struct sim s;
@@ -275,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_crashloop_verdict_in_every_strategy),
 		cmocka_unit_test(test_revoked_host_is_skipped),
 		cmocka_unit_test(test_revoke_releases_a_batch_waiting_for_the_host),
+		cmocka_unit_test(test_rollback_does_not_wait_for_a_revoked_host),
 		cmocka_unit_test(test_offline_host_of_another_batch),
 	};
 	return cmocka_run_group_tests_name("failfast", tests, NULL, NULL);
