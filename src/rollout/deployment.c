@@ -565,6 +565,7 @@ static void sw_dep_restore_host(json_t *ph, const struct sw_obs *obs, struct sw_
 		}
 	}
 	sw_dep_host_phase(ph, "restoring", "", obs->now_ms); /* since_ms: its deadline's start */
+	json_object_del(ph, "out_of_rotation"); /* once restored, it serves like any other */
 }
 
 enum sw_dep_back { SW_DEP_BACK, SW_DEP_BACK_WAIT, SW_DEP_BACK_OFFLINE };
@@ -599,14 +600,19 @@ static enum sw_dep_back sw_dep_restored(const struct sw_obs *obs, const json_t *
 	return SW_DEP_BACK;
 }
 
-/* Does host ph serve now: online, and its active desired row reported healthy in a fresh report? */
+/*
+ * Does host ph serve now: online, and its active desired row reported
+ * healthy in a fresh report (and not left out of rotation by the rollout:
+ * out_of_rotation, set when the rollback began)?
+ */
 static bool sw_dep_serving(const struct sw_obs *obs, const json_t *ph)
 {
 	const struct sw_obs_host *oh = sw_dep_obs_host(obs, sw_json_str(ph, "id"));
 	const char *d;
 	int s;
 
-	if (sw_dep_offline(obs, oh) || oh->generation_applied < sw_dep_int(ph, "gen"))
+	if (sw_dep_offline(obs, oh) || oh->generation_applied < sw_dep_int(ph, "gen") ||
+	    json_is_true(json_object_get(ph, "out_of_rotation")))
 		return false;
 	for (s = 0; s < 2; s++) {
 		if (!oh->want[s] || !json_is_true(json_object_get(oh->want[s], "active")))
@@ -828,10 +834,18 @@ static void sw_dep_rollback_step(json_t *dep, const struct sw_obs *obs, struct s
 			sw_dep_set_step(dep, "rolling back: switching traffic back: %s", err.msg);
 			return;
 		}
-		/* Every touched host waits for its rollback batch; a revoked one left the plan (rolling.h). */
-		json_array_foreach(hosts, i, ph)
-			if (json_is_true(json_object_get(ph, "touched")) && !sw_dep_phase_in(ph, "skipped", NULL, NULL))
-				sw_dep_host_phase(ph, "queued", "", obs->now_ms);
+		/*
+		 * Every touched host waits for its rollback batch; a revoked one left the plan
+		 * (rolling.h). With a balancer, one the rollout had not put back in rotation
+		 * (not "healthy") serves nobody now.
+		 */
+		json_array_foreach(hosts, i, ph) {
+			if (!json_is_true(json_object_get(ph, "touched")) || sw_dep_phase_in(ph, "skipped", NULL, NULL))
+				continue;
+			if (lb && !sw_dep_phase_in(ph, "healthy", NULL, NULL))
+				json_object_set_new(ph, "out_of_rotation", json_true());
+			sw_dep_host_phase(ph, "queued", "", obs->now_ms);
+		}
 		json_object_set_new(plan, "restoring", json_true());
 		json_object_set_new(plan, "restore_ms", json_integer(obs->now_ms));
 	}

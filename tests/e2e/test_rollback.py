@@ -114,6 +114,7 @@ def test_rollback_keeps_min_healthy(fleet, world):
         assert p.returncode == 0, p.stderr
         fin = fleet.server.wait_final(dep["id"], timeout=90)
         wait_for(lambda: fleet.running(rel["v1"]["digest"]), timeout=30, what="every host on v1")
+    print(f"\nrollback (min_healthy 3): lowest healthy {probe.low} of 4 over {probe.rounds} probe rounds")
     assert fin["state"] == "aborted", fin
     assert probe.low >= 3, f"only {probe.low} of 4 hosts answered /healthz during the rollback (min_healthy 3)"
     assert probe.rounds > 5, probe.rounds
@@ -129,7 +130,10 @@ def test_rollback_emergency_all_at_once(fleet, world):
     fleet.deploy("v1", "mh3", "--wait")
     fleet.deploy("v2", "mh3", "--wait")
     assert fleet.running(rel["v2"]["digest"])
-    p = fleet.cli("rollback", "hello", "--env", "mh3", "--emergency", "--wait", "--output", "json")
+    with Prober(world["ports"]) as probe:
+        wait_for(lambda: probe.rounds > 0, what="the prober's first round")
+        p = fleet.cli("rollback", "hello", "--env", "mh3", "--emergency", "--wait", "--output", "json")
+    print(f"\nrollback --emergency: lowest healthy {probe.low} of 4 over {probe.rounds} probe rounds")
     assert p.returncode == 0, p.stdout + p.stderr
     back = json.loads(p.stdout)
     assert back["state"] == "succeeded" and back["digest"] == rel["v1"]["digest"], back

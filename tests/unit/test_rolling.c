@@ -495,6 +495,52 @@ static void test_rollback_keeps_min_healthy(void **state)
 }
 
 /*
+ * With a balancer, a host the rollout never put back in rotation serves
+ * nobody, however healthy its report: here web-4 runs the new release
+ * healthy but HAProxy refused to take it back. The rollback restores it
+ * first (no capacity lost) and only then the hosts in rotation, one by one.
+ */
+static void test_rollback_host_out_of_rotation_goes_first(void **state)
+{
+	struct sim s;
+	struct sw_step out;
+	char batches[256] = "";
+	bool em = false;
+	size_t low = 99, n;
+	int i;
+
+	(void)state;
+	sim_init(&s, 4, OLD);
+	sim_dep(&s, "rolling", "{\"batch\": 1, \"max_unavailable\": 1, \"min_healthy\": 3}", NEW, OLD, LB_ENV);
+	for (i = 0; i < 100 && strcmp(sw_json_str(sim_plan(&s), "phase"), "rollback"); i++) {
+		if (s.h[3].want[0] && !strcmp(sim_want_digest(&s, 3, 0), NEW))
+			snprintf(s.lb.refuse_state, sizeof(s.lb.refuse_state), "web-4-a");
+		sim_step(&s, true, &out);
+		rollback_batches(&out, batches, sizeof(batches), &em);
+		sw_step_release(&out);
+		s.now += 100;
+		sim_agents(&s, NULL, NULL, NULL);
+	}
+	assert_non_null(strstr(sim_reason(&s), "cannot put server 'web-4-a' of backend 'hello' back in rotation"));
+	assert_string_equal(s.h[3].state[0], "healthy"); /* its report says healthy: it is out all the same */
+	s.lb.refuse_state[0] = '\0';
+	for (i = 0; i < 100 && !strcmp(sim_state(&s), "progressing"); i++) {
+		sim_step(&s, true, &out);
+		rollback_batches(&out, batches, sizeof(batches), &em);
+		sw_step_release(&out);
+		n = serving(&s, true);
+		if (n < low)
+			low = n;
+		s.now += 100;
+		sim_agents(&s, NULL, NULL, NULL);
+	}
+	assert_string_equal(sim_state(&s), "rolled_back");
+	assert_string_equal(batches, "web-4|web-1|web-2|web-3");
+	assert_int_equal(low, 3);
+	sim_release(&s);
+}
+
+/*
  * "rolled_back" only once every touched host reports its previous release
  * healthy: hosts silent after the rows went back (a server restart, an
  * agent stopped) are waited for, and named when the wait ends.
@@ -590,6 +636,7 @@ int main(void)
 		cmocka_unit_test(test_env_json_keeps_rolling_traffic),
 		cmocka_unit_test(test_rollback_keeps_min_healthy),
 		cmocka_unit_test(test_rollback_waits_for_every_host),
+		cmocka_unit_test(test_rollback_host_out_of_rotation_goes_first),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
