@@ -567,7 +567,7 @@ static void sw_ctl_run(struct sw_controller *c, const char *id)
 	struct sw_step out;
 	enum sw_dep_state st;
 	json_t *dep = NULL;
-	int i, rc;
+	int i, rc, stalls = 0;
 
 	for (i = 0; i < SW_CTL_MAX_STEPS; i++) {
 		sw_ctl_lock(c);
@@ -603,6 +603,21 @@ static void sw_ctl_run(struct sw_controller *c, const char *id)
 			sw_step_release(&out);
 			sw_step_init(&out);
 			sw_deployment_finish(dep, SW_DEP_FAILED, reason, &out);
+		}
+		/*
+		 * The process stalled during the step (SIGSTOP): what it measured with a
+		 * deadline (a balancer call's timeout, say) measured the stall. Its result is
+		 * dropped and the step is taken again from the store; its balancer calls are
+		 * "sets", so doing them again is safe (deployment.h).
+		 */
+		if (sw_ctl_live_since(c) > o.obs.now_ms && stalls++ < SW_CTL_MAX_STEPS) {
+			sw_info("msg=\"the server stalled during a step: taking it again\" id=%s", id);
+			sw_step_release(&out);
+			sw_ctl_obs_release(&o);
+			json_decref(dep);
+			dep = NULL;
+			i--;
+			continue;
 		}
 		rc = sw_ctl_commit(c, dep, &out, false, &err);
 		if (rc < 0)
