@@ -266,12 +266,12 @@ int sw_sq_join_create(struct sw_store *st, const char *hash, const json_t *label
 		return sw_err_set(err, SW_EINPUT, "join token: hash must be 64 lowercase hex digits");
 	if (labels && !json_is_object(labels))
 		return sw_err_set(err, SW_EINPUT, "join token: labels must be a JSON object");
+	if (replace && (!*replace || strlen(replace) > 128))
+		return sw_err_set(err, SW_EINPUT, "join token: replace must be a host name of 1 to 128 bytes");
 	ltext = labels ? sw_fl_canon(labels) : sw_xstrdup("{}");
 	if (!ltext)
 		return sw_err_set(err, SW_EINPUT, "join token: labels cannot be encoded");
 	sw_clock_format_utc(sw_clock_wall_ms(), now, sizeof(now));
-	if (replace && (!*replace || strlen(replace) > 128))
-		return sw_err_set(err, SW_EINPUT, "join token: replace must be a host name of 1 to 128 bytes");
 	if (sw_fl_prepare(s,
 			  "INSERT INTO join_tokens (hash, labels, created, expires_ms, replace_host) "
 			  "VALUES (?1, ?2, ?3, ?4, ?5)",
