@@ -14,6 +14,7 @@ test_deploy.py's slipway.yml (its helpers build them; no HAProxy here).
     release healthy.
 Every wait is bounded and follows a state, never a fixed sleep.
 """
+import datetime
 import json
 import os
 import signal
@@ -207,4 +208,7 @@ def test_rollback_waits_for_a_stopped_agent_then_fails(fleet, world):
 
 
 def test_rollback_ends_rolled_back_after_the_stopped_agent_reports(fleet, world):
-    stopped_agent_rollback(fleet, world, resume=True)
+    resumed_at, ended = stopped_agent_rollback(fleet, world, resume=True)
+    # Ended only after web-2 could report again (event times are the server's UTC wall clock).
+    t = datetime.datetime.strptime(ended["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+    assert t.timestamp() > resumed_at, (ended["time"], resumed_at)
