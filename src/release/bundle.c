@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define SW_BUNDLE_MAX_DEPTH 256
@@ -619,7 +620,9 @@ struct sw_br {
 	struct archive *a;
 	struct sw_bundle_limits lim;
 	struct sw_pset seen;
-	uint64_t total, count;
+	uint64_t total;  /* unpacked bytes of regular files so far */
+	uint64_t count;  /* entries so far */
+	uint64_t packed; /* bundle bytes, for the ratio */
 	const char *what;
 	char path[PATH_MAX];
 	char link[PATH_MAX];
@@ -635,6 +638,13 @@ static int sw_br_open(struct sw_br *r, const char *path, const void *data, size_
 	memset(r, 0, sizeof(*r));
 	r->lim = lim ? *lim : def;
 	r->what = path ? path : "(memory)";
+	r->packed = len;
+	if (path) {
+		struct stat st;
+
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			r->packed = (uint64_t)st.st_size;
+	}
 	r->a = archive_read_new();
 	if (!r->a)
 		sw_die("out of memory (archive_read_new)");
@@ -688,6 +698,50 @@ static int sw_br_unsafe(struct sw_br *r, struct sw_err *err, const char *fmt, ..
 	return sw_err_set(err, SW_EINPUT, "unsafe bundle '%s': %s", r->what, msg);
 }
 
+void sw_bundle_limits_merge(const struct sw_bundle_limits *a, const struct sw_bundle_limits *b,
+			    struct sw_bundle_limits *out)
+{
+#define SW_MIN_SET(x, y) ((x) && (!(y) || (x) < (y)) ? (x) : (y))
+	out->max_entry_bytes = SW_MIN_SET(a->max_entry_bytes, b->max_entry_bytes);
+	out->max_total_bytes = SW_MIN_SET(a->max_total_bytes, b->max_total_bytes);
+	out->max_entries = SW_MIN_SET(a->max_entries, b->max_entries);
+	out->max_ratio = SW_MIN_SET(a->max_ratio, b->max_ratio);
+	out->ratio_floor_bytes = SW_MIN_SET(a->ratio_floor_bytes, b->ratio_floor_bytes);
+	/* A margin is a minimum: the larger one is the stricter. */
+	out->free_margin_bytes = a->free_margin_bytes > b->free_margin_bytes ? a->free_margin_bytes : b->free_margin_bytes;
+	out->cancel = a->cancel ? a->cancel : b->cancel;
+#undef SW_MIN_SET
+}
+
+static int sw_br_canceled(struct sw_br *r, struct sw_err *err)
+{
+	if (r->lim.cancel && atomic_load(r->lim.cancel))
+		return sw_err_set(err, SW_ECANCELED, "reading bundle '%s' canceled", r->what);
+	return 0;
+}
+
+/* May the regular files of the archive unpack to `total` bytes? */
+static int sw_br_check_total(struct sw_br *r, uint64_t total, struct sw_err *err)
+{
+	uint64_t ratio = r->lim.max_ratio;
+
+	if (total > r->lim.max_total_bytes)
+		return sw_err_set(err, SW_EINPUT, "bundle '%s' unpacks to more than %llu bytes (the unpacked size limit)",
+				  r->what, (unsigned long long)r->lim.max_total_bytes);
+	if (ratio && total > r->lim.ratio_floor_bytes && r->packed <= UINT64_MAX / ratio && total > r->packed * ratio)
+		return sw_err_set(err, SW_EINPUT,
+				  "bundle '%s' unpacks to more than %llu times its %llu bytes (the compression ratio limit)",
+				  r->what, (unsigned long long)ratio, (unsigned long long)r->packed);
+	return 0;
+}
+
+static int sw_br_entry_too_big(struct sw_br *r, uint64_t size, struct sw_err *err)
+{
+	return sw_err_set(err, SW_EINPUT, "bundle '%s': entry '%s' is %s%llu bytes, over the limit of %llu", r->what,
+			  r->path, size > r->cur.size ? "at least " : "", (unsigned long long)size,
+			  (unsigned long long)r->lim.max_entry_bytes);
+}
+
 /* 1: an entry in r->cur (checked), 0: end of archive, -1: error. */
 static int sw_br_next(struct sw_br *r, struct archive_entry **aep, struct sw_err *err)
 {
@@ -697,6 +751,8 @@ static int sw_br_next(struct sw_br *r, struct archive_entry **aep, struct sw_err
 	char target[PATH_MAX];
 	int rc;
 
+	if (sw_br_canceled(r, err) < 0)
+		return -1;
 	rc = archive_read_next_header(r->a, &ae);
 	if (rc == ARCHIVE_EOF)
 		return 0;
@@ -746,15 +802,13 @@ static int sw_br_next(struct sw_br *r, struct archive_entry **aep, struct sw_err
 			if (!archive_entry_size_is_set(ae) || archive_entry_size(ae) < 0)
 				return sw_br_unsafe(r, err, "entry '%s' has no size", r->path);
 			r->cur.size = (uint64_t)archive_entry_size(ae);
-			if (r->cur.size > r->lim.max_entry_bytes) {
-				return sw_err_set(err, SW_EINPUT, "bundle '%s': entry '%s' is %llu bytes, over the limit of %llu",
-						  r->what, r->path, (unsigned long long)r->cur.size,
-						  (unsigned long long)r->lim.max_entry_bytes);
-			}
-			if (r->total + r->cur.size > r->lim.max_total_bytes)
-				return sw_err_set(err, SW_EINPUT, "bundle '%s' holds more than %llu bytes", r->what,
-						  (unsigned long long)r->lim.max_total_bytes);
-			r->total += r->cur.size;
+			/* The header's claim, checked early; sw_br_data() counts what really comes. */
+			if (r->cur.size > r->lim.max_entry_bytes)
+				return sw_br_entry_too_big(r, r->cur.size, err);
+			if (r->cur.size > UINT64_MAX - r->total)
+				return sw_br_check_total(r, UINT64_MAX, err);
+			if (sw_br_check_total(r, r->total + r->cur.size, err) < 0)
+				return -1;
 			break;
 		case AE_IFDIR:
 			r->cur.type = SW_BUNDLE_DIR;
@@ -808,7 +862,16 @@ static int sw_br_data(struct sw_br *r, int fd, const char *dest_name, struct sw_
 			sw_br_corrupt(r, err);
 			goto out;
 		}
+		if (sw_br_canceled(r, err) < 0)
+			goto out;
 		total += (uint64_t)n;
+		r->total += (uint64_t)n;
+		if (total > r->lim.max_entry_bytes) {
+			sw_br_entry_too_big(r, total, err);
+			goto out;
+		}
+		if (sw_br_check_total(r, r->total, err) < 0)
+			goto out;
 		if (total > r->cur.size) {
 			sw_br_unsafe(r, err, "entry '%s' holds more data than its size", r->path);
 			goto out;
@@ -998,6 +1061,70 @@ out:
 	return rc;
 }
 
+/*
+ * Pass 1 of an unpack: every header-level check, without writing, data
+ * skipped; *total gets the claimed unpacked size.
+ */
+static int sw_unpack_precheck(const char *bundle, const void *data, size_t len, const struct sw_bundle_limits *lim,
+			      uint64_t *total, struct sw_err *err)
+{
+	struct archive_entry *ae;
+	struct sw_br r;
+	int rc;
+
+	if (sw_br_open(&r, bundle, data, len, lim, err) < 0)
+		return -1;
+	while ((rc = sw_br_next(&r, &ae, err)) > 0) {
+		if (r.cur.type != SW_BUNDLE_FILE)
+			continue;
+		if (archive_read_data_skip(r.a) != ARCHIVE_OK) {
+			rc = sw_br_corrupt(&r, err);
+			break;
+		}
+		r.total += r.cur.size; /* sw_br_next() checked that it fits */
+	}
+	*total = r.total;
+	sw_br_close(&r);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Room for total bytes plus 10% plus the margin on the file system of dir? */
+static int sw_unpack_space(const char *dir, const char *dest, uint64_t total, uint64_t margin, struct sw_err *err)
+{
+	struct statvfs vfs;
+	uint64_t need, avail;
+
+	if (statvfs(dir, &vfs) < 0)
+		return sw_err_set(err, SW_EIO, "cannot check the free space in '%s': %s", dir, strerror(errno));
+	avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+	need = total + total / 10;
+	need = need > UINT64_MAX - margin ? UINT64_MAX : need + margin;
+	if (avail < need)
+		return sw_err_set(err, SW_EIO,
+				  "%s: unpacking '%s' needs %llu bytes free (%llu unpacked + 10%% + a margin of %llu), "
+				  "%llu available",
+				  strerror(ENOSPC), dest, (unsigned long long)need, (unsigned long long)total,
+				  (unsigned long long)margin, (unsigned long long)avail);
+	return 0;
+}
+
+/* See SLIPWAY_TEST_UNPACK_GATE in bundle.h: block until a writer opened and closed the FIFO. */
+static void sw_unpack_test_gate(void)
+{
+	const char *gate = getenv("SLIPWAY_TEST_UNPACK_GATE");
+	char buf[64];
+	int fd;
+
+	if (!gate || !*gate)
+		return;
+	fd = open(gate, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	while (read(fd, buf, sizeof(buf)) > 0 || errno == EINTR)
+		errno = 0;
+	close(fd);
+}
+
 static int sw_unpack(const char *bundle, const void *data, size_t len, const char *dest,
 		     const struct sw_bundle_limits *lim, struct sw_err *err)
 {
@@ -1005,7 +1132,9 @@ static int sw_unpack(const char *bundle, const void *data, size_t len, const cha
 	struct archive_entry *ae;
 	struct sw_br r;
 	struct sw_err ignored = SW_ERR_INIT;
-	int rootfd = -1, rc, made = 0;
+	struct sw_bundle_limits def = SW_BUNDLE_LIMITS_DEFAULT;
+	int rootfd = -1, rc, made = 0, gated = 0;
+	uint64_t total = 0;
 	char *slash;
 
 	if (sw_strlcpy(parent, dest, sizeof(parent)) < 0 || sw_snprintf(tmp, sizeof(tmp), "%s.unpack-XXXXXX", dest) < 0)
@@ -1019,6 +1148,9 @@ static int sw_unpack(const char *bundle, const void *data, size_t len, const cha
 		sw_strlcpy(parent, ".", sizeof(parent));
 	if (sw_fs_exists(dest))
 		return sw_err_set(err, SW_EINPUT, "cannot unpack into '%s': it already exists", dest);
+	if (sw_unpack_precheck(bundle, data, len, lim, &total, err) < 0 ||
+	    sw_unpack_space(parent, dest, total, (lim ? lim : &def)->free_margin_bytes, err) < 0)
+		return -1;
 	if (sw_br_open(&r, bundle, data, len, lim, err) < 0)
 		return -1;
 	if (!mkdtemp(tmp)) {
@@ -1039,7 +1171,11 @@ static int sw_unpack(const char *bundle, const void *data, size_t len, const cha
 			break;
 		if (sw_unpack_entry(&r, rootfd, tmp, err) < 0)
 			goto fail;
+		if (!gated++)
+			sw_unpack_test_gate();
 	}
+	if (sw_br_canceled(&r, err) < 0)
+		goto fail;
 	if (fchmod(rootfd, 0755) < 0 || syncfs(rootfd) < 0) {
 		sw_err_set(err, SW_EIO, "cannot sync '%s': %s", tmp, strerror(errno));
 		goto fail;

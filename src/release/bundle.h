@@ -28,11 +28,19 @@
  * ".." components, duplicate paths, symlinks whose target is absolute,
  * has ".." after another component, or climbs out of the root, hardlinks to
  * anything but an earlier regular file of the archive, devices, FIFOs,
- * sockets, entries or totals over the limits. sw_bundle_unpack extracts
- * into a temporary directory beside dest with openat()/O_NOFOLLOW, never
- * through a symlink, normalises modes as above and renames it to dest
- * (which must not exist) only when everything succeeded; on failure the
- * temporary directory is removed.
+ * sockets, entries, totals or ratios over the limits (below).
+ * sw_bundle_unpack first reads the whole archive without writing (every
+ * check above on the headers, the claimed total), then refuses when the
+ * file system of dest lacks the space (statvfs: total + 10% + margin),
+ * then extracts into a temporary directory beside dest with
+ * openat()/O_NOFOLLOW, never through a symlink, counting the bytes it
+ * writes against the limits again, normalises modes as above and renames
+ * it to dest (which must not exist) only when everything succeeded; on
+ * any failure or cancellation the temporary directory is removed.
+ *
+ * Test hook: when SLIPWAY_TEST_UNPACK_GATE names a FIFO, sw_bundle_unpack
+ * waits after writing its first entry until a writer opens and closes it
+ * (tests use it to stop an agent in the middle of an unpack).
  *
  * Ownership: a struct sw_bundle_list owns its entries and their strings
  * (sw_bundle_list_release). Entries passed to a scan callback are borrowed
@@ -41,6 +49,8 @@
 #ifndef SW_RELEASE_BUNDLE_H
 #define SW_RELEASE_BUNDLE_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,14 +85,49 @@ struct sw_bundle_result {
 	size_t nfiles;              /* regular files */
 };
 
+/*
+ * What reading an archive may cost. Sizes count the bytes actually
+ * produced by decompression (a header's claimed size is only a first,
+ * early check), so an entry whose header lies cannot get past them:
+ *   | field              | default  | refused when                               |
+ *   | max_entry_bytes    | 1 GiB    | one regular file is larger                 |
+ *   | max_total_bytes    | 1 GiB    | all regular files together are larger      |
+ *   | max_entries        | 1000000  | the archive has more entries               |
+ *   | max_ratio          | 200      | unpacked total > max_ratio x bundle bytes  |
+ *   |                    |          | (0: no ratio limit) ...                    |
+ *   | ratio_floor_bytes  | 16 MiB   | ... and the total is above this floor, so  |
+ *   |                    |          | that small, very compressible bundles pass |
+ *   | free_margin_bytes  | 64 MiB   | unpack only: the file system of dest has   |
+ *   |                    |          | less free than total + 10% + this margin   |
+ * `cancel` (unpack and scan): when it turns true the call stops with
+ * SW_ECANCELED and leaves nothing behind; NULL: never.
+ */
 struct sw_bundle_limits {
-	uint64_t max_entry_bytes; /* one file */
-	uint64_t max_total_bytes; /* all files together, uncompressed */
+	uint64_t max_entry_bytes;
+	uint64_t max_total_bytes;
 	uint64_t max_entries;
+	uint64_t max_ratio;
+	uint64_t ratio_floor_bytes;
+	uint64_t free_margin_bytes;
+	const atomic_bool *cancel;
 };
 
-#define SW_BUNDLE_LIMITS_DEFAULT                                                                          \
-	{ .max_entry_bytes = (uint64_t)4 << 30, .max_total_bytes = (uint64_t)16 << 30, .max_entries = 1000000 }
+#define SW_BUNDLE_MAX_TOTAL_DEFAULT ((uint64_t)1 << 30)
+#define SW_BUNDLE_MAX_RATIO_DEFAULT 200
+#define SW_BUNDLE_RATIO_FLOOR_DEFAULT ((uint64_t)16 << 20)
+#define SW_BUNDLE_FREE_MARGIN_DEFAULT ((uint64_t)64 << 20)
+#define SW_BUNDLE_LIMITS_DEFAULT                                                                                  \
+	{ .max_entry_bytes = SW_BUNDLE_MAX_TOTAL_DEFAULT, .max_total_bytes = SW_BUNDLE_MAX_TOTAL_DEFAULT,            \
+	  .max_entries = 1000000, .max_ratio = SW_BUNDLE_MAX_RATIO_DEFAULT,                                        \
+	  .ratio_floor_bytes = SW_BUNDLE_RATIO_FLOOR_DEFAULT, .free_margin_bytes = SW_BUNDLE_FREE_MARGIN_DEFAULT,   \
+	  .cancel = NULL }
+
+/*
+ * The stricter of a and b in out: for each size the smaller non-zero value
+ * (0 in one of them means "not set there"); cancel from a, else b.
+ */
+void sw_bundle_limits_merge(const struct sw_bundle_limits *a, const struct sw_bundle_limits *b,
+			    struct sw_bundle_limits *out);
 
 void sw_bundle_list_init(struct sw_bundle_list *l);
 void sw_bundle_list_release(struct sw_bundle_list *l);

@@ -546,3 +546,24 @@ def test_store_refusal_removes_the_files(one_release):
     assert "cannot record release " + rel["digest"] in p.stderr
     assert files_of(outdir) == []
     assert len(release_events(sw)) == 2
+
+
+def test_verify_refuses_a_decompression_bomb(keyed):
+    # 64 MiB of zeros compress to a few KiB: far over the ratio limit (200,
+    # counted once the total passes 16 MiB). The release is signed and every
+    # other check passes; `contents` fails, naming the limit.
+    sw = keyed
+    text = SPEC.format(version="")
+    bomb = text.replace("printf 'lib\\n' > dist/lib/x.txt", "head -c 67108864 /dev/zero > dist/lib/x.txt")
+    assert bomb != text
+    write_spec(sw, text=bomb)
+    run_pipeline(sw)
+    rel = released(sw)
+    bundle = rel["paths"]["bundle"]
+    assert os.path.getsize(bundle) < 64 * 1024
+    p, doc = verify_json(sw, bundle)
+    assert p.returncode == 1, p.stdout
+    c = checks(doc)
+    assert not c["contents"]["ok"]
+    assert "compression ratio limit" in c["contents"]["detail"]
+    assert all(c[name]["ok"] for name in ("digest", "bundle signature", "manifest signature", "manifest", "sbom"))

@@ -94,7 +94,8 @@ static void remove_scratch(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct sw_bundle_limits lim = { .max_entry_bytes = 1 << 20, .max_total_bytes = 4 << 20, .max_entries = 2000 };
+	const struct sw_bundle_limits lim = { .max_entry_bytes = 1 << 20, .max_total_bytes = 4 << 20, .max_entries = 2000,
+					      .max_ratio = 1000, .ratio_floor_bytes = 1 << 16 };
 	struct sw_err err = SW_ERR_INIT, err2 = SW_ERR_INIT;
 	char dest[PATH_MAX], real[PATH_MAX];
 	int scan_rc, unpack_rc;

@@ -4,6 +4,8 @@
  * unpacker (hostile archives are crafted here with libarchive).
  */
 #include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -610,6 +612,274 @@ static void test_unpack_links_inside(void **state)
 	free(c.buf);
 }
 
+/* ---- decompression bombs, limits and cancellation ---- */
+
+/* A zstd tar whose files hold only zeros (sizes in n[], names "f0", "f1", ...). */
+static void craft_zeros(struct craft *c, const size_t *n, size_t count)
+{
+	static const unsigned char zeros[65536];
+	size_t i;
+
+	c->size = 1 << 20;
+	c->buf = malloc(c->size);
+	c->used = 0;
+	c->a = archive_write_new();
+	archive_write_set_format_pax_restricted(c->a);
+	assert_int_equal(archive_write_add_filter_zstd(c->a), ARCHIVE_OK);
+	assert_int_equal(archive_write_open_memory(c->a, c->buf, c->size, &c->used), ARCHIVE_OK);
+	for (i = 0; i < count; i++) {
+		struct archive_entry *e = archive_entry_new();
+		char name[16];
+		size_t left = n[i];
+
+		snprintf(name, sizeof(name), "f%zu", i);
+		archive_entry_set_pathname(e, name);
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		archive_entry_set_size(e, (la_int64_t)n[i]);
+		assert_int_equal(archive_write_header(c->a, e), ARCHIVE_OK);
+		while (left > 0) {
+			size_t k = left < sizeof(zeros) ? left : sizeof(zeros);
+
+			assert_int_equal(archive_write_data(c->a, zeros, k), (la_ssize_t)k);
+			left -= k;
+		}
+		archive_entry_free(e);
+	}
+	craft_end(c);
+}
+
+/* Unpack into a fresh directory: the rc, with err filled; *left counts what is in the parent after. */
+static int try_unpack(const struct craft *c, const struct sw_bundle_limits *lim, struct sw_err *err, int *left)
+{
+	char parent[PATH_MAX], dest[PATH_MAX];
+	struct sw_err ignored = SW_ERR_INIT;
+	int rc;
+
+	snprintf(parent, sizeof(parent), "%s/try-XXXXXX", tmpdir);
+	assert_non_null(mkdtemp(parent));
+	snprintf(dest, sizeof(dest), "%s/out", parent);
+	sw_err_clear(err);
+	rc = sw_bundle_unpack_mem(c->buf, c->used, dest, lim, err);
+	*left = count_entries(parent);
+	assert_int_equal(sw_fs_remove_tree(parent, &ignored), 0);
+	return rc;
+}
+
+static void test_bomb_total_limit(void **state)
+{
+	const size_t n[] = { 40000, 40000, 40000 };
+	struct sw_bundle_limits lim = SW_BUNDLE_LIMITS_DEFAULT;
+	struct sw_err err = SW_ERR_INIT;
+	struct craft c;
+	int left;
+
+	(void)state;
+	craft_zeros(&c, n, 3);
+	assert_true(c.used < 2000); /* 120000 bytes of zeros compress to almost nothing */
+	lim.max_total_bytes = 65536;
+	lim.free_margin_bytes = 0;
+	assert_int_equal(try_unpack(&c, &lim, &err, &left), -1);
+	assert_int_equal(err.code, SW_EINPUT);
+	if (!strstr(err.msg, "unpacks to more than 65536 bytes"))
+		fail_msg("%s", err.msg);
+	assert_int_equal(left, 0);
+	assert_int_equal(sw_bundle_scan_mem(c.buf, c.used, &lim, NULL, NULL, &err), -1);
+	assert_int_equal(err.code, SW_EINPUT);
+	/* The same archive passes with room for it. */
+	lim.max_total_bytes = 120000;
+	assert_int_equal(try_unpack(&c, &lim, &err, &left), 0);
+	assert_int_equal(left, 1);
+	free(c.buf);
+}
+
+static void test_limits_exact_and_one_over(void **state)
+{
+	const size_t one[] = { 1000 }, two[] = { 600, 400 }, two_over[] = { 600, 401 };
+	struct sw_bundle_limits lim = { .max_entry_bytes = 1000, .max_total_bytes = 1000, .max_entries = 10 };
+	struct sw_err err = SW_ERR_INIT;
+	struct craft c;
+	int left;
+
+	(void)state;
+	craft_zeros(&c, one, 1);
+	assert_int_equal(try_unpack(&c, &lim, &err, &left), 0); /* exactly at both limits */
+	assert_int_equal(sw_bundle_scan_mem(c.buf, c.used, &lim, NULL, NULL, &err), 0);
+	lim.max_entry_bytes = 999;
+	assert_int_equal(try_unpack(&c, &lim, &err, &left), -1);
+	if (!strstr(err.msg, "entry 'f0' is 1000 bytes, over the limit of 999"))
+		fail_msg("%s", err.msg);
+	assert_int_equal(left, 0);
+	assert_int_equal(sw_bundle_scan_mem(c.buf, c.used, &lim, NULL, NULL, &err), -1);
+	free(c.buf);
+	lim.max_entry_bytes = 1000;
+	craft_zeros(&c, two, 2);
+	assert_int_equal(try_unpack(&c, &lim, &err, &left), 0);
+	free(c.buf);
+	craft_zeros(&c, two_over, 2);
+	assert_int_equal(try_unpack(&c, &lim, &err, &left), -1);
+	if (!strstr(err.msg, "unpacks to more than 1000 bytes"))
+		fail_msg("%s", err.msg);
+	assert_int_equal(left, 0);
+	free(c.buf);
+}
+
+static void test_bomb_ratio(void **state)
+{
+	const size_t n[] = { (size_t)1 << 20 };
+	struct sw_bundle_limits lim = SW_BUNDLE_LIMITS_DEFAULT;
+	struct sw_err err = SW_ERR_INIT;
+	struct craft c;
+	int left;
+
+	(void)state;
+	craft_zeros(&c, n, 1);
+	lim.free_margin_bytes = 0;
+	lim.max_ratio = 100;
+	lim.ratio_floor_bytes = 0;
+	assert_int_equal(try_unpack(&c, &lim, &err, &left), -1);
+	assert_int_equal(err.code, SW_EINPUT);
+	if (!strstr(err.msg, "more than 100 times its") || !strstr(err.msg, "compression ratio limit"))
+		fail_msg("%s", err.msg);
+	assert_int_equal(left, 0);
+	assert_int_equal(sw_bundle_scan_mem(c.buf, c.used, &lim, NULL, NULL, &err), -1);
+	/* Under the floor the ratio does not count; without a ratio limit it passes too. */
+	lim.ratio_floor_bytes = (uint64_t)1 << 20;
+	assert_int_equal(try_unpack(&c, &lim, &err, &left), 0);
+	lim.ratio_floor_bytes = 0;
+	lim.max_ratio = 0;
+	assert_int_equal(try_unpack(&c, &lim, &err, &left), 0);
+	free(c.buf);
+}
+
+static void test_free_space(void **state)
+{
+	const size_t n[] = { 5000 };
+	struct sw_bundle_limits lim = SW_BUNDLE_LIMITS_DEFAULT;
+	struct sw_err err = SW_ERR_INIT;
+	struct craft c;
+	int left;
+
+	(void)state;
+	craft_zeros(&c, n, 1);
+	lim.free_margin_bytes = UINT64_MAX / 2; /* more than any disk has */
+	assert_int_equal(try_unpack(&c, &lim, &err, &left), -1);
+	assert_int_equal(err.code, SW_EIO);
+	if (!strstr(err.msg, "No space left on device") || !strstr(err.msg, "(5000 unpacked + 10% + a margin of"))
+		fail_msg("%s", err.msg);
+	assert_int_equal(left, 0);
+	/* Only unpacking needs room: the checker reads without writing. */
+	assert_int_equal(sw_bundle_scan_mem(c.buf, c.used, &lim, NULL, NULL, &err), 0);
+	lim.free_margin_bytes = 0;
+	assert_int_equal(try_unpack(&c, &lim, &err, &left), 0);
+	free(c.buf);
+}
+
+/* One ustar header block for a regular file named name claiming `size` (octal field as given). */
+static void ustar_header(unsigned char *h, const char *name, const char *size_octal)
+{
+	unsigned sum = 0;
+	size_t i;
+
+	memset(h, 0, 512);
+	memcpy(h, name, strlen(name));
+	memcpy(h + 100, "0000644", 8);
+	memcpy(h + 108, "0000000", 8);
+	memcpy(h + 116, "0000000", 8);
+	memcpy(h + 124, size_octal, strlen(size_octal));
+	memcpy(h + 136, "00000000000", 12);
+	h[156] = '0';
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	memset(h + 148, ' ', 8);
+	for (i = 0; i < 512; i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
+}
+
+static void test_header_lies_about_size(void **state)
+{
+	struct sw_bundle_limits lim = { .max_entry_bytes = 1 << 20, .max_total_bytes = 1 << 20, .max_entries = 10 };
+	struct sw_err err = SW_ERR_INIT;
+	struct craft c;
+	int left;
+
+	(void)state;
+	/* Claims 8 GiB (octal 100000000000), holds 512 bytes: refused on the claim, before a byte is written. */
+	c.size = c.used = 512 * 4;
+	c.buf = calloc(1, c.size);
+	ustar_header(c.buf, "huge", "100000000000");
+	memset(c.buf + 512, 'x', 512);
+	assert_int_equal(try_unpack(&c, &lim, &err, &left), -1);
+	if (!strstr(err.msg, "entry 'huge' is 8589934592 bytes, over the limit"))
+		fail_msg("%s", err.msg);
+	assert_int_equal(left, 0);
+	assert_int_equal(sw_bundle_scan_mem(c.buf, c.used, &lim, NULL, NULL, &err), -1);
+	/* Claims 4096 bytes within the limits, the archive ends after 512: short, refused, nothing left. */
+	ustar_header(c.buf, "short", "00000010000");
+	assert_int_equal(try_unpack(&c, &lim, &err, &left), -1);
+	assert_int_equal(err.code, SW_EINPUT);
+	if (!strstr(err.msg, "truncated"))
+		fail_msg("%s", err.msg);
+	assert_int_equal(left, 0);
+	/* Claims 16 bytes and 1000 follow: the rest is no valid header. */
+	free(c.buf);
+	c.size = c.used = 512 * 6;
+	c.buf = calloc(1, c.size);
+	ustar_header(c.buf, "liar", "00000000020");
+	memset(c.buf + 512, 'y', 1000);
+	assert_int_equal(try_unpack(&c, &lim, &err, &left), -1);
+	assert_int_equal(err.code, SW_EINPUT);
+	assert_int_equal(left, 0);
+	assert_int_equal(sw_bundle_scan_mem(c.buf, c.used, &lim, NULL, NULL, &err), -1);
+	free(c.buf);
+}
+
+static void test_cancel(void **state)
+{
+	const size_t n[] = { 100, 100 };
+	struct sw_bundle_limits lim = SW_BUNDLE_LIMITS_DEFAULT;
+	struct sw_err err = SW_ERR_INIT;
+	atomic_bool stop;
+	struct craft c;
+	int left;
+
+	(void)state;
+	craft_zeros(&c, n, 2);
+	atomic_init(&stop, true);
+	lim.free_margin_bytes = 0;
+	lim.cancel = &stop;
+	assert_int_equal(try_unpack(&c, &lim, &err, &left), -1);
+	assert_int_equal(err.code, SW_ECANCELED);
+	assert_int_equal(left, 0);
+	assert_int_equal(sw_bundle_scan_mem(c.buf, c.used, &lim, NULL, NULL, &err), -1);
+	assert_int_equal(err.code, SW_ECANCELED);
+	atomic_store(&stop, false);
+	assert_int_equal(try_unpack(&c, &lim, &err, &left), 0);
+	free(c.buf);
+}
+
+static void test_limits_merge(void **state)
+{
+	atomic_bool stop;
+	struct sw_bundle_limits host = SW_BUNDLE_LIMITS_DEFAULT, env = { .max_total_bytes = 5000, .max_ratio = 0 },
+				out;
+
+	(void)state;
+	host.cancel = &stop;
+	sw_bundle_limits_merge(&env, &host, &out);
+	assert_int_equal(out.max_total_bytes, 5000);
+	assert_int_equal(out.max_entry_bytes, host.max_entry_bytes); /* not set in env */
+	assert_int_equal(out.max_ratio, SW_BUNDLE_MAX_RATIO_DEFAULT);
+	assert_int_equal(out.free_margin_bytes, SW_BUNDLE_FREE_MARGIN_DEFAULT);
+	assert_ptr_equal(out.cancel, &stop);
+	env.max_total_bytes = (uint64_t)8 << 30; /* an environment cannot raise the host's cap */
+	env.max_ratio = 50;
+	sw_bundle_limits_merge(&env, &host, &out);
+	assert_int_equal(out.max_total_bytes, SW_BUNDLE_MAX_TOTAL_DEFAULT);
+	assert_int_equal(out.max_ratio, 50);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -625,6 +895,13 @@ int main(void)
 		cmocka_unit_test(test_refuse_limits_and_duplicates),
 		cmocka_unit_test(test_refuse_corrupt),
 		cmocka_unit_test(test_unpack_links_inside),
+		cmocka_unit_test(test_bomb_total_limit),
+		cmocka_unit_test(test_limits_exact_and_one_over),
+		cmocka_unit_test(test_bomb_ratio),
+		cmocka_unit_test(test_free_space),
+		cmocka_unit_test(test_header_lies_about_size),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_limits_merge),
 	};
 	return cmocka_run_group_tests_name("bundle", tests, setup, teardown);
 }
