@@ -548,6 +548,24 @@ static int sw_slot_hook(struct sw_slot *s, const char *name, const char *cmd, co
 }
 
 /*
+ * A stop request (SIGTERM/SIGINT) arrived: the deploy in progress ends
+ * here, nothing new starts, what runs keeps running (docs/agent.md).
+ */
+static bool sw_slot_deploy_canceled(struct sw_slot *s, const char *digest, const char *step)
+{
+	int fd;
+
+	if (!atomic_load(&s->ag->stopping))
+		return false;
+	fd = sw_slot_open_log(s);
+	sw_slot_log_line(fd, "deploy of release %.12s canceled %s: the agent is stopping", digest, step);
+	if (fd >= 0)
+		close(fd);
+	sw_info("%s: deploy of release %.12s canceled %s: the agent is stopping", s->name, digest, step);
+	return true;
+}
+
+/*
  * What runs for target T: the run section of its signed release.json, and
  * T's run claim (the worker's own copy, may be NULL) must equal it. *rs
  * gets it; -1 with err (SW_EINTEGRITY: refused) otherwise.
@@ -586,14 +604,22 @@ static void sw_slot_deploy(struct sw_slot *s, const char *digest, unsigned port,
 	char **env;
 
 	sw_arena_init(&a);
+	if (sw_slot_deploy_canceled(s, digest, "before the install"))
+		goto out;
 	sw_slot_publish(s, "installing", digest, port, NULL);
 	/* What runs is settled (and the server's claim checked) before the bundle is even fetched. */
 	if (sw_slot_signed_run(s, digest, claim, &rs, &err) < 0 ||
 	    sw_installer_install(&s->ag->inst, s->service, digest, dir, sizeof(dir), &err) < 0) {
+		if (err.code == SW_ECANCELED || atomic_load(&s->ag->stopping)) {
+			sw_slot_deploy_canceled(s, digest, "during the install");
+			goto out;
+		}
 		s->failed_seq = seq;
 		sw_slot_publish(s, err.code == SW_EINTEGRITY ? "refused" : "failed", digest, port, "%s", err.msg);
 		goto out;
 	}
+	if (sw_slot_deploy_canceled(s, digest, "after the install"))
+		goto out;
 	env = sw_slot_env(s, &a, digest, port, rs, dir);
 	if (sw_slot_hook(s, "before_install", rs->before_install, rs, dir, env, &err) < 0 ||
 	    sw_slot_hook(s, "after_install", rs->after_install, rs, dir, env, &err) < 0)
@@ -601,6 +627,9 @@ static void sw_slot_deploy(struct sw_slot *s, const char *digest, unsigned port,
 	sw_slot_publish(s, "installed", digest, port, NULL);
 	if (sw_slot_hook(s, "before_start", rs->before_start, rs, dir, env, &err) < 0)
 		goto hook_failed;
+	/* The last point where a stop request leaves the old process untouched. */
+	if (sw_slot_deploy_canceled(s, digest, "before the swap"))
+		goto out;
 	sw_slot_stop(s, "replaced by a new release");
 	if (s->have_cur && strcmp(s->cur_digest, digest))
 		sw_strlcpy(s->prev_digest, s->cur_digest, sizeof(s->prev_digest));
@@ -1533,6 +1562,11 @@ int sw_agent_run(const struct sw_agent_config *cfg, struct sw_err *err)
 	sw_identity_release(&id);
 	if (sw_installer_init(&ag->inst, ag->root, ag->server, ag->token, err) < 0)
 		goto restore;
+	if (cfg->max_unpacked_bytes)
+		ag->inst.limits.max_total_bytes = ag->inst.limits.max_entry_bytes = cfg->max_unpacked_bytes;
+	if (cfg->min_free_set)
+		ag->inst.limits.free_margin_bytes = cfg->min_free_bytes;
+	ag->inst.limits.cancel = &ag->stopping; /* a stop request cancels an install in progress */
 	if (ag->inst.nkeys == 0)
 		sw_warn("no trusted keys in '%s/trusted': every release will be refused", ag->root);
 	sw_info("agent '%s' (host id %s) on %s, heartbeat %llu ms, root '%s'", ag->name, ag->host_id, ag->server,

@@ -54,6 +54,9 @@ struct sw_agent_config {
 	uint64_t log_max_bytes; /* 0: 10 MiB */
 	unsigned log_keep;      /* 0: 3 */
 	bool stop_services_on_exit;
+	uint64_t max_unpacked_bytes; /* host-wide unpack cap; 0: SW_BUNDLE_MAX_TOTAL_DEFAULT */
+	uint64_t min_free_bytes;     /* free-space margin when min_free_set, else the default */
+	bool min_free_set;
 };
 
 /* Runs until SIGTERM/SIGINT (0) or a fatal error (-1: SW_EAUTH for a revoked identity). */

@@ -239,11 +239,25 @@ static void sw_installer_remove(const struct sw_installer *in, const char *diges
 	}
 }
 
+static int sw_installer_canceled(const struct sw_installer *in, const char *digest, struct sw_err *err)
+{
+	if (in->limits.cancel && atomic_load(in->limits.cancel))
+		return sw_err_set(err, SW_ECANCELED, "install of release %.12s canceled: the agent is stopping", digest);
+	return 0;
+}
+
 int sw_installer_install(struct sw_installer *in, const char *service, const char *digest, char *dir, size_t size,
 			 struct sw_err *err)
 {
+	return sw_installer_install_limited(in, service, digest, NULL, dir, size, err);
+}
+
+int sw_installer_install_limited(struct sw_installer *in, const char *service, const char *digest,
+				 const struct sw_bundle_limits *env, char *dir, size_t size, struct sw_err *err)
+{
 	char bundle[PATH_MAX], sig[PATH_MAX], rdir[PATH_MAX];
 	struct sw_err verr = SW_ERR_INIT;
+	struct sw_bundle_limits lim;
 	int rc = -1;
 
 	if (!sw_is_sha256_hex(digest))
@@ -252,7 +266,13 @@ int sw_installer_install(struct sw_installer *in, const char *service, const cha
 	    sw_installer_path(in, sig, sizeof(sig), "bundles", digest, ".tar.zst.minisig") < 0 ||
 	    sw_installer_release_dir(in, digest, rdir, sizeof(rdir)) < 0)
 		return sw_err_set(err, SW_EINPUT, "path too long under '%s'", in->root);
+	if (env)
+		sw_bundle_limits_merge(env, &in->limits, &lim);
+	else
+		lim = in->limits;
 	pthread_mutex_lock(&in->lock);
+	if (sw_installer_canceled(in, digest, err) < 0)
+		goto out;
 	if (sw_fs_exists(bundle) && sw_fs_exists(sig)) {
 		if (sw_installer_verify(in, bundle, sig, digest, &verr) == 0)
 			goto have_bundle;
@@ -276,15 +296,16 @@ int sw_installer_install(struct sw_installer *in, const char *service, const cha
 	}
 have_bundle:
 	if (!sw_fs_is_dir(rdir)) {
-		if (sw_bundle_unpack(bundle, rdir, &in->limits, err) < 0) {
+		if (sw_installer_canceled(in, digest, err) < 0 || sw_bundle_unpack(bundle, rdir, &lim, err) < 0) {
 			if (err && (err->code == SW_EINPUT || err->code == SW_EINTEGRITY)) {
 				/* The archive itself is unsafe: never keep or run it. */
 				sw_err_prefix(err, "archive refused by the unpacker");
 				err->code = SW_EINTEGRITY;
-				sw_installer_remove(in, digest, true);
-			} else {
+			} else if (err && err->code != SW_ECANCELED) {
 				sw_installer_enospc(err, "unpacking the release");
 			}
+			/* Never installed: nothing of it stays (a bundle without its release is never pruned). */
+			sw_installer_remove(in, digest, true);
 			goto out;
 		}
 	}

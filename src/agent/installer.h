@@ -19,9 +19,17 @@
  * the host token. A bundle whose digest or signature does not match, or
  * whose archive the safe unpacker refuses (path traversal, links out of
  * the tree, devices), is deleted and the call fails with SW_EINTEGRITY:
- * the slot is reported "refused" and nothing of it ever runs. A full disk
- * fails with a message starting "no space left on device"; files half
- * written are removed and nothing else is touched.
+ * the slot is reported "refused" and nothing of it ever runs. The unpack
+ * limits (release/bundle.h) are the installer's own (host-wide: `limits`,
+ * set from the agent's --max-unpacked and --min-free) merged with the
+ * stricter values of the caller's (the environment's, from the desired
+ * state); an archive over them is refused the same way, before anything
+ * of it is written. A full disk, or too little free space for the
+ * unpacked release plus its margin, fails with a message starting "no
+ * space left on device"; the downloaded bundle and anything half written
+ * are removed and nothing else is touched. When `limits.cancel` turns
+ * true (the agent stopping) an install in progress stops with
+ * SW_ECANCELED and leaves nothing of the release behind.
  *
  * sw_installer_manifest() does the same for release.json (the signed
  * manifest, release/manifest.h): kept under bundles/, verified again on
@@ -58,7 +66,7 @@ struct sw_installer {
 	char token[256];   /* host token */
 	struct sw_minisign_pubkey *keys;
 	size_t nkeys;
-	struct sw_bundle_limits limits;
+	struct sw_bundle_limits limits; /* host-wide; see above */
 	uint64_t download_timeout_ms;
 	pthread_mutex_t lock;
 };
@@ -74,6 +82,9 @@ int sw_installer_release_dir(const struct sw_installer *in, const char *digest, 
 /* Make releases/<digest>/ ready (see above); dir (may be NULL) gets its path. */
 int sw_installer_install(struct sw_installer *in, const char *service, const char *digest, char *dir, size_t size,
 			 struct sw_err *err);
+/* The same with the environment's unpack limits (NULL: the host's only). */
+int sw_installer_install_limited(struct sw_installer *in, const char *service, const char *digest,
+				 const struct sw_bundle_limits *env, char *dir, size_t size, struct sw_err *err);
 
 /* Check a bundle file: its sha256 is digest and sig_path verifies with a trusted key (SW_EINTEGRITY). */
 int sw_installer_verify(const struct sw_installer *in, const char *bundle, const char *sig_path, const char *digest,

@@ -44,6 +44,9 @@ static const char sw_agent_usage[] =
 	"  --log-keep N            rotated logs kept per slot, 1..100 (default 3)\n"
 	"  --stop-services-on-exit stop every service (stop signal, then SIGKILL after its grace)\n"
 	"                          when the agent stops, instead of leaving them running\n"
+	"  --max-unpacked SIZE     host-wide cap on a release's unpacked size (default 1GB)\n"
+	"  --min-free SIZE         free space left beyond an unpacked release and 10% of it\n"
+	"                          (default 64MB); a release that does not fit is refused\n"
 	"  -h, --help              show this help\n"
 	"\n"
 	"Diagnostics go to stderr (logfmt; SLIPWAY_LOG_FORMAT=json for JSON lines,\n"
@@ -63,6 +66,8 @@ enum {
 	OPT_LOG_MAX,
 	OPT_LOG_KEEP,
 	OPT_STOP,
+	OPT_MAX_UNPACKED,
+	OPT_MIN_FREE,
 };
 
 static int sw_agent_label_key_ok(const char *k, size_t n)
@@ -148,6 +153,8 @@ int sw_cmd_agent(int argc, char **argv)
 		{ "log-max", required_argument, NULL, OPT_LOG_MAX },
 		{ "log-keep", required_argument, NULL, OPT_LOG_KEEP },
 		{ "stop-services-on-exit", no_argument, NULL, OPT_STOP },
+		{ "max-unpacked", required_argument, NULL, OPT_MAX_UNPACKED },
+		{ "min-free", required_argument, NULL, OPT_MIN_FREE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -220,6 +227,22 @@ int sw_cmd_agent(int argc, char **argv)
 			break;
 		case OPT_STOP:
 			cfg.stop_services_on_exit = true;
+			break;
+		case OPT_MAX_UNPACKED:
+			if (sw_parse_size(optarg, strlen(optarg), &v) < 0 || v < 1) {
+				rc = sw_cli_usage_error(cmd, "--max-unpacked: '%s' is not a size of at least 1 (e.g. 2GB)",
+							optarg);
+				goto out;
+			}
+			cfg.max_unpacked_bytes = v;
+			break;
+		case OPT_MIN_FREE:
+			if (sw_parse_size(optarg, strlen(optarg), &v) < 0) {
+				rc = sw_cli_usage_error(cmd, "--min-free: '%s' is not a size (e.g. 64MB, 0)", optarg);
+				goto out;
+			}
+			cfg.min_free_bytes = v;
+			cfg.min_free_set = true;
 			break;
 		case ':':
 			rc = sw_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);

@@ -109,7 +109,8 @@ class Server:
 
 
 class Agent:
-    def __init__(self, tmp, name, server_url=None, join=None, labels=None, ports=None, extra=(), root=None):
+    def __init__(self, tmp, name, server_url=None, join=None, labels=None, ports=None, extra=(), root=None,
+                 env_extra=None):
         self.root = Path(root) if root else tmp / f"agent-{name}"
         self.name = name
         self.ports = ports or (free_port(), free_port())
@@ -127,6 +128,7 @@ class Agent:
         env = dict(os.environ, SLIPWAY_HOME=str(tmp / "agent-home"))
         env.pop("SLIPWAY_SERVER", None)
         env.pop("SLIPWAY_JOIN_TOKEN", None)
+        env.update(env_extra or {})
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
 
     def text(self):
@@ -662,6 +664,61 @@ def test_hanging_hook_fails_and_previous_keeps_running(env, hello_release):
     wait_for(lambda: (lambda s: s and s["state"] == "healthy" and s["pid"] == pid)(slot_state(srv, "hook-1")),
              what="v1 healthy again, same pid")
     ag.stop_ok()
+
+
+def gate_hold(fifo, timeout=30):
+    """Wait until the agent's unpacker waits on the test gate FIFO; return our
+    writer end (the unpacker goes on when it is closed)."""
+    def opened():
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: nobody reads yet
+            return None
+    return wait_for(opened, timeout, "the unpacker to wait on the test gate")
+
+
+def test_sigterm_during_install_starts_nothing(env, hello_release):
+    """SIGTERM while v2 unpacks (held on SLIPWAY_TEST_UNPACK_GATE, released
+    only after the agent logged the signal): the install is canceled, v2 never
+    starts, nothing of it stays on disk, v1 keeps answering and is adopted."""
+    tmp, start_server, start_agent = env
+    v1, v2 = hello_release, hello_release["v2"]
+    fifo = tmp / "unpack-gate"
+    os.mkfifo(fifo)
+    srv = start_server(trust=v1["pub"])
+    upload(srv, v1)
+    upload(srv, v2)
+    ag = start_agent("term-1", srv.url, srv.join_token({"env": "staging"}),
+                     env_extra={"SLIPWAY_TEST_UNPACK_GATE": str(fifo)})
+    wait_for(lambda: srv.hosts().get("term-1", {}).get("online"), what="online")
+    port = ag.ports[0]
+    deploy(srv, v1["digest"])
+    os.close(gate_hold(fifo))  # v1 goes through the gate at once
+    st = wait_for(lambda: (lambda s: s if s and s["state"] == "healthy" and s["digest"] == v1["digest"] else None)(
+        slot_state(srv, "term-1")), timeout=60, what="v1 healthy")
+    pid = st["pid"]
+    deploy(srv, v2["digest"])
+    w = gate_hold(fifo)  # v2's unpack is under way and waits
+    try:
+        assert list((ag.root / "releases").glob("*.unpack-*")), "the unpack has started"
+        ag.proc.send_signal(signal.SIGTERM)
+        ag.wait_log("received SIGTERM")
+    finally:
+        os.close(w)
+    assert ag.proc.wait(timeout=30) == 0, ag.text()
+    ag.log.close()
+    text = ag.text()
+    assert f"deploy of release {v2['digest'][:12]} canceled during the install" in text, text
+    assert f"starting release {v2['digest'][:12]}" not in (ag.root / "logs" / "hello-a.log").read_text()
+    # Nothing of v2 on disk: no release directory, no temporary directory, no bundle.
+    assert sorted(p.name for p in (ag.root / "releases").iterdir()) == [v1["digest"]]
+    assert not (ag.root / "bundles" / (v2["digest"] + ".tar.zst")).exists()
+    # v1 was never stopped: same pid, still answering; a new agent adopts it.
+    assert (ag.root / "run" / "hello-a.pid").read_text().split()[0] == str(pid)
+    assert '"version":"1.0.0"' in http_get(f"http://127.0.0.1:{port}/version")[1].replace(" ", "")
+    b = start_agent("term-1", root=ag.root, ports=ag.ports, env_extra={"SLIPWAY_TEST_UNPACK_GATE": ""})
+    b.wait_log(f"adopted pid {pid}")
+    b.stop_ok()
 
 
 def test_failing_validate_reported_then_rolled_back(env, hello_release):
