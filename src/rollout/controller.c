@@ -39,6 +39,7 @@
 #include "rollout/gate.h"
 #include "rollout/runjson.h"
 #include "rollout/trafficsync.h"
+#include "release/bundle.h"
 #include "spec/spec.h"
 #include "traffic/haproxy.h"
 
@@ -1137,6 +1138,39 @@ static void sw_ctl_emergency(json_t *plan)
 	json_decref(all);
 }
 
+/*
+ * environments.<name>.unpack: the committed bundle must fit the limits the
+ * environment sets (the server's own were checked at commit; agents apply
+ * their host caps). The bundle is read, not written (sw_bundle_scan).
+ */
+static int sw_ctl_unpack_check(struct sw_store *st, const char *key, const struct sw_spec_env *e, struct sw_err *err)
+{
+	const struct sw_spec_unpack *u = &e->unpack;
+	struct sw_bundle_limits lim = { .max_entry_bytes = UINT64_MAX, .max_total_bytes = UINT64_MAX,
+					.max_entries = UINT64_MAX };
+	struct sw_err e2 = SW_ERR_INIT;
+	char *text = NULL, *bundle = NULL;
+	int rc = 0;
+
+	if (!u->max_size && !u->max_file_size && !u->max_ratio)
+		return 0;
+	if (u->max_size)
+		lim.max_total_bytes = u->max_size;
+	if (u->max_file_size)
+		lim.max_entry_bytes = u->max_file_size;
+	lim.max_ratio = u->max_ratio;
+	lim.ratio_floor_bytes = SW_BUNDLE_RATIO_FLOOR_DEFAULT;
+	if (sw_store_get_release(st, key, &text, &bundle, err) < 0)
+		return -1;
+	if (!bundle || sw_bundle_scan(bundle, &lim, NULL, NULL, &e2) < 0)
+		rc = sw_err_set(err, SW_EINPUT, "release '%s' does not fit the unpack limits of environment '%s' "
+				"(slipway.yml:%u:%u): %s",
+				key, e->name, e->loc.line, e->loc.col, bundle ? e2.msg : "its bundle is not on the server");
+	free(text);
+	free(bundle);
+	return rc;
+}
+
 static int sw_ctl_create(struct sw_store *st, const char *service, const char *env, const char *digest,
 			 const char *actor, const char *kind, bool emergency, json_t **out, struct sw_err *err)
 {
@@ -1190,6 +1224,9 @@ static int sw_ctl_create(struct sw_store *st, const char *service, const char *e
 		sw_err_set(err, SW_EINPUT, "release '%s' has no run section: nothing to start on hosts", digest);
 		goto out;
 	}
+	/* A rollback goes back to what ran here before: not held up by limits tightened since either. */
+	if (strcmp(kind, "rollback") && sw_ctl_unpack_check(st, key, &spec->envs[ei], err) < 0)
+		goto out;
 	if (sw_ctl_active_check(st, service, env, err) < 0)
 		goto out;
 	/* A rollback goes back to what ran here before: never held up by the promotion order. */

@@ -526,6 +526,18 @@ static int get_duration(struct ctx *c, const struct node *n, uint64_t min, uint6
 	return 0;
 }
 
+static int get_size(struct ctx *c, const struct node *n, uint64_t min, uint64_t max, uint64_t *out)
+{
+	if (expect(c, n, NODE_SCALAR) < 0)
+		return -1;
+	if (sw_parse_size(n->str, strlen(n->str), out) < 0)
+		return fail(c, n->loc, "bad size '%s' (use e.g. 512, 64KB, 10MB, 2GB)", q(c, n->str));
+	if (*out < min || (max && *out > max))
+		return fail(c, n->loc, "size '%s' is out of range (%llu to %llu bytes)", q(c, n->str),
+			    (unsigned long long)min, (unsigned long long)(max ? max : UINT64_MAX));
+	return 0;
+}
+
 static int get_bool(struct ctx *c, const struct node *n, bool *out)
 {
 	if (expect(c, n, NODE_SCALAR) < 0)
@@ -651,6 +663,7 @@ enum ftype {
 	F_PATH,     /* const char *: a relative path inside the repository */
 	F_DURATION, /* uint64_t ms, at least min */
 	F_UINT,     /* unsigned, min..max */
+	F_SIZE,     /* uint64_t bytes ("512", "10MB"), min..max (max 0: no upper bound) */
 	F_BOOL,     /* bool */
 	F_AMOUNT,   /* struct sw_spec_amount: count min..max or percentage >= min */
 	F_STRS,     /* const char ** at off, size_t count at noff; unique; at least min */
@@ -745,6 +758,8 @@ static int set_field(struct ctx *c, const struct field *f, const struct node *v,
 			return -1;
 		*(unsigned *)at = (unsigned)u;
 		return 0;
+	case F_SIZE:
+		return get_size(c, v, f->min, f->max, (uint64_t *)at);
 	case F_BOOL:
 		return get_bool(c, v, (bool *)at);
 	case F_AMOUNT:
@@ -1469,12 +1484,24 @@ static int env_after(struct ctx *c, const struct node *v, void *obj)
 	return 0;
 }
 
+static const struct field unpack_fields[] = {
+	{ "max_size", F_SIZE, AT(sw_spec_unpack, max_size), .min = 1 },
+	{ "max_file_size", F_SIZE, AT(sw_spec_unpack, max_file_size), .min = 1 },
+	{ "max_ratio", F_UINT, AT(sw_spec_unpack, max_ratio), .min = 1, .max = 1000000 },
+};
+
+static int env_unpack(struct ctx *c, const struct node *n, void *obj)
+{
+	return WALK(c, n, unpack_fields, &((struct sw_spec_env *)obj)->unpack, NULL);
+}
+
 static const struct field env_fields[] = {
 	{ "hosts", F_LABELS, LIST(sw_spec_env, hosts, nhosts), .min = 1, .required = true },
 	{ "after", F_FN, .fn = env_after },
 	{ "progress_deadline", F_DURATION, AT(sw_spec_env, progress_deadline_ms), .min = 1 },
 	{ "approvals", F_FN, .fn = env_approvals },
 	{ "strategy", F_FN, .fn = env_strategy },
+	{ "unpack", F_FN, .fn = env_unpack },
 };
 
 static int top_environments(struct ctx *c, const struct node *n, void *obj)

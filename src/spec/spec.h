@@ -179,6 +179,13 @@ struct sw_spec_rings {
 	struct sw_spec_traffic traffic; /* optional: drain each host while it is replaced (as rolling) */
 };
 
+/* environments.<name>.unpack: limits on the agents' unpacking (0: not set, the agent's own applies). */
+struct sw_spec_unpack {
+	uint64_t max_size;      /* all files together, bytes */
+	uint64_t max_file_size; /* one file, bytes */
+	unsigned max_ratio;     /* unpacked / bundle bytes */
+};
+
 /* environments.<name>. Only the member of `strategy` that is set is filled. */
 struct sw_spec_env {
 	const char *name;
@@ -187,6 +194,7 @@ struct sw_spec_env {
 	const char *after;        /* promotion order: the environment before; NULL = none */
 	size_t after_index;       /* into spec->envs, when after is set */
 	uint64_t progress_deadline_ms; /* default 10m */
+	struct sw_spec_unpack unpack;
 	enum sw_strategy strategy; /* default rolling */
 	struct sw_spec_rolling rolling;
 	struct sw_spec_blue_green blue_green;

@@ -424,8 +424,20 @@ def hello_release(tmp_path_factory):
     run("run")
     rel = json.loads(run("release", "--output", "json").stdout)
     out["1.0.3"] = {"digest": rel["digest"].split(":")[-1], "paths": rel["paths"]}
+    # 1.0.4: 4 MiB of zeros more in dist/ (a small bomb); environment "tight" caps unpacking at 1 MiB.
+    bomb_spec = spec.replace("        - run: make dist\n", "        - run: make dist && head -c 4194304 /dev/zero > dist/padding\n")
+    bomb_spec = bomb_spec.replace("environments:\n", "environments:\n  tight:\n    hosts: { env: tight }\n"
+                                  "    unpack: { max_size: 1MB }\n")
+    assert bomb_spec.count("dist/padding") == 1 and bomb_spec.count("max_size: 1MB") == 1
+    (src / "slipway.yml").write_text(bomb_spec)
+    (src / "VERSION").write_text("1.0.4\n")
+    run("run")
+    rel = json.loads(run("release", "--output", "json").stdout)
+    out["1.0.4"] = {"digest": rel["digest"].split(":")[-1], "paths": rel["paths"]}
+    (src / "slipway.yml").write_text(spec)
     v1 = out["1.0.0"]
     v1["v2"] = out["1.0.1"]
+    v1["bomb"] = out["1.0.4"]
     v1["hanging_hook"] = out["1.0.2"]
     v1["failing_validate"] = out["1.0.3"]
     return v1
@@ -582,8 +594,9 @@ def test_disk_full_keeps_previous_release(env, hello_release):
         srv = start_server(trust=v1["pub"])
         upload(srv, v1)
         upload(srv, v2)
+        # --min-free 0: the default 64 MiB margin could never fit on this 1 MiB file system.
         ag = start_agent("full-1", srv.url, srv.join_token({"env": "staging"}), root=mnt / "root",
-                         extra=["--stop-services-on-exit"])
+                         extra=["--stop-services-on-exit", "--min-free", "0"])
         started.append(ag)
         wait_for(lambda: srv.hosts().get("full-1", {}).get("online"), what="online")
         port = ag.ports[0]
@@ -719,6 +732,41 @@ def test_sigterm_during_install_starts_nothing(env, hello_release):
     b = start_agent("term-1", root=ag.root, ports=ag.ports, env_extra={"SLIPWAY_TEST_UNPACK_GATE": ""})
     b.wait_log(f"adopted pid {pid}")
     b.stop_ok()
+
+
+def test_bomb_over_the_limits_refused(env, hello_release):
+    """A release 4 MiB larger than the limits: the server refuses to deploy it
+    to an environment whose `unpack: {max_size: 1MB}` it exceeds; an agent
+    whose --max-unpacked is 1 MiB refuses it before writing it, nothing of it
+    stays on disk, and v1 keeps answering with the same pid."""
+    tmp, start_server, start_agent = env
+    v1, bomb = hello_release, hello_release["bomb"]
+    srv = start_server(trust=v1["pub"])
+    upload(srv, v1)
+    upload(srv, bomb)  # under the server's 1 GiB and ratio limits: committed
+    status, out = srv.api("POST", "/api/v1/deployments", {"service": "hello", "env": "tight", "digest": bomb["digest"]})
+    assert status == 400, (status, out)
+    assert "does not fit the unpack limits of environment 'tight'" in out["error"]["message"], out
+    assert "unpacks to more than 1048576 bytes" in out["error"]["message"], out
+    ag = start_agent("bomb-1", srv.url, srv.join_token({"env": "staging"}), extra=["--max-unpacked", "1MB"])
+    wait_for(lambda: srv.hosts().get("bomb-1", {}).get("online"), what="online")
+    port = ag.ports[0]
+    deploy(srv, v1["digest"])
+    st = wait_for(lambda: (lambda s: s if s and s["state"] == "healthy" and s["digest"] == v1["digest"] else None)(
+        slot_state(srv, "bomb-1")), timeout=60, what="v1 healthy")
+    pid = st["pid"]
+    dep = deploy(srv, bomb["digest"])
+    # The refusal is reported (briefly: the controller rolls back to v1 at once), and named as the reason.
+    ended = ended_deployment(srv, dep["id"])
+    assert ended["state"] in ("failed", "rolled_back"), ended
+    assert "host 'bomb-1' refused: archive refused by the unpacker" in ended["reason"], ended
+    assert "unpacks to more than 1048576 bytes (the unpacked size limit)" in ended["reason"], ended
+    assert '"version":"1.0.0"' in http_get(f"http://127.0.0.1:{port}/version")[1].replace(" ", "")
+    assert sorted(p.name for p in (ag.root / "releases").iterdir()) == [v1["digest"]]
+    assert not (ag.root / "bundles" / (bomb["digest"] + ".tar.zst")).exists()
+    wait_for(lambda: (lambda s: s and s["state"] == "healthy" and s["pid"] == pid)(slot_state(srv, "bomb-1")),
+             what="v1 healthy, same pid")
+    ag.stop_ok()
 
 
 def test_failing_validate_reported_then_rolled_back(env, hello_release):

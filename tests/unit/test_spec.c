@@ -753,6 +753,29 @@ static void check_condition(const char *provider, const char *key, const char *e
 	check_error(yaml, where, msg);
 }
 
+static void test_env_unpack(void **state)
+{
+	struct sw_spec *s;
+
+	(void)state;
+	s = must_parse("service: x\nenvironments:\n  p:\n    hosts: {env: p}\n"
+		       "    unpack: {max_size: 2GB, max_file_size: 512MB, max_ratio: 50}\n  q: {hosts: {env: q}}\n");
+	assert_int_equal(s->envs[0].unpack.max_size, (uint64_t)2 << 30);
+	assert_int_equal(s->envs[0].unpack.max_file_size, (uint64_t)512 << 20);
+	assert_int_equal(s->envs[0].unpack.max_ratio, 50);
+	assert_int_equal(s->envs[1].unpack.max_size, 0); /* not set: the agent's own limits */
+	assert_int_equal(s->envs[1].unpack.max_ratio, 0);
+	sw_spec_free(s);
+	check_error("service: x\nenvironments:\n  p: {hosts: {env: p}, unpack: {max_size: lots}}\n", "3:43",
+		    "bad size 'lots' (use e.g. 512, 64KB, 10MB, 2GB)");
+	check_error("service: x\nenvironments:\n  p: {hosts: {env: p}, unpack: {max_size: 0}}\n", "3:43",
+		    "size '0' is out of range (1 to 18446744073709551615 bytes)");
+	check_error("service: x\nenvironments:\n  p: {hosts: {env: p}, unpack: {max_ratio: 0}}\n", "3:44",
+		    "expected an integer from 1 to 1000000, got '0'");
+	check_error("service: x\nenvironments:\n  p: {hosts: {env: p}, unpack: {max_total: 1GB}}\n", "3:33",
+		    "unknown key 'max_total'");
+}
+
 static void test_condition_fields(void **state)
 {
 	const char *hap = "haproxy: {}", *prom = "prometheus: {address: 'http://p:9090', query: up}",
@@ -842,6 +865,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_condition_fields),
+		cmocka_unit_test(test_env_unpack),
 	};
 	return cmocka_run_group_tests_name("spec", tests, NULL, NULL);
 }
