@@ -20,6 +20,7 @@
 
 static const char sw_server_usage[] =
 	"usage: slipway server --data DIR [--listen ADDR:PORT] [--trust KEY.pub]... [--heartbeat DURATION]\n"
+	"                      [--upload-timeout DURATION] [--max-unpacked SIZE]\n"
 	"\n"
 	"Run the control plane in the foreground: the HTTP JSON API (docs/api.md) and the\n"
 	"rollout controller, with the store at DIR/slipway.db. On the first start it writes an\n"
@@ -34,9 +35,14 @@ static const char sw_server_usage[] =
 	"                        one; DIR/server.url names it)\n"
 	"  --trust KEY.pub       trust this minisign public key (repeatable)\n"
 	"  --heartbeat DURATION  how often agents report (default 1s; offline after 3 missed)\n"
+	"  --upload-timeout DURATION\n"
+	"                        remove uploads not committed this long after their last\n"
+	"                        write (default 1h; swept at start and periodically)\n"
+	"  --max-unpacked SIZE   refuse at commit a release unpacking to more (default 1GB;\n"
+	"                        keep it equal to the agents' --max-unpacked)\n"
 	"  -h, --help            show this help\n";
 
-enum { OPT_DATA = 256, OPT_LISTEN, OPT_TRUST, OPT_HEARTBEAT, OPT_ROUTES_MD };
+enum { OPT_DATA = 256, OPT_LISTEN, OPT_TRUST, OPT_HEARTBEAT, OPT_ROUTES_MD, OPT_UPLOAD_TIMEOUT, OPT_MAX_UNPACKED };
 
 static void sw_server_ready(const struct sw_server *s, void *ctx)
 {
@@ -55,6 +61,8 @@ int sw_cmd_server(int argc, char **argv)
 		{ "trust", required_argument, NULL, OPT_TRUST },
 		{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
 		{ "routes-markdown", no_argument, NULL, OPT_ROUTES_MD },
+		{ "upload-timeout", required_argument, NULL, OPT_UPLOAD_TIMEOUT },
+		{ "max-unpacked", required_argument, NULL, OPT_MAX_UNPACKED },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -94,6 +102,22 @@ int sw_cmd_server(int argc, char **argv)
 			break;
 		case OPT_ROUTES_MD:
 			routes_md = 1;
+			break;
+		case OPT_UPLOAD_TIMEOUT:
+			if (sw_parse_duration_ms(optarg, strlen(optarg), &ms) < 0 || ms < 100) {
+				free(trust);
+				return sw_cli_usage_error(cmd, "--upload-timeout: expected a duration of at least 100ms, got '%s'",
+							  optarg);
+			}
+			cfg.upload_timeout_ms = ms;
+			break;
+		case OPT_MAX_UNPACKED:
+			if (sw_parse_size(optarg, strlen(optarg), &ms) < 0 || ms < 1) {
+				free(trust);
+				return sw_cli_usage_error(cmd, "--max-unpacked: expected a size of at least 1 (e.g. 2GB), got '%s'",
+							  optarg);
+			}
+			cfg.max_unpacked_bytes = ms;
 			break;
 		case ':':
 			free(trust);

@@ -73,6 +73,10 @@ int sw_api_release_put(struct sw_api *a, struct sw_err *err);
 int sw_api_release_get(struct sw_api *a, struct sw_err *err);
 int sw_api_release_commit(struct sw_api *a, struct sw_err *err);
 int sw_api_release_download(struct sw_api *a, struct sw_err *err);
+/* Remove uploads not committed and not written for s->upload_timeout_ms (see api_releases.c). */
+void sw_api_release_sweep(struct sw_server *s);
+/* Thread body: sw_api_release_sweep() every upload_timeout/4 (50 ms .. 1 min) until s->stopping. */
+void *sw_api_release_sweeper(void *server);
 /* api_deploy.c */
 int sw_api_deploy_create(struct sw_api *a, struct sw_err *err);
 int sw_api_deploy_list(struct sw_api *a, struct sw_err *err);

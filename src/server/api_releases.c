@@ -12,25 +12,40 @@
  * incoming/<file> when complete. Commit checks, in this order (422 naming
  * the first that fails): the bundle's sha256 equals <digest>, the bundle's
  * signature and the manifest's signature verify against a trusted key, the
- * manifest is well-formed, and it names sha256:<digest>. Only then are the
- * files renamed into the release directory (manifest last) and the release
- * recorded with event release.uploaded, in one transaction. A release that
- * is already recorded with the same manifest is fine (existed: true); with
- * another manifest it is refused (422).
- * Calls release/minisign, release/manifest, store/, base/.
+ * manifest is well-formed, and it names sha256:<digest>, then the archive
+ * itself with the agents' checker (release/bundle.h sw_bundle_scan: paths,
+ * entry types, links, sizes and ratio against s->unpack_limits) and its
+ * count of files against the manifest's `files`. An archive refused there
+ * is 422 "archive check failed: ..." and its upload is removed. Only then
+ * are the files renamed into the release directory (manifest last) and the
+ * release recorded with event release.uploaded, in one transaction. A
+ * release that is already recorded with the same manifest is fine
+ * (existed: true); with another manifest it is refused (422).
+ *
+ * Abandoned uploads: sw_api_release_sweep() removes every file under
+ * releases/<digest>/incoming/ not written for s->upload_timeout_ms, then
+ * the directories left empty; the server runs it at start and from the
+ * thread sw_api_release_sweeper().
+ * Calls release/bundle, release/minisign, release/manifest, store/, base/.
  */
 #include "server/api.h"
 #include "base/buf.h"
 #include "base/fs.h"
 #include "base/hash.h"
 #include "base/json.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "base/mem.h"
+#include "base/num.h"
+#include "release/bundle.h"
 #include "release/manifest.h"
 #include "release/minisign.h"
 #include "server/validate.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +117,8 @@ int sw_api_release_prepare(struct sw_api *a, struct sw_err *err)
 	if (sw_snprintf(a->upload_tmp, sizeof(a->upload_tmp), "%s/%s.part-%s", dir, f->name, a->req->id) < 0)
 		return sw_err_set(err, SW_EINTERNAL, "upload path too long");
 	fd = open(a->upload_tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT && sw_fs_mkdirs(dir, 0700, err) == 0) /* the sweeper removed it meanwhile */
+		fd = open(a->upload_tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		int e = errno;
 
@@ -181,7 +198,17 @@ struct sw_rel_checked {
 	char *canon;
 	char key_id[SW_MINISIGN_KEY_ID_HEX];
 	const char *service, *version;
+	int archive_refused; /* the archive failed its checks: the upload is removed */
 };
+
+/* Count the files the manifest counts (regular files and hardlinks, as `slipway verify`). */
+static int sw_rel_count_file(const struct sw_bundle_entry *e, void *ctx, struct sw_err *err)
+{
+	(void)err;
+	if (e->type == SW_BUNDLE_FILE || e->type == SW_BUNDLE_HARDLINK)
+		(*(uint64_t *)ctx)++;
+	return 0;
+}
 
 /* Every check of the uploaded files in inc/ (no lock held: hashing takes time). */
 static int sw_rel_check(struct sw_server *s, const char *digest, const char *inc, struct sw_rel_checked *c,
@@ -233,6 +260,23 @@ static int sw_rel_check(struct sw_server *s, const char *digest, const char *inc
 		sw_err_set(err, SW_EINTEGRITY, "manifest size check failed: release.json says %llu bytes, the bundle has %llu",
 			   (unsigned long long)v.size, (unsigned long long)size);
 		goto out;
+	}
+	/* The archive, as every agent will check it: refused here rather than on every host. */
+	{
+		uint64_t files = 0;
+
+		if (sw_bundle_scan(path[REL_BUNDLE], &s->unpack_limits, sw_rel_count_file, &files, &e2) < 0) {
+			sw_err_set(err, SW_EINTEGRITY, "archive check failed: %s", e2.msg);
+			c->archive_refused = 1;
+			goto out;
+		}
+		if (files != v.files) {
+			sw_err_set(err, SW_EINTEGRITY,
+				   "archive check failed: the bundle holds %llu files, release.json says %llu",
+				   (unsigned long long)files, (unsigned long long)v.files);
+			c->archive_refused = 1;
+			goto out;
+		}
 	}
 	if (sw_json_canonical(c->manifest, &canon) < 0) {
 		sw_err_set(err, SW_EINTEGRITY, "manifest check failed: cannot encode it");
@@ -300,6 +344,11 @@ int sw_api_release_commit(struct sw_api *a, struct sw_err *err)
 	}
 	if (sw_rel_check(s, digest, inc, &c, err) < 0) {
 		free(old);
+		if (c.archive_refused) {
+			/* Nothing of a refused archive stays: not the upload, not an empty release directory. */
+			sw_rel_clean_incoming(inc);
+			rmdir(dir);
+		}
 		return -1;
 	}
 	if (existed) {
@@ -442,4 +491,70 @@ int sw_api_release_download(struct sw_api *a, struct sw_err *err)
 	}
 	sw_http_reply_fd(a->req, fd, (uint64_t)st.st_size, f->ctype);
 	return 0;
+}
+
+/* ---- abandoned uploads -------------------------------------------------- */
+
+/* Remove the files of one incoming/ not written for max_age_ms, then incoming/ and its release dir if empty. */
+static void sw_rel_sweep_incoming(const char *rdir, int64_t now_ms, uint64_t max_age_ms)
+{
+	char inc[PATH_MAX], path[PATH_MAX], age[32];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if (sw_snprintf(inc, sizeof(inc), "%s/incoming", rdir) < 0 || !(d = opendir(inc)))
+		return;
+	while ((de = readdir(d))) {
+		int64_t mtime_ms;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    sw_snprintf(path, sizeof(path), "%s/%s", inc, de->d_name) < 0 || lstat(path, &st) < 0)
+			continue;
+		mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+		if (now_ms - mtime_ms < (int64_t)max_age_ms)
+			continue;
+		if (unlink(path) == 0)
+			sw_info("removed abandoned upload '%s' (not committed, untouched for %s)", path,
+				sw_format_duration_ms((uint64_t)(now_ms - mtime_ms), age, sizeof(age)));
+	}
+	closedir(d);
+	if (rmdir(inc) == 0) /* fails, harmlessly, while an upload is in progress */
+		rmdir(rdir);  /* fails, harmlessly, for a committed release */
+}
+
+void sw_api_release_sweep(struct sw_server *s)
+{
+	char dir[PATH_MAX], rdir[PATH_MAX];
+	int64_t now = sw_clock_wall_ms();
+	struct dirent *de;
+	DIR *d;
+
+	if (sw_snprintf(dir, sizeof(dir), "%s/releases", s->data_dir) < 0 || !(d = opendir(dir)))
+		return;
+	while ((de = readdir(d)))
+		if (sw_is_sha256_hex(de->d_name) && sw_snprintf(rdir, sizeof(rdir), "%s/%s", dir, de->d_name) >= 0)
+			sw_rel_sweep_incoming(rdir, now, s->upload_timeout_ms);
+	closedir(d);
+}
+
+void *sw_api_release_sweeper(void *arg)
+{
+	struct sw_server *s = arg;
+	uint64_t every = s->upload_timeout_ms / 4, next;
+	struct timespec slice = { 0, 50 * 1000000L };
+
+	if (every > 60000)
+		every = 60000;
+	if (every < 50)
+		every = 50;
+	next = sw_clock_mono_ms() + every;
+	while (!atomic_load(&s->stopping)) {
+		if (sw_clock_mono_ms() >= next) {
+			sw_api_release_sweep(s);
+			next = sw_clock_mono_ms() + every;
+		}
+		nanosleep(&slice, NULL);
+	}
+	return NULL;
 }

@@ -49,10 +49,14 @@ const struct sw_route sw_routes[] = {
 	{ "POST", "/api/v1/releases/{digest}/commit", SW_ACCESS_DEPLOYER, SW_ROUTE_BODY_NONE, sw_api_release_commit,
 	  "-",
 	  "201 `{digest, service, version, key_id, existed: false}` (200 with `existed: true` when already "
-	  "committed); 400 a file missing; 422 naming the failed check",
+	  "committed); 400 a file missing; 422 naming the failed check (`archive check failed: ...`: the upload "
+	  "is removed)",
 	  "Verify the uploaded files: sha256 of the bundle equals {digest}, the minisign signatures of the bundle "
-	  "and of release.json verify against a trusted key, release.json is a valid manifest naming {digest}. "
-	  "Then record the release. Event `release.uploaded`." },
+	  "and of release.json verify against a trusted key, release.json is a valid manifest naming {digest}, "
+	  "and the archive passes the agents' checks (paths, entry types, links, unpacked size and compression "
+	  "ratio against the server's `--max-unpacked`, default 1 GiB, and ratio 200; docs/releases.md) and holds "
+	  "the manifest's count of files. Then record the release. Event `release.uploaded`. Uploads never "
+	  "committed are removed after `--upload-timeout` (default 1h) without a write." },
 	{ "GET", "/api/v1/releases/{digest}/{file}", SW_ACCESS_VIEWER_OR_AGENT, SW_ROUTE_BODY_NONE,
 	  sw_api_release_download, "-", "200 the file's bytes; 404 unknown release or file",
 	  "Download one file of a committed release (agents use this)." },

@@ -381,6 +381,14 @@ int sw_server_start(const struct sw_server_config *cfg, struct sw_server **out, 
 	atomic_init(&s->stopping, 0);
 	atomic_init(&s->polls, 0);
 	s->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : SW_SERVER_HEARTBEAT_MS;
+	s->upload_timeout_ms = cfg->upload_timeout_ms ? cfg->upload_timeout_ms : SW_SERVER_UPLOAD_TIMEOUT_MS;
+	{
+		struct sw_bundle_limits def = SW_BUNDLE_LIMITS_DEFAULT;
+
+		s->unpack_limits = def;
+		if (cfg->max_unpacked_bytes)
+			s->unpack_limits.max_total_bytes = s->unpack_limits.max_entry_bytes = cfg->max_unpacked_bytes;
+	}
 	if (sw_strlcpy(s->data_dir, cfg->data_dir, sizeof(s->data_dir)) < 0) {
 		sw_err_set(err, SW_EINPUT, "data directory path too long");
 		goto fail;
@@ -422,6 +430,12 @@ int sw_server_start(const struct sw_server_config *cfg, struct sw_server **out, 
 		if (!s->ctl)
 			goto fail;
 	}
+	sw_api_release_sweep(s); /* uploads abandoned while no server ran */
+	if (pthread_create(&s->sweeper, NULL, sw_api_release_sweeper, s) != 0) {
+		sw_err_set(err, SW_EINTERNAL, "cannot start the upload sweeper thread");
+		goto fail;
+	}
+	s->sweeper_started = 1;
 	memset(&hooks, 0, sizeof(hooks));
 	hooks.ctx = s;
 	hooks.begin = sw_api_begin;
@@ -438,6 +452,8 @@ fail:
 	atomic_store(&s->stopping, 1);
 	if (s->http)
 		sw_http_stop(s->http);
+	if (s->sweeper_started)
+		pthread_join(s->sweeper, NULL);
 	if (s->ctl)
 		sw_controller_stop(s->ctl);
 	sw_server_free(s);
@@ -457,6 +473,8 @@ void sw_server_stop(struct sw_server *s)
 	for (deadline = sw_clock_mono_ms() + 2000; atomic_load(&s->polls) > 0 && sw_clock_mono_ms() < deadline;)
 		nanosleep(&tick, NULL);
 	sw_http_stop(s->http);
+	if (s->sweeper_started)
+		pthread_join(s->sweeper, NULL); /* it saw stopping */
 	sw_server_remove_url(s);
 	if (s->ctl)
 		sw_controller_stop(s->ctl);

@@ -14,7 +14,9 @@
  *   | server.url                  | "http://ADDR:PORT\n" while listening (removed at  |
  *   |                             | stop only while it still names this server)       |
  *   | trusted/<name>.pub          | minisign public keys trusted for uploads          |
- *   | releases/<digest>/incoming/ | uploads in progress                               |
+ *   | releases/<digest>/incoming/ | uploads in progress; removed when not written for  |
+ *   |                             | upload_timeout (a thread sweeps every ~1/4 of it,  |
+ *   |                             | at most every minute, and once at start)           |
  *   | releases/<digest>/<file>    | committed release files (api_releases.c)          |
  *
  * Concurrency: the store is not thread-safe. Every store call and
@@ -39,6 +41,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "release/bundle.h"
 #include "release/minisign.h"
 #include "store/store.h"
 
@@ -46,6 +49,7 @@
 #define SW_SERVER_HEARTBEAT_MS 1000
 #define SW_SERVER_POLL_MS 100
 #define SW_SERVER_WAIT_MAX_S 30
+#define SW_SERVER_UPLOAD_TIMEOUT_MS ((uint64_t)3600 * 1000)
 
 struct sw_server_config {
 	const char *data_dir;
@@ -54,6 +58,8 @@ struct sw_server_config {
 	size_t ntrust;
 	uint64_t heartbeat_ms;          /* told to agents; default SW_SERVER_HEARTBEAT_MS */
 	int no_controller;              /* tests: do not start the rollout controller */
+	uint64_t upload_timeout_ms;     /* abandoned uploads; default SW_SERVER_UPLOAD_TIMEOUT_MS */
+	uint64_t max_unpacked_bytes;    /* commit check; default SW_BUNDLE_MAX_TOTAL_DEFAULT */
 };
 
 struct sw_trusted_key {
@@ -84,6 +90,10 @@ struct sw_server {
 	struct sw_http *http;
 	int admin_token_written;    /* this start wrote DATA/admin.token */
 	int lock_fd;                /* DATA/server.lock, flock'ed for our life (-1: none) */
+	struct sw_bundle_limits unpack_limits; /* the archive checks at commit */
+	uint64_t upload_timeout_ms;
+	pthread_t sweeper;          /* removes abandoned uploads (api_releases.c) */
+	int sweeper_started;
 };
 
 int sw_server_start(const struct sw_server_config *cfg, struct sw_server **out, struct sw_err *err);

@@ -49,12 +49,13 @@ def http_get(url, timeout=2.0):
 
 
 class Server:
-    def __init__(self, tmp, trust=None):
+    def __init__(self, tmp, trust=None, extra=()):
         self.data = tmp / "data"
-        self.log = open(tmp / "server.log", "w")
+        self.log = open(tmp / "server.log", "a")
         args = [_bin(), "server", "--data", str(self.data), "--listen", "127.0.0.1:0", "--heartbeat", "300ms"]
         if trust:
             args += ["--trust", str(trust)]
+        args += list(extra)
         env = dict(os.environ, SLIPWAY_HOME=str(tmp / "server-home"))
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         wait_for(lambda: (self.data / "server.url").exists() and (self.data / "admin.token").exists(),
@@ -195,8 +196,8 @@ def env(tmp_path):
     """A server (trusting the test key when given) plus a list of agents, all stopped at the end."""
     state = {"server": None, "agents": []}
 
-    def start_server(trust=None):
-        state["server"] = Server(tmp_path, trust)
+    def start_server(trust=None, extra=()):
+        state["server"] = Server(tmp_path, trust, extra)
         return state["server"]
 
     def start_agent(*a, **kw):
@@ -820,22 +821,19 @@ def test_cli_deploy_to_two_agents(env, hello_release):
     b.stop_ok()
 
 
-def test_signed_bundle_with_path_traversal_refused(env, hello_release, tmp_path):
-    """A release signed by a trusted key but whose archive climbs out of its
-    directory: the agent's safe unpacker refuses it, nothing is written
-    outside the release directory, and nothing runs."""
+def craft_release(work, manifest_from, members):
+    """A release signed by a fresh minisign key in work/ whose archive holds
+    members [(name, bytes)] as given (no safety applied): (rel, pub)."""
     import hashlib
     import io
     import tarfile
 
-    tmp, start_server, start_agent = env
-    work = tmp_path / "evil"
     work.mkdir()
     subprocess.run(["minisign", "-G", "-W", "-p", str(work / "k.pub"), "-s", str(work / "k.key")],
                    check=True, capture_output=True, timeout=30)
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for name, data in (("dist/hello", b"#!/bin/sh\nexit 0\n"), ("../../escaped.txt", b"pwned\n")):
+        for name, data in members:
             ti = tarfile.TarInfo(name)
             ti.size = len(data)
             ti.mode = 0o755
@@ -846,8 +844,8 @@ def test_signed_bundle_with_path_traversal_refused(env, hello_release, tmp_path)
     digest = hashlib.sha256(blob).hexdigest()
     bundle = work / f"{digest}.tar.zst"
     bundle.write_bytes(blob)
-    manifest = json.loads(Path(hello_release["paths"]["manifest"]).read_text())
-    manifest.update({"digest": "sha256:" + digest, "bundle": bundle.name, "size": len(blob), "files": 2})
+    manifest = json.loads(Path(manifest_from["paths"]["manifest"]).read_text())
+    manifest.update({"digest": "sha256:" + digest, "bundle": bundle.name, "size": len(blob), "files": len(members)})
     mpath = work / f"{digest}.release.json"
     mpath.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     for f in (bundle, mpath):
@@ -855,21 +853,79 @@ def test_signed_bundle_with_path_traversal_refused(env, hello_release, tmp_path)
                        check=True, capture_output=True, timeout=30)
     rel = {"digest": digest, "paths": {"bundle": str(bundle), "bundle_signature": str(bundle) + ".minisig",
                                        "manifest": str(mpath), "manifest_signature": str(mpath) + ".minisig"}}
-    srv = start_server(trust=work / "k.pub")
-    upload(srv, rel)
-    a = start_agent("trav-1", srv.url, srv.join_token({"env": "staging"}))
-    wait_for(lambda: srv.hosts().get("trav-1", {}).get("online"), what="online")
-    dep = deploy(srv, digest)
-    ended = ended_deployment(srv, dep["id"])
-    assert ended["state"] in ("failed", "rolled_back", "aborted"), ended
-    assert re.search(r"hello-a: (refused|failed) \(release \w+\): [^\n]*\.\.", a.text()), a.text()
-    assert re.match(r"host 'trav-1' (refused|failed): .*\.\.", ended["reason"]), ended
-    # Nothing escaped: not beside the releases, not at the agent root, not above it.
-    for d in (a.root / "releases", a.root, a.root.parent):
-        assert not (d / "escaped.txt").exists()
-    assert not (a.root / "releases" / digest).exists()
-    assert not (a.root / "run" / "hello-a.pid").exists()
-    a.stop_ok()
+    return rel, work / "k.pub"
+
+
+def put_files(srv, rel):
+    names = {"bundle": "bundle.tar.zst", "bundle_signature": "bundle.tar.zst.minisig",
+             "manifest": "release.json", "manifest_signature": "release.json.minisig"}
+    for key, name in names.items():
+        status, out = srv.api("PUT", f"/api/v1/releases/{rel['digest']}/{name}",
+                              raw=Path(rel["paths"][key]).read_bytes())
+        assert status == 200, (name, status, out)
+
+
+def test_signed_bundle_with_path_traversal_refused_at_commit(env, hello_release, tmp_path):
+    """A release signed by a trusted key but whose archive climbs out of its
+    directory: the server runs the agents' archive checks at commit and
+    refuses it (422 naming the entry); nothing of the upload stays, and no
+    host is ever asked to install it. (The agent's own refusal of such an
+    archive is covered by tests/unit/test_bundle.c and the bomb test.)"""
+    tmp, start_server, start_agent = env
+    rel, pub = craft_release(tmp_path / "evil", hello_release,
+                             [("dist/hello", b"#!/bin/sh\nexit 0\n"), ("../../escaped.txt", b"pwned\n")])
+    srv = start_server(trust=pub)
+    put_files(srv, rel)
+    status, out = srv.api("POST", f"/api/v1/releases/{rel['digest']}/commit")
+    assert status == 422, (status, out)
+    assert out["error"]["message"].startswith("archive check failed: unsafe bundle"), out
+    assert "'../../escaped.txt' has a '..' component" in out["error"]["message"], out
+    assert not (srv.data / "releases" / rel["digest"]).exists()
+    assert srv.api("GET", f"/api/v1/releases/{rel['digest']}")[0] == 404
+    status, out = srv.api("POST", "/api/v1/deployments", {"service": "hello", "env": "staging",
+                                                          "digest": rel["digest"]})
+    assert status in (404, 422), (status, out)
+    # A file count that differs from the manifest's is refused as well.
+    rel2, pub2 = craft_release(tmp_path / "count", hello_release, [("dist/hello", b"#!/bin/sh\nexit 0\n")])
+    manifest = json.loads(Path(rel2["paths"]["manifest"]).read_text())
+    manifest["files"] = 2
+    Path(rel2["paths"]["manifest"]).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    subprocess.run(["minisign", "-S", "-s", str(tmp_path / "count" / "k.key"), "-m", rel2["paths"]["manifest"]],
+                   check=True, capture_output=True, timeout=30)
+    srv.stop()
+    srv = start_server(trust=pub2)
+    put_files(srv, rel2)
+    status, out = srv.api("POST", f"/api/v1/releases/{rel2['digest']}/commit")
+    assert status == 422, (status, out)
+    assert out["error"]["message"] == "archive check failed: the bundle holds 1 files, release.json says 2", out
+    assert not (srv.data / "releases" / rel2["digest"]).exists()
+
+
+def test_abandoned_uploads_removed(env, hello_release):
+    """Uploads never committed are removed after --upload-timeout (swept
+    while the server runs), and at start for those left by an earlier run."""
+    tmp, start_server, start_agent = env
+    srv = start_server(trust=hello_release["pub"], extra=["--upload-timeout", "1s"])
+    digest = hello_release["digest"]
+    status, out = srv.api("PUT", f"/api/v1/releases/{digest}/bundle.tar.zst",
+                          raw=Path(hello_release["paths"]["bundle"]).read_bytes())
+    assert status == 200, (status, out)
+    incoming = srv.data / "releases" / digest / "incoming"
+    assert (incoming / "bundle.tar.zst").exists()
+    wait_for(lambda: not (srv.data / "releases" / digest).exists(), timeout=15, what="the abandoned upload removed")
+    assert "removed abandoned upload" in (tmp / "server.log").read_text()
+    # A committed release is never touched; an upload left while no server ran goes at the next start.
+    upload(srv, hello_release)
+    srv.stop()
+    stale = srv.data / "releases" / ("ab" * 32) / "incoming"
+    stale.mkdir(parents=True)
+    (stale / "release.json").write_text("{}")
+    old = time.time() - 7200
+    os.utime(stale / "release.json", (old, old))
+    srv = start_server(trust=hello_release["pub"])  # default timeout: 1h
+    assert not (srv.data / "releases" / ("ab" * 32)).exists()
+    assert (srv.data / "releases" / digest / "bundle.tar.zst").exists()
+    assert srv.api("GET", f"/api/v1/releases/{digest}")[0] == 200
 
 
 def test_tampered_desired_run_refused(env, hello_release):
