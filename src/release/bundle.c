@@ -1120,8 +1120,13 @@ static void sw_unpack_test_gate(void)
 	fd = open(gate, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	while (read(fd, buf, sizeof(buf)) > 0 || errno == EINTR)
-		errno = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n > 0 || (n < 0 && errno == EINTR))
+			continue;
+		break; /* EOF: the writer closed it */
+	}
 	close(fd);
 }
 
