@@ -901,6 +901,21 @@ def test_signed_bundle_with_path_traversal_refused_at_commit(env, hello_release,
     assert not (srv.data / "releases" / rel2["digest"]).exists()
 
 
+def test_server_max_unpacked_refuses_at_commit(env, hello_release):
+    """`slipway server --max-unpacked 1MB`: the bomb release (4 MiB more) is
+    refused at commit, naming the file and the limit, and nothing stays."""
+    tmp, start_server, start_agent = env
+    bomb = hello_release["bomb"]
+    srv = start_server(trust=hello_release["pub"], extra=["--max-unpacked", "1MB"])
+    put_files(srv, bomb)
+    status, out = srv.api("POST", f"/api/v1/releases/{bomb['digest']}/commit")
+    assert status == 422, (status, out)
+    assert "archive check failed" in out["error"]["message"], out
+    assert "entry 'dist/padding' is 4194304 bytes, over the limit of 1048576" in out["error"]["message"], out
+    assert not (srv.data / "releases" / bomb["digest"]).exists()
+    upload(srv, hello_release)  # a release within the limit commits
+
+
 def test_abandoned_uploads_removed(env, hello_release):
     """Uploads never committed are removed after --upload-timeout (swept
     while the server runs), and at start for those left by an earlier run."""
