@@ -91,7 +91,8 @@ def haproxy_servers(sock):
     return out
 
 
-def start_haproxy(base, ports):
+def start_haproxy(base, ports, defaults=()):
+    """haproxy in front of every host's two slots; `defaults` adds lines to its defaults section."""
     hap = shutil.which("haproxy") or "/usr/sbin/haproxy"
     if not os.path.exists(hap):
         pytest.fail("haproxy is not installed: run scripts/install-deps.sh (make deps)")
@@ -109,6 +110,7 @@ def start_haproxy(base, ports):
         "    retries 5",
         "    option redispatch 1",
         "    retry-on conn-failure empty-response response-timeout",
+        *(f"    {d}" for d in defaults),
         "frontend fe",
         f"    bind 127.0.0.1:{fe}",
         "    default_backend hello",
@@ -759,8 +761,9 @@ def test_server_killed_mid_rollout_resumes(fleet, world):
     time.sleep(0.5)
     fleet.server.start()
     final = fleet.server.wait_final(dep["id"], timeout=60)
-    assert final["state"] in ("succeeded", "rolled_back"), final
-    want = rel["v2"]["digest"] if final["state"] == "succeeded" else rel["v1"]["digest"]
+    # Hosts get a grace after the restart: nobody is taken for offline, the rollout goes on.
+    assert final["state"] == "succeeded", final
+    want = rel["v2"]["digest"]
     # No host half-switched: every host runs the same release, healthy.
     wait_for(lambda: fleet.running(want), timeout=20, what=f"every host on {want[:12]}")
     for h in HOSTS:
