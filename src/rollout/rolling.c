@@ -334,6 +334,12 @@ void sw_rolling_step(json_t *dep, const struct sw_obs *obs, struct sw_step *out)
 		json_array_foreach(hosts, i, ph)
 			if (sw_rolling_skipped(ph))
 				skipped++;
+		/* Nothing was updated: the release runs nowhere, which is not a success. */
+		if (skipped && skipped == json_array_size(hosts)) {
+			sw_deployment_finish(dep, SW_DEP_FAILED,
+					     "every host of the deployment was revoked: the release was installed nowhere", out);
+			return;
+		}
 		sw_deployment_finish(dep, SW_DEP_SUCCEEDED, "", out);
 		if (skipped)
 			sw_dep_set_step(dep, "%zu host%s updated, %zu skipped (revoked)", json_array_size(hosts) - skipped,

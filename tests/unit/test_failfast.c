@@ -189,6 +189,34 @@ static void test_revoked_host_is_skipped(void **state)
 	sim_release(&s);
 }
 
+/* Every host revoked: nothing was installed anywhere, and that is not a success. */
+static void test_all_hosts_revoked_fails(void **state)
+{
+	struct sw_step out;
+	struct sim s;
+	int i, k;
+
+	(void)state;
+	sim_init(&s, 2, OLD);
+	for (k = 0; k < 2; k++) {
+		s.h[k].exists = false;
+		s.h[k].dead = true;
+		s.h[k].last_seen = s.now - 60000;
+	}
+	sim_dep(&s, "rolling", NULL, NEW, OLD, LONG_TIMEOUT);
+	for (i = 0; i < 30; i++) {
+		vstep(&s, false, NULL, &out);
+		sw_step_release(&out);
+		if (strcmp(sim_state(&s), "pending") && strcmp(sim_state(&s), "progressing"))
+			break;
+		s.now += 100;
+		sim_agents(&s, NULL, NULL, NULL);
+	}
+	assert_string_equal(sim_state(&s), "failed");
+	assert_non_null(strstr(json_string_value(json_object_get(s.dep, "reason")), "every host of the deployment was revoked"));
+	sim_release(&s);
+}
+
 static void test_revoke_releases_a_batch_waiting_for_the_host(void **state)
 {
 	struct sw_step out;
@@ -313,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_rolling_unhealthy_verdict_fails_the_batch_at_once),
 		cmocka_unit_test(test_crashloop_verdict_in_every_strategy),
 		cmocka_unit_test(test_revoked_host_is_skipped),
+		cmocka_unit_test(test_all_hosts_revoked_fails),
 		cmocka_unit_test(test_revoke_releases_a_batch_waiting_for_the_host),
 		cmocka_unit_test(test_rollback_does_not_wait_for_a_revoked_host),
 		cmocka_unit_test(test_offline_host_of_another_batch),
