@@ -260,8 +260,7 @@ static void test_rolling_offline_host_counts_as_unavailable(void **state)
 	(void)state;
 	/* web-3 is down from the start: batch 1 (web-1) would make 2 hosts unavailable: fails at once. */
 	sim_init(&s, 3, OLD);
-	s.h[2].dead = true;
-	s.h[2].last_seen = s.now - 60000;
+	sim_offline(&s, 2);
 	sim_dep(&s, "rolling", NULL, NEW, OLD, NULL);
 	steps = sim_run(&s, false, NULL, NULL, 1000, 50);
 	assert_string_equal(sim_state(&s), "rolled_back");
@@ -274,8 +273,7 @@ static void test_rolling_offline_host_counts_as_unavailable(void **state)
 
 	/* With max_unavailable 2 the same fleet proceeds until web-3's own batch. */
 	sim_init(&s, 3, OLD);
-	s.h[2].dead = true;
-	s.h[2].last_seen = s.now - 60000;
+	sim_offline(&s, 2);
 	sim_dep(&s, "rolling", "{\"max_unavailable\": 2}", NEW, OLD, NULL);
 	sim_run(&s, false, NULL, NULL, 100, 50);
 	assert_string_equal(sim_state(&s), "rolled_back");

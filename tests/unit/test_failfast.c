@@ -165,8 +165,7 @@ static void test_revoked_host_is_skipped(void **state)
 	/* max_unavailable 1: one host per batch. web-3 was revoked (its agent is gone too). */
 	sim_init(&s, 3, OLD);
 	s.h[2].exists = false;
-	s.h[2].dead = true;
-	s.h[2].last_seen = s.now - 60000;
+	sim_offline(&s, 2);
 	sim_dep(&s, "rolling", NULL, NEW, OLD, LONG_TIMEOUT);
 	for (i = 0; i < 30; i++) {
 		vstep(&s, false, NULL, &out);
@@ -200,8 +199,7 @@ static void test_all_hosts_revoked_fails(void **state)
 	sim_init(&s, 2, OLD);
 	for (k = 0; k < 2; k++) {
 		s.h[k].exists = false;
-		s.h[k].dead = true;
-		s.h[k].last_seen = s.now - 60000;
+		sim_offline(&s, k);
 	}
 	sim_dep(&s, "rolling", NULL, NEW, OLD, LONG_TIMEOUT);
 	for (i = 0; i < 30; i++) {
@@ -217,6 +215,23 @@ static void test_all_hosts_revoked_fails(void **state)
 	sim_release(&s);
 }
 
+/* Steps (time moves 100 ms, agents report) until host i is told its new row; at most 40. */
+static void run_until_told(struct sim *s, size_t i)
+{
+	struct sw_step out;
+	int n;
+
+	for (n = 0; n < 40; n++) {
+		vstep(s, false, NULL, &out);
+		sw_step_release(&out);
+		if (s->h[i].gen)
+			break;
+		s->now += 100;
+		sim_agents(s, NULL, NULL, NULL);
+	}
+	assert_int_equal(s->h[i].gen, 1);
+}
+
 static void test_revoke_releases_a_batch_waiting_for_the_host(void **state)
 {
 	struct sw_step out;
@@ -227,15 +242,7 @@ static void test_revoke_releases_a_batch_waiting_for_the_host(void **state)
 	sim_init(&s, 3, OLD);
 	sim_dep(&s, "rolling", NULL, NEW, OLD, LONG_TIMEOUT);
 	/* Batch 1 (web-1) goes through; web-2's agent takes its row but never gets healthy. */
-	for (i = 0; i < 40; i++) {
-		vstep(&s, false, NULL, &out);
-		sw_step_release(&out);
-		if (s.h[1].gen)
-			break;
-		s.now += 100;
-		sim_agents(&s, NULL, NULL, NULL);
-	}
-	assert_int_equal(s.h[1].gen, 1);
+	run_until_told(&s, 1);
 	for (i = 0; i < 20; i++) {
 		vstep(&s, false, NULL, &out);
 		sw_step_release(&out);
@@ -273,15 +280,7 @@ static void test_rollback_does_not_wait_for_a_revoked_host(void **state)
 	sim_init(&s, 3, OLD);
 	sim_dep(&s, "rolling", NULL, NEW, OLD, LONG_TIMEOUT);
 	/* web-1 done; web-2 told, then revoked (its agent gone) while the batch waits for it. */
-	for (i = 0; i < 40; i++) {
-		vstep(&s, false, NULL, &out);
-		sw_step_release(&out);
-		if (s.h[1].gen)
-			break;
-		s.now += 100;
-		sim_agents(&s, NULL, NULL, NULL);
-	}
-	assert_int_equal(s.h[1].gen, 1);
+	run_until_told(&s, 1);
 	s.h[1].exists = false;
 	s.h[1].dead = true;
 	/* web-3's batch then fails: the rollback restores web-1 and web-3 and ends, web-2 is not waited for. */
@@ -310,8 +309,7 @@ static void test_offline_host_of_another_batch(void **state)
 	(void)state;
 	/* max_unavailable 1 and web-3 offline: batch 1 cannot start without breaking it: fail at once. */
 	sim_init(&s, 3, OLD);
-	s.h[2].dead = true;
-	s.h[2].last_seen = s.now - 60000;
+	sim_offline(&s, 2);
 	sim_dep(&s, "rolling", NULL, NEW, OLD, LONG_TIMEOUT);
 	steps = sim_run(&s, false, NULL, NULL, 1000, 50);
 	assert_true(steps <= 3);
@@ -324,8 +322,7 @@ static void test_offline_host_of_another_batch(void **state)
 
 	/* max_unavailable 2: the remaining hosts can proceed; web-3's own batch then fails at once, naming it. */
 	sim_init(&s, 3, OLD);
-	s.h[2].dead = true;
-	s.h[2].last_seen = s.now - 60000;
+	sim_offline(&s, 2);
 	sim_dep(&s, "rolling", "{\"max_unavailable\": 2, \"batch\": 1}", NEW, OLD, LONG_TIMEOUT);
 	sim_run(&s, false, NULL, NULL, 100, 50);
 	assert_string_equal(sim_state(&s), "rolled_back");
