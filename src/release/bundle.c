@@ -2,11 +2,12 @@
  * bundle.c - deterministic tar.zst writer, streaming checker and safe
  * unpacker for release bundles (see bundle.h for the layout and the rules).
  * Owns the entry lists it builds; scan callbacks borrow entries.
- * Calls libarchive, libc and base/ (buf, err, fs, hash, mem).
+ * Calls libarchive, libc and base/ (buf, err, fs, hash, json, mem).
  */
 #include "release/bundle.h"
 #include "base/buf.h"
 #include "base/fs.h"
+#include "base/json.h"
 #include "base/mem.h"
 
 #include <archive.h>
@@ -720,19 +721,92 @@ static int sw_br_canceled(struct sw_br *r, struct sw_err *err)
 	return 0;
 }
 
+/* May regular files of `total` bytes come out of a bundle of `packed` bytes under lim? */
+static int sw_limits_total(const struct sw_bundle_limits *lim, const char *what, uint64_t total, uint64_t packed,
+			   struct sw_err *err)
+{
+	uint64_t ratio = lim->max_ratio;
+
+	if (total > lim->max_total_bytes)
+		return sw_err_set(err, SW_EINPUT, "bundle '%s' unpacks to more than %llu bytes (the unpacked size limit)",
+				  what, (unsigned long long)lim->max_total_bytes);
+	if (ratio && total > lim->ratio_floor_bytes && packed <= UINT64_MAX / ratio && total > packed * ratio)
+		return sw_err_set(err, SW_EINPUT,
+				  "bundle '%s' unpacks to more than %llu times its %llu bytes (the compression ratio limit)",
+				  what, (unsigned long long)ratio, (unsigned long long)packed);
+	return 0;
+}
+
 /* May the regular files of the archive unpack to `total` bytes? */
 static int sw_br_check_total(struct sw_br *r, uint64_t total, struct sw_err *err)
 {
-	uint64_t ratio = r->lim.max_ratio;
+	return sw_limits_total(&r->lim, r->what, total, r->packed, err);
+}
 
-	if (total > r->lim.max_total_bytes)
-		return sw_err_set(err, SW_EINPUT, "bundle '%s' unpacks to more than %llu bytes (the unpacked size limit)",
-				  r->what, (unsigned long long)r->lim.max_total_bytes);
-	if (ratio && total > r->lim.ratio_floor_bytes && r->packed <= UINT64_MAX / ratio && total > r->packed * ratio)
-		return sw_err_set(err, SW_EINPUT,
-				  "bundle '%s' unpacks to more than %llu times its %llu bytes (the compression ratio limit)",
-				  r->what, (unsigned long long)ratio, (unsigned long long)r->packed);
-	return 0;
+void sw_bundle_stats_add(struct sw_bundle_stats *st, const struct sw_bundle_entry *e)
+{
+	st->entries++;
+	if (e->type != SW_BUNDLE_FILE)
+		return;
+	st->total = e->size > UINT64_MAX - st->total ? UINT64_MAX : st->total + e->size;
+	if (e->size > st->largest)
+		st->largest = e->size;
+}
+
+int sw_bundle_stats_write(const char *path, const struct sw_bundle_stats *st, struct sw_err *err)
+{
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "total", (json_int_t)st->total, "largest",
+			      (json_int_t)st->largest, "entries", (json_int_t)st->entries, "packed",
+			      (json_int_t)st->packed);
+	char *text;
+	int rc;
+
+	if (!o || !(text = json_dumps(o, JSON_SORT_KEYS)))
+		sw_die("out of memory (bundle stats)");
+	json_decref(o);
+	rc = sw_fs_write_atomic(path, text, strlen(text), 0644, err);
+	free(text);
+	return rc;
+}
+
+int sw_bundle_stats_read(const char *path, struct sw_bundle_stats *st, struct sw_err *err)
+{
+	static const char *const keys[] = { "total", "largest", "entries", "packed" };
+	uint64_t *const vals[] = { &st->total, &st->largest, &st->entries, &st->packed };
+	struct sw_buf text = SW_BUF_INIT(4096);
+	json_t *o = NULL, *v;
+	size_t i;
+	int rc = -1;
+
+	if (sw_fs_read_file(path, 4096, &text, err) < 0)
+		goto out;
+	if (!(o = sw_json_parse(text.data, text.len, 4096, path, err)))
+		goto out;
+	for (i = 0; i < SW_ARRAY_LEN(keys); i++) {
+		v = json_object_get(o, keys[i]);
+		if (!json_is_integer(v) || json_integer_value(v) < 0) {
+			sw_err_set(err, SW_EINPUT, "%s: field '%s' is not a size", path, keys[i]);
+			goto out;
+		}
+		*vals[i] = (uint64_t)json_integer_value(v);
+	}
+	rc = 0;
+out:
+	json_decref(o);
+	sw_buf_release(&text);
+	return rc;
+}
+
+int sw_bundle_stats_check(const struct sw_bundle_stats *st, const struct sw_bundle_limits *lim, const char *what,
+			  struct sw_err *err)
+{
+	if (st->entries > lim->max_entries)
+		return sw_err_set(err, SW_EINPUT, "bundle '%s' has more than %llu entries", what,
+				  (unsigned long long)lim->max_entries);
+	if (st->largest > lim->max_entry_bytes)
+		return sw_err_set(err, SW_EINPUT, "bundle '%s': its largest entry is %llu bytes, over the limit of %llu",
+				  what, (unsigned long long)st->largest, (unsigned long long)lim->max_entry_bytes);
+	return sw_limits_total(lim, what, st->total, st->packed, err);
 }
 
 static int sw_br_entry_too_big(struct sw_br *r, uint64_t size, struct sw_err *err)

@@ -129,6 +129,30 @@ struct sw_bundle_limits {
 void sw_bundle_limits_merge(const struct sw_bundle_limits *a, const struct sw_bundle_limits *b,
 			    struct sw_bundle_limits *out);
 
+/*
+ * What a scan measured of an archive: the bytes of its regular files, the
+ * largest one, its entries and the bundle's own size. The server records
+ * them at commit (the archive does not change), so that a later check
+ * against other limits needs no second pass over the archive.
+ */
+struct sw_bundle_stats {
+	uint64_t total, largest, entries, packed;
+};
+
+/* The file the server keeps beside a committed bundle: its stats as JSON. */
+#define SW_BUNDLE_STATS_FILE "unpacked.json"
+/* {total, largest, entries, packed} to path (atomically), and back (SW_ENOTFOUND: no file). */
+int sw_bundle_stats_write(const char *path, const struct sw_bundle_stats *st, struct sw_err *err);
+int sw_bundle_stats_read(const char *path, struct sw_bundle_stats *st, struct sw_err *err);
+/* Add one scanned entry to st. */
+void sw_bundle_stats_add(struct sw_bundle_stats *st, const struct sw_bundle_entry *e);
+/*
+ * The limits' verdict on measured totals: the same rules and messages as a
+ * scan or unpack with lim (cancel and free_margin_bytes do not apply).
+ */
+int sw_bundle_stats_check(const struct sw_bundle_stats *st, const struct sw_bundle_limits *lim, const char *what,
+			  struct sw_err *err);
+
 void sw_bundle_list_init(struct sw_bundle_list *l);
 void sw_bundle_list_release(struct sw_bundle_list *l);
 /*

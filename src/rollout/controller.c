@@ -44,6 +44,7 @@
 #include "traffic/haproxy.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1141,8 +1142,29 @@ static void sw_ctl_emergency(json_t *plan)
 /*
  * environments.<name>.unpack: the committed bundle must fit the limits the
  * environment sets (the server's own were checked at commit; agents apply
- * their host caps). The bundle is read, not written (sw_bundle_scan).
+ * their host caps). The commit's scan left the archive's totals beside the
+ * bundle (SW_BUNDLE_STATS_FILE), so this runs under the store lock without
+ * reading the archive; a release committed before that file existed is
+ * scanned (read, not written).
  */
+/* The bundle's recorded totals against lim; a scan when none were recorded. */
+static int sw_ctl_unpack_fits(const char *bundle, const struct sw_bundle_limits *lim, struct sw_err *err)
+{
+	struct sw_bundle_stats stats;
+	struct sw_err e2 = SW_ERR_INIT;
+	char path[PATH_MAX];
+	const char *slash = strrchr(bundle, '/');
+	int n = slash ? (int)(slash - bundle) : 1;
+
+	if (sw_snprintf(path, sizeof(path), "%.*s/%s", n, slash ? bundle : ".", SW_BUNDLE_STATS_FILE) < 0)
+		return sw_err_set(err, SW_EINTERNAL, "release path too long");
+	if (sw_bundle_stats_read(path, &stats, &e2) == 0)
+		return sw_bundle_stats_check(&stats, lim, bundle, err);
+	if (e2.code != SW_ENOTFOUND)
+		sw_warn("msg=\"cannot read a bundle's recorded totals: scanning it\" error=\"%s\"", e2.msg);
+	return sw_bundle_scan(bundle, lim, NULL, NULL, err);
+}
+
 static int sw_ctl_unpack_check(struct sw_store *st, const char *key, const struct sw_spec_env *e, struct sw_err *err)
 {
 	const struct sw_spec_unpack *u = &e->unpack;
@@ -1162,7 +1184,7 @@ static int sw_ctl_unpack_check(struct sw_store *st, const char *key, const struc
 	lim.ratio_floor_bytes = SW_BUNDLE_RATIO_FLOOR_DEFAULT;
 	if (sw_store_get_release(st, key, &text, &bundle, err) < 0)
 		return -1;
-	if (!bundle || sw_bundle_scan(bundle, &lim, NULL, NULL, &e2) < 0)
+	if (!bundle || sw_ctl_unpack_fits(bundle, &lim, &e2) < 0)
 		rc = sw_err_set(err, SW_EINPUT, "release '%s' does not fit the unpack limits of environment '%s' "
 				"(slipway.yml:%u:%u): %s",
 				key, e->name, e->loc.line, e->loc.col, bundle ? e2.msg : "its bundle is not on the server");

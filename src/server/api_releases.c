@@ -8,6 +8,7 @@
  *   | bundle.tar.zst.minisig  | 16 KiB  | minisign signature of the bundle  |
  *   | release.json            | 1 MiB   | the manifest (release/manifest.h) |
  *   | release.json.minisig    | 16 KiB  | minisign signature of the manifest|
+ *   | unpacked.json           | 4 KiB   | the commit scan's totals (server) |
  * Uploads stream into incoming/<file>.part-<request id> and are renamed to
  * incoming/<file> when complete. Commit checks, in this order (422 naming
  * the first that fails): the bundle's sha256 equals <digest>, the bundle's
@@ -17,7 +18,9 @@
  * entry types, links, sizes and ratio against s->unpack_limits) and its
  * count of files against the manifest's `files`. An archive refused there
  * is 422 "archive check failed: ..." and its upload is removed. Only then
- * are the files renamed into the release directory (manifest last) and the
+ * are the scan's totals written (unpacked.json, so that a deployment checks
+ * an environment's unpack limits without reading the archive again under
+ * the store lock), the files renamed into the release directory (manifest last) and the
  * release recorded with event release.uploaded, in one transaction. A
  * release that is already recorded with the same manifest is fine
  * (existed: true); with another manifest it is refused (422).
@@ -199,14 +202,23 @@ struct sw_rel_checked {
 	char key_id[SW_MINISIGN_KEY_ID_HEX];
 	const char *service, *version;
 	int archive_refused; /* the archive failed its checks: the upload is removed */
+	struct sw_bundle_stats stats; /* what the scan measured: recorded beside the bundle */
 };
 
-/* Count the files the manifest counts (regular files and hardlinks, as `slipway verify`). */
-static int sw_rel_count_file(const struct sw_bundle_entry *e, void *ctx, struct sw_err *err)
+/* What the commit's scan counts: the files the manifest counts, and the archive's totals. */
+struct sw_rel_scan {
+	uint64_t files; /* regular files and hardlinks, as `slipway verify` */
+	struct sw_bundle_stats stats;
+};
+
+static int sw_rel_scan_entry(const struct sw_bundle_entry *e, void *ctx, struct sw_err *err)
 {
+	struct sw_rel_scan *sc = ctx;
+
 	(void)err;
 	if (e->type == SW_BUNDLE_FILE || e->type == SW_BUNDLE_HARDLINK)
-		(*(uint64_t *)ctx)++;
+		sc->files++;
+	sw_bundle_stats_add(&sc->stats, e);
 	return 0;
 }
 
@@ -263,20 +275,22 @@ static int sw_rel_check(struct sw_server *s, const char *digest, const char *inc
 	}
 	/* The archive, as every agent will check it: refused here rather than on every host. */
 	{
-		uint64_t files = 0;
+		struct sw_rel_scan sc = { 0 };
 
-		if (sw_bundle_scan(path[REL_BUNDLE], &s->unpack_limits, sw_rel_count_file, &files, &e2) < 0) {
+		if (sw_bundle_scan(path[REL_BUNDLE], &s->unpack_limits, sw_rel_scan_entry, &sc, &e2) < 0) {
 			sw_err_set(err, SW_EINTEGRITY, "archive check failed: %s", e2.msg);
 			c->archive_refused = 1;
 			goto out;
 		}
-		if (files != v.files) {
+		if (sc.files != v.files) {
 			sw_err_set(err, SW_EINTEGRITY,
 				   "archive check failed: the bundle holds %llu files, release.json says %llu",
-				   (unsigned long long)files, (unsigned long long)v.files);
+				   (unsigned long long)sc.files, (unsigned long long)v.files);
 			c->archive_refused = 1;
 			goto out;
 		}
+		c->stats = sc.stats;
+		c->stats.packed = size;
 	}
 	if (sw_json_canonical(c->manifest, &canon) < 0) {
 		sw_err_set(err, SW_EINTEGRITY, "manifest check failed: cannot encode it");
@@ -367,6 +381,10 @@ int sw_api_release_commit(struct sw_api *a, struct sw_err *err)
 		free(c.canon);
 		return rc;
 	}
+	/* The scan's totals beside the bundle, so that deployments check their limits without a second scan. */
+	if (sw_snprintf(dst, sizeof(dst), "%s/%s", dir, SW_BUNDLE_STATS_FILE) < 0 ||
+	    sw_bundle_stats_write(dst, &c.stats, err) < 0)
+		goto fail;
 	/* Into place: the manifest last, so a directory with release.json is complete. */
 	for (i = 0; i < REL_NFILES; i++) {
 		size_t k = i < REL_MANIFEST ? i : (i == REL_MANIFEST ? REL_MANIFEST_SIG : REL_MANIFEST);

@@ -749,6 +749,14 @@ def test_bomb_over_the_limits_refused(env, hello_release):
     assert status == 400, (status, out)
     assert "does not fit the unpack limits of environment 'tight'" in out["error"]["message"], out
     assert "unpacks to more than 1048576 bytes" in out["error"]["message"], out
+    # That answer came from the totals the commit's scan recorded beside the bundle; a release
+    # committed before those were recorded is scanned instead, with the same verdict.
+    stats = srv.data / "releases" / bomb["digest"] / "unpacked.json"
+    recorded = json.loads(stats.read_text())
+    assert recorded["total"] > 4 * 1024 * 1024 and recorded["largest"] == 4194304, recorded
+    stats.unlink()
+    status, out = srv.api("POST", "/api/v1/deployments", {"service": "hello", "env": "tight", "digest": bomb["digest"]})
+    assert status == 400 and "unpacks to more than 1048576 bytes" in out["error"]["message"], (status, out)
     ag = start_agent("bomb-1", srv.url, srv.join_token({"env": "staging"}), extra=["--max-unpacked", "1MB"])
     wait_for(lambda: srv.hosts().get("bomb-1", {}).get("online"), what="online")
     port = ag.ports[0]

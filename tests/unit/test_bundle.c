@@ -732,6 +732,65 @@ static void test_limits_exact_and_one_over(void **state)
 	free(c.buf);
 }
 
+static int stats_cb(const struct sw_bundle_entry *e, void *ctx, struct sw_err *err)
+{
+	(void)err;
+	sw_bundle_stats_add(ctx, e);
+	return 0;
+}
+
+/* Recorded totals judge as the scan does, and survive a write and a read. */
+static void test_stats(void **state)
+{
+	const size_t two[] = { 600, 400 };
+	struct sw_bundle_limits lim = { .max_entry_bytes = 1000, .max_total_bytes = 1000, .max_entries = 10 };
+	struct sw_bundle_stats st = { 0 }, back = { 0 };
+	struct sw_err err = SW_ERR_INIT;
+	char dir[] = "/tmp/sw-test-stats-XXXXXX", path[PATH_MAX];
+	struct craft c;
+
+	(void)state;
+	craft_zeros(&c, two, 2);
+	assert_int_equal(sw_bundle_scan_mem(c.buf, c.used, &lim, stats_cb, &st, &err), 0);
+	st.packed = c.used;
+	assert_int_equal(st.total, 1000);
+	assert_int_equal(st.largest, 600);
+	assert_true(st.entries >= 2);
+	assert_int_equal(sw_bundle_stats_check(&st, &lim, "b", &err), 0); /* exactly at the limits */
+	lim.max_total_bytes = 999;
+	assert_int_equal(sw_bundle_stats_check(&st, &lim, "b", &err), -1);
+	assert_non_null(strstr(err.msg, "unpacks to more than 999 bytes"));
+	assert_int_equal(sw_bundle_scan_mem(c.buf, c.used, &lim, NULL, NULL, &err), -1); /* the scan agrees */
+	lim.max_total_bytes = 1000;
+	lim.max_entry_bytes = 599;
+	assert_int_equal(sw_bundle_stats_check(&st, &lim, "b", &err), -1);
+	assert_non_null(strstr(err.msg, "largest entry is 600 bytes, over the limit of 599"));
+	lim.max_entry_bytes = 1000;
+	lim.max_entries = 1;
+	assert_int_equal(sw_bundle_stats_check(&st, &lim, "b", &err), -1);
+	assert_non_null(strstr(err.msg, "more than 1 entries"));
+	lim.max_entries = 10;
+	lim.max_ratio = 1; /* zeros compress: 1000 bytes from far fewer */
+	assert_true(st.packed < 1000);
+	assert_int_equal(sw_bundle_stats_check(&st, &lim, "b", &err), -1);
+	assert_non_null(strstr(err.msg, "compression ratio limit"));
+	assert_int_equal(sw_bundle_scan_mem(c.buf, c.used, &lim, NULL, NULL, &err), -1);
+	free(c.buf);
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/%s", dir, SW_BUNDLE_STATS_FILE);
+	assert_int_equal(sw_bundle_stats_read(path, &back, &err), -1);
+	assert_int_equal(err.code, SW_ENOTFOUND);
+	assert_int_equal(sw_bundle_stats_write(path, &st, &err), 0);
+	assert_int_equal(sw_bundle_stats_read(path, &back, &err), 0);
+	assert_memory_equal(&st, &back, sizeof(st));
+	assert_int_equal(sw_fs_write_atomic(path, "{\"total\": -1}", 13, 0644, &err), 0);
+	assert_int_equal(sw_bundle_stats_read(path, &back, &err), -1);
+	assert_non_null(strstr(err.msg, "field 'total' is not a size"));
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_bomb_ratio(void **state)
 {
 	const size_t n[] = { (size_t)1 << 20 };
@@ -896,6 +955,7 @@ int main(void)
 		cmocka_unit_test(test_unpack_links_inside),
 		cmocka_unit_test(test_bomb_total_limit),
 		cmocka_unit_test(test_limits_exact_and_one_over),
+		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_bomb_ratio),
 		cmocka_unit_test(test_free_space),
 		cmocka_unit_test(test_header_lies_about_size),
