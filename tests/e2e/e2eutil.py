@@ -1,6 +1,7 @@
 """Small helpers the scenario tests share: the binary under test, free
 loopback ports, bounded waits, one HAProxy runtime API command, calls to
-the server's API, the processes a test starts, and a `slipway server`. Every wait has a deadline and ends in an
+the server's API, the processes a test starts, a `slipway server`, and releases of
+examples/hello made with the real `slipway keygen / run / release`. Every wait has a deadline and ends in an
 AssertionError naming what it waited for."""
 import json
 import os
@@ -13,6 +14,17 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+HELLO_DIR = ROOT / "examples" / "hello"
+
+# examples/hello's pipeline as the tests' hello specs write it; {hello} (the binary) and {version} to fill in.
+HELLO_BUILD = """\
+build:
+  jobs:
+    package:
+      steps:
+        - run: mkdir -p dist && cp {hello} dist/hello && echo {version} > dist/VERSION
+      outputs: [dist/]
+"""
 
 
 def slipway_bin():
@@ -135,3 +147,25 @@ class Server:
 
     def hosts(self):
         return {h["name"]: h for h in self.ok("GET", "/api/v1/hosts")}
+
+
+def keygen_env(home):
+    """The environment of the one who makes releases (SLIPWAY_HOME=home, an actor, no server, token or
+    log level of the caller's), with its signing key made by `slipway keygen`."""
+    env = dict(os.environ, SLIPWAY_HOME=str(home), SLIPWAY_ACTOR="tester@example.com")
+    for k in ("SLIPWAY_LOG", "SLIPWAY_SERVER", "SLIPWAY_TOKEN"):
+        env.pop(k, None)
+    subprocess.run([slipway_bin(), "keygen"], env=env, check=True, capture_output=True, timeout=30)
+    return env
+
+
+def release_from_spec(src, env, spec):
+    """A signed release of the spec: src (made here) gets slipway.yml, then `slipway run` and `slipway release`
+    run in it. Returns {"digest": hex digest, "bundle": path}."""
+    src.mkdir()
+    (src / "slipway.yml").write_text(spec)
+    for args in (["run"], ["release", "--output", "json"]):
+        p = subprocess.run([slipway_bin(), *args], cwd=src, env=env, capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, f"slipway {' '.join(args)}: {p.returncode}\n{p.stdout}\n{p.stderr}"
+    rel = json.loads(p.stdout)
+    return {"digest": rel["digest"].split(":")[-1], "bundle": rel["paths"]["bundle"]}

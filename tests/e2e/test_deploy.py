@@ -62,10 +62,10 @@ from pathlib import Path
 
 import pytest
 
-from e2eutil import slipway_bin as _bin, api_call, free_port, haproxy_cmd, wait_for
+from e2eutil import HELLO_BUILD, HELLO_DIR, slipway_bin as _bin, api_call, free_port, haproxy_cmd, keygen_env, \
+    release_from_spec, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-HELLO_DIR = ROOT / "examples" / "hello"
 HOSTS = ["web-1", "web-2", "web-3", "web-4"]
 
 
@@ -147,12 +147,7 @@ def haproxy_reset(sock):
 SPEC = """\
 service: {service}
 version: {version}
-build:
-  jobs:
-    package:
-      steps:
-        - run: mkdir -p dist && cp {hello} dist/hello && echo {version} > dist/VERSION
-      outputs: [dist/]
+""" + HELLO_BUILD + """\
 run:
   command: ./dist/hello --port ${{PORT}}
   env: {{ HELLO_VERSION: "{version}", HELLO_DRAIN_MS: "3000"{extra_env} }}
@@ -307,22 +302,11 @@ done
 
 
 def make_release(base, env, name, service, version, extra_env="", hooks="", prom=0, health_extra=""):
-    src = base / f"src-{name}"
-    src.mkdir()
-    (src / "slipway.yml").write_text(SPEC.format(
+    rel = release_from_spec(base / f"src-{name}", env, SPEC.format(
         service=service, version=version, hello=HELLO_DIR / "build" / "hello", extra_env=extra_env, hooks=hooks,
         health_extra=health_extra,
         smoke=base / "smoke.sh", sock=base / "admin.sock", nosock=base / "missing" / "admin.sock", prom=prom))
-
-    def run(*args):
-        p = subprocess.run([_bin(), *args], cwd=src, env=env, capture_output=True, text=True, timeout=120)
-        assert p.returncode == 0, f"slipway {' '.join(args)}: {p.returncode}\n{p.stdout}\n{p.stderr}"
-        return p
-
-    run("run")
-    rel = json.loads(run("release", "--output", "json").stdout)
-    return {"digest": rel["digest"].split(":")[-1], "bundle": rel["paths"]["bundle"], "version": version,
-            "service": service}
+    return dict(rel, version=version, service=service)
 
 
 @pytest.fixture(scope="module")
@@ -337,10 +321,7 @@ def world(tmp_path_factory):
     hap, sock, fe, hlog = start_haproxy(base, ports)
     prom = free_port()  # Prometheus is started on it by the `prometheus` fixture, for the tests that use it
     try:
-        env = dict(os.environ, SLIPWAY_HOME=str(base / "home"), SLIPWAY_ACTOR="tester@example.com")
-        for k in ("SLIPWAY_LOG", "SLIPWAY_SERVER", "SLIPWAY_TOKEN"):
-            env.pop(k, None)
-        subprocess.run([_bin(), "keygen"], env=env, check=True, capture_output=True, timeout=30)
+        env = keygen_env(base / "home")
 
         def rel_of(name, version, service="hello", **kw):
             return make_release(base, env, name, service, version, prom=prom, **kw)

@@ -22,14 +22,12 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from e2eutil import Procs, api_call, free_port, slipway_bin as _bin, wait_for
+from e2eutil import HELLO_BUILD, HELLO_DIR, Procs, api_call, free_port, keygen_env, release_from_spec, \
+    slipway_bin as _bin, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-HELLO_DIR = ROOT / "examples" / "hello"
 HOSTS = ["web-1", "web-2", "web-3"]
 
 # examples/hello's run section (health: http /healthz, interval 1s, timeout 2s,
@@ -37,12 +35,7 @@ HOSTS = ["web-1", "web-2", "web-3"]
 SPEC = """\
 service: hello
 version: {version}
-build:
-  jobs:
-    package:
-      steps:
-        - run: mkdir -p dist && cp {hello} dist/hello && echo {version} > dist/VERSION
-      outputs: [dist/]
+""" + HELLO_BUILD + """\
 run:
   command: {command}
   env: {{ HELLO_VERSION: "{version}"{extra_env} }}
@@ -59,19 +52,8 @@ HELLO_CMD = "./dist/hello --port ${PORT}"
 
 
 def make_release(base, env, name, version, command=HELLO_CMD, extra_env=""):
-    src = base / f"src-{name}"
-    src.mkdir()
-    (src / "slipway.yml").write_text(SPEC.format(version=version, hello=HELLO_DIR / "build" / "hello",
-                                                 command=command, extra_env=extra_env))
-
-    def run(*args):
-        p = subprocess.run([_bin(), *args], cwd=src, env=env, capture_output=True, text=True, timeout=120)
-        assert p.returncode == 0, f"slipway {' '.join(args)}: {p.returncode}\n{p.stdout}\n{p.stderr}"
-        return p
-
-    run("run")
-    rel = json.loads(run("release", "--output", "json").stdout)
-    return {"digest": rel["digest"].split(":")[-1], "bundle": rel["paths"]["bundle"]}
+    return release_from_spec(base / f"src-{name}", env, SPEC.format(
+        version=version, hello=HELLO_DIR / "build" / "hello", command=command, extra_env=extra_env))
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +61,7 @@ def releases(tmp_path_factory):
     base = tmp_path_factory.mktemp("failfast")
     if not (HELLO_DIR / "build" / "hello").exists():
         subprocess.run(["make", "-s", "-C", str(HELLO_DIR)], check=True, timeout=300, stdout=subprocess.DEVNULL)
-    env = dict(os.environ, SLIPWAY_HOME=str(base / "home"), SLIPWAY_ACTOR="tester@example.com")
-    for k in ("SLIPWAY_LOG", "SLIPWAY_SERVER", "SLIPWAY_TOKEN"):
-        env.pop(k, None)
-    subprocess.run([_bin(), "keygen"], env=env, check=True, capture_output=True, timeout=30)
+    env = keygen_env(base / "home")
     return {
         "pub": base / "home" / "keys" / "slipway.pub",
         "v1": make_release(base, env, "v1", "1.0.0"),
@@ -186,12 +165,17 @@ def slow_heartbeat_fleet(releases, tmp_path):
     f.stop()
 
 
-def test_unhealthy_release_rolled_back_within_seconds(fleet, releases):
+def deploy_after_good(fleet, releases, bad):
+    """v1 deployed (it succeeds), then releases[bad] with --wait: (exit code, deployment, seconds it took)."""
     rc, good = fleet.deploy(releases["v1"], "--wait")
     assert rc == 0 and good["state"] == "succeeded", good
     t0 = time.monotonic()
-    rc, dep = fleet.deploy(releases["unhealthy"], "--wait", timeout=60)
-    elapsed = time.monotonic() - t0
+    rc, dep = fleet.deploy(releases[bad], "--wait", timeout=60)
+    return rc, dep, time.monotonic() - t0
+
+
+def test_unhealthy_release_rolled_back_within_seconds(fleet, releases):
+    rc, dep, elapsed = deploy_after_good(fleet, releases, "unhealthy")
     print(f"\nunhealthy release (HELLO_UNHEALTHY=1, health_timeout 5m): deploy to rolled_back in {elapsed:.2f}s")
     assert rc == 1 and dep["state"] == "rolled_back", dep
     assert elapsed < 60, f"took {elapsed:.1f}s"
@@ -206,11 +190,7 @@ def test_unhealthy_release_rolled_back_within_seconds(fleet, releases):
 
 
 def test_crash_looping_release_rolled_back(fleet, releases):
-    rc, good = fleet.deploy(releases["v1"], "--wait")
-    assert rc == 0 and good["state"] == "succeeded", good
-    t0 = time.monotonic()
-    rc, dep = fleet.deploy(releases["crash"], "--wait", timeout=60)
-    elapsed = time.monotonic() - t0
+    rc, dep, elapsed = deploy_after_good(fleet, releases, "crash")
     print(f"\ncrash-looping release: deploy to rolled_back in {elapsed:.2f}s")
     assert rc == 1 and dep["state"] == "rolled_back", dep
     assert elapsed < 60, f"took {elapsed:.1f}s"

@@ -46,8 +46,8 @@ import time
 
 import pytest
 
-from e2eutil import free_port, slipway_bin, wait_for
-from test_deploy import HELLO_DIR, HOSTS, Agent, Server, haproxy_cmd, haproxy_servers, kill_services, start_haproxy
+from e2eutil import HELLO_BUILD, HELLO_DIR, free_port, keygen_env, release_from_spec, slipway_bin, wait_for
+from test_deploy import HOSTS, Agent, Server, haproxy_cmd, haproxy_servers, kill_services, start_haproxy
 
 RUNS = int(os.environ.get("FAULT_RUNS", "3"))
 FAULTS = ["kill", "stop4", "stop30"]
@@ -57,12 +57,7 @@ PROBE_S = 0.02
 SPEC = """\
 service: hello
 version: {version}
-build:
-  jobs:
-    package:
-      steps:
-        - run: mkdir -p dist && cp {hello} dist/hello && echo {version} > dist/VERSION
-      outputs: [dist/]
+""" + HELLO_BUILD + """\
 run:
   command: ./dist/hello --port ${{PORT}}
   env: {{ HELLO_VERSION: "{version}", HELLO_DRAIN_MS: "3000" }}
@@ -102,15 +97,9 @@ HAPROXY_DEFAULTS = ("timeout check 1s",)
 
 
 def make_release(base, env, version, sock):
-    src = base / f"src-{version}"
-    src.mkdir()
-    (src / "slipway.yml").write_text(SPEC.format(version=version, hello=HELLO_DIR / "build" / "hello", sock=sock,
-                                                 mh=MIN_HEALTHY))
-    for args in (["run"], ["release", "--output", "json"]):
-        p = subprocess.run([slipway_bin(), *args], cwd=src, env=env, capture_output=True, text=True, timeout=120)
-        assert p.returncode == 0, f"slipway {' '.join(args)}: {p.returncode}\n{p.stdout}\n{p.stderr}"
-    rel = json.loads(p.stdout)
-    return {"digest": rel["digest"].split(":")[-1], "bundle": rel["paths"]["bundle"], "version": version}
+    rel = release_from_spec(base / f"src-{version}", env, SPEC.format(
+        version=version, hello=HELLO_DIR / "build" / "hello", sock=sock, mh=MIN_HEALTHY))
+    return dict(rel, version=version)
 
 
 class World:
@@ -120,10 +109,7 @@ class World:
         self.base = base
         self.ports = {h: (free_port(), free_port()) for h in HOSTS}
         self.hap, self.sock, self.fe, self.hlog = start_haproxy(base, self.ports, HAPROXY_DEFAULTS)
-        self.env = dict(os.environ, SLIPWAY_HOME=str(base / "home"), SLIPWAY_ACTOR="tester@example.com")
-        for k in ("SLIPWAY_LOG", "SLIPWAY_SERVER", "SLIPWAY_TOKEN"):
-            self.env.pop(k, None)
-        subprocess.run([slipway_bin(), "keygen"], env=self.env, check=True, capture_output=True, timeout=30)
+        self.env = keygen_env(base / "home")
         self.rel = {v: make_release(base, self.env, v, self.sock) for v in ("1.0.0", "2.0.0")}
         self.server = Server(base, base / "home" / "keys" / "slipway.pub", free_port())
         self.agents = {}

@@ -28,15 +28,13 @@ import os
 import shutil
 import subprocess
 import threading
-from pathlib import Path
 
 import pytest
 
 import e2eutil
-from e2eutil import Procs, free_port, slipway_bin, wait_for, wait_listening
+from e2eutil import HELLO_BUILD, HELLO_DIR, Procs, free_port, keygen_env, release_from_spec, slipway_bin, wait_for, \
+    wait_listening
 
-ROOT = Path(__file__).resolve().parents[2]
-HELLO_DIR = ROOT / "examples" / "hello"
 HELLO = HELLO_DIR / "build" / "hello"
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 KEEP = 50  # SW_GATE_KEEP (src/rollout/gate.h): measurements the plan keeps per analysis run
@@ -44,12 +42,7 @@ KEEP = 50  # SW_GATE_KEEP (src/rollout/gate.h): measurements the plan keeps per 
 SPEC = """\
 service: hello
 version: {version}
-build:
-  jobs:
-    package:
-      steps:
-        - run: mkdir -p dist && cp {hello} dist/hello && echo {version} > dist/VERSION
-      outputs: [dist/]
+""" + HELLO_BUILD + """\
 run:
   command: ./dist/hello --port ${{PORT}}
   env: {{ HELLO_VERSION: "{version}" }}
@@ -104,17 +97,7 @@ class Server(e2eutil.Server):
 
 def make_release(tmp, env, version, sock):
     src = tmp / f"src-{version}"
-    src.mkdir()
-    (src / "slipway.yml").write_text(SPEC.format(version=version, hello=HELLO, sock=sock))
-
-    def run(*args):
-        p = subprocess.run([slipway_bin(), *args], cwd=src, env=env, capture_output=True, text=True, timeout=120)
-        assert p.returncode == 0, f"slipway {' '.join(args)}: {p.returncode}\n{p.stdout}\n{p.stderr}"
-        return p
-
-    run("run")
-    rel = json.loads(run("release", "--output", "json").stdout)
-    return {"digest": rel["digest"].split(":")[-1], "bundle": rel["paths"]["bundle"], "src": src}
+    return dict(release_from_spec(src, env, SPEC.format(version=version, hello=HELLO, sock=sock)), src=src)
 
 
 @pytest.fixture
@@ -133,10 +116,7 @@ def world(tmp_path):
 def test_every_measurement_past_the_plans_50(world):
     procs, tmp = world
     sock = tmp / "admin.sock"
-    home_env = dict(os.environ, SLIPWAY_HOME=str(tmp / "home"), SLIPWAY_ACTOR="tester@example.com")
-    for k in ("SLIPWAY_LOG", "SLIPWAY_SERVER", "SLIPWAY_TOKEN"):
-        home_env.pop(k, None)
-    subprocess.run([slipway_bin(), "keygen"], env=home_env, check=True, capture_output=True, timeout=30)
+    home_env = keygen_env(tmp / "home")
     v1 = make_release(tmp, home_env, "1.0.0", sock)
     v2 = make_release(tmp, home_env, "2.0.0", sock)
 
