@@ -149,7 +149,7 @@ static void test_http(void **state)
 	t0 = sw_clock_mono_ms();
 	assert_int_equal(sw_health_check(&p, detail, sizeof(detail)), 0);
 	took = sw_clock_mono_ms() - t0;
-	assert_true(took >= 250 && took < 2500);
+	assert_true(took >= 250 && took < 10000); /* bounded by the timeout, not by the silent server (a loaded machine is slow) */
 	assert_non_null(strstr(detail, "timed out"));
 	listener_stop(&l);
 	/* Nothing listening. */

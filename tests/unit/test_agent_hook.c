@@ -111,13 +111,15 @@ static void test_timeout_kills_group(void **state)
 	close(fd);
 	assert_int_equal(err.code, SW_ETIMEOUT);
 	assert_string_equal(err.msg, "hook 'validate' timed out after 500ms");
-	assert_true(took >= 500 && took < 5000);
+	/* Well under the hook's own 60 s: it was killed, not waited for (a loaded machine may be slow to reap). */
+	assert_true(took >= 500 && took < 30000);
 	read_text(p, &b);
 	assert_non_null(strstr(b.data, "hanging"));
 	read_text(pidf, &b);
 	child = strtol(b.data, NULL, 10);
 	assert_true(child > 1);
-	for (i = 0; i < 200; i++) {
+	/* Wait for the background child's death (an event), bounded far above any scheduling delay. */
+	for (i = 0; i < 3000; i++) {
 		if (sw_supervisor_proc_stat((pid_t)child, NULL, &st) < 0 || st == 'Z')
 			break;
 		struct timespec ts = { 0, 10000000L };
@@ -153,7 +155,7 @@ static void test_cancel(void **state)
 	took = sw_clock_mono_ms() - t0;
 	pthread_join(t, NULL);
 	assert_int_equal(err.code, SW_ECANCELED);
-	assert_true(took < 5000);
+	assert_true(took < 20000); /* canceled, not the 30 s sleep waited for */
 }
 
 static void test_much_output(void **state)

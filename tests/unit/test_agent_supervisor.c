@@ -158,7 +158,7 @@ static void test_stop_grace_then_kill_group(void **state)
 	took = sw_clock_mono_ms() - t0;
 	assert_true(killed);
 	assert_true(took >= 300);
-	assert_true(took < 5000);
+	assert_true(took < 30000); /* killed after the grace, not the 60 s sleep waited for */
 	assert_true(p.exited);
 	assert_int_equal(WIFSIGNALED(p.status) ? WTERMSIG(p.status) : 0, SIGKILL);
 	for (int i = 0; i < 200 && !dead((pid_t)child); i++)
