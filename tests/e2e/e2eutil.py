@@ -120,6 +120,20 @@ class Procs:
             f.close()
 
 
+class ServerReads:
+    """hosts() and deployment(id) through self.api(method, path) of a class that has one."""
+
+    def hosts(self):
+        status, out = self.api("GET", "/api/v1/hosts")
+        assert status == 200, (status, out)
+        return {h["name"]: h for h in out}
+
+    def deployment(self, dep_id):
+        status, out = self.api("GET", f"/api/v1/deployments/{dep_id}")
+        assert status == 200, (status, out)
+        return out
+
+
 class Server:
     """`slipway server` on a free loopback port under procs (data in tmp/data, log tmp/server.log), admin token."""
 

@@ -63,7 +63,7 @@ from pathlib import Path
 import pytest
 
 from e2eutil import HELLO_BUILD, HELLO_DIR, slipway_bin as _bin, api_call, free_port, haproxy_cmd, keygen_env, \
-    release_from_spec, wait_for
+    release_from_spec, ServerReads, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTS = ["web-1", "web-2", "web-3", "web-4"]
@@ -353,7 +353,7 @@ def world(tmp_path_factory):
 # ---- server, agents, CLI ---------------------------------------------------------
 
 
-class Server:
+class Server(ServerReads):
     def __init__(self, tmp, pub, port):
         self.tmp = tmp
         self.data = tmp / "data"
@@ -383,16 +383,6 @@ class Server:
         status, out = self.api("POST", "/api/v1/join-tokens", {"labels": labels})
         assert status in (200, 201), (status, out)
         return out["token"]
-
-    def hosts(self):
-        status, out = self.api("GET", "/api/v1/hosts")
-        assert status == 200, (status, out)
-        return {h["name"]: h for h in out}
-
-    def deployment(self, dep_id):
-        status, out = self.api("GET", f"/api/v1/deployments/{dep_id}")
-        assert status == 200, (status, out)
-        return out
 
     def wait_final(self, dep_id, timeout=60):
         return wait_for(lambda: (lambda d: d if d["state"] not in ("pending", "progressing", "paused") else None)(

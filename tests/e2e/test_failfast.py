@@ -26,7 +26,7 @@ import time
 import pytest
 
 from e2eutil import HELLO_BUILD, HELLO_DIR, Procs, api_call, free_port, keygen_env, release_from_spec, \
-    slipway_bin as _bin, wait_for
+    ServerReads, slipway_bin as _bin, wait_for
 
 HOSTS = ["web-1", "web-2", "web-3"]
 
@@ -72,7 +72,7 @@ def releases(tmp_path_factory):
     }
 
 
-class Fleet:
+class Fleet(ServerReads):
     """A server (heartbeat as asked) and three agents web-1..web-3 (env=web) under one Procs."""
 
     def __init__(self, tmp, pub, heartbeat="300ms"):
@@ -103,16 +103,6 @@ class Fleet:
 
     def api(self, method, path, body=None):
         return api_call(self.url, self.admin, method, path, body)
-
-    def hosts(self):
-        status, out = self.api("GET", "/api/v1/hosts")
-        assert status == 200, (status, out)
-        return {h["name"]: h for h in out}
-
-    def deployment(self, dep_id):
-        status, out = self.api("GET", f"/api/v1/deployments/{dep_id}")
-        assert status == 200, (status, out)
-        return out
 
     def cli(self, *args, timeout=120):
         env = dict(os.environ, SLIPWAY_HOME=str(self.tmp / "cli-home"), SLIPWAY_SERVER=self.url,
