@@ -661,9 +661,12 @@ def test_release_upload_commit_download(sw, server, release):
     assert host["trusted_keys"] == [pub.read_text()]
     st, doc = srv.request("GET", f"/api/v1/releases/{digest}/sbom.json", viewer)
     assert st == 404
-    # On disk under the data directory, nothing left in incoming/.
+    # On disk under the data directory, nothing left in incoming/; beside the uploaded files
+    # the commit scan's totals (what environments' unpack limits are checked against).
     rdir = srv.data / "releases" / digest
-    assert sorted(os.listdir(rdir)) == sorted(files)
+    assert sorted(os.listdir(rdir)) == sorted([*files, "unpacked.json"])
+    totals = json.loads((rdir / "unpacked.json").read_text())
+    assert totals["packed"] == len(files["bundle.tar.zst"]) and totals["total"] > 0, totals
     # Again: fine, nothing new.
     doc = srv.ok("POST", f"/api/v1/releases/{digest}/commit", deployer, status=200)
     assert doc["existed"] is True
