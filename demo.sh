@@ -88,7 +88,7 @@ enroll() {
 			/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 		a=$(free_port); b=$(free_port)
 		ports+=("$a")
-		"$SW" agent --root "$DEMO/agents/host$i" --join "$join" --name "host$i" --ports "$a,$b" \
+		SLIPWAY_JOIN_TOKEN=$join "$SW" agent --root "$DEMO/agents/host$i" --name "host$i" --ports "$a,$b" \
 			--heartbeat-ms 300 --stop-services-on-exit 2>"$DEMO/agent$i.log" &
 		agent_pids+=($!)
 		pids+=($!)

@@ -38,6 +38,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -1446,15 +1447,21 @@ static int sw_agent_identity(struct sw_agent *ag, const struct sw_agent_config *
 			     struct sw_err *err)
 {
 	uint64_t backoff = 500;
-	char host[256] = "";
-	int r = sw_identity_load(cfg->root, id, err);
+	char host[256] = "", filetok[SW_JOIN_TOKEN_MAX];
+	const char *join = cfg->join_token;
+	int r = sw_identity_load(cfg->root, id, err), rc;
 
 	if (r < 0)
 		return -1;
 	if (r == 1) {
+		/* The join file is not even read: it may be gone once the host is enrolled. */
 		if (cfg->join_token)
 			sw_warn("this host is already enrolled as '%s' (%s/%s); the join token is ignored", id->host_id,
 				cfg->root, SW_IDENTITY_FILE);
+		else if (cfg->join_file)
+			sw_info("this host is already enrolled as '%s' (%s/%s); the join file '%s' is not read (it may "
+				"be removed)",
+				id->host_id, cfg->root, SW_IDENTITY_FILE, cfg->join_file);
 		if (cfg->server && strcmp(cfg->server, id->server)) {
 			struct sw_err serr = SW_ERR_INIT;
 
@@ -1470,8 +1477,10 @@ static int sw_agent_identity(struct sw_agent *ag, const struct sw_agent_config *
 				id->ports[0], id->ports[1]);
 		return 0;
 	}
-	if (!cfg->join_token)
-		return sw_err_set(err, SW_EINPUT, "'%s/%s' does not exist: give --join TOKEN and --server URL to enroll",
+	if (!cfg->join_token && !cfg->join_file)
+		return sw_err_set(err, SW_EINPUT,
+				  "'%s/%s' does not exist: give --join-file FILE (or $SLIPWAY_JOIN_TOKEN) and --server URL "
+				  "to enroll",
 				  cfg->root, SW_IDENTITY_FILE);
 	if (!cfg->server)
 		return sw_err_set(err, SW_EINPUT, "--server URL is required to enroll");
@@ -1482,27 +1491,39 @@ static int sw_agent_identity(struct sw_agent *ag, const struct sw_agent_config *
 			snprintf(host, sizeof(host), "host");
 		host[sizeof(host) - 1] = '\0';
 	}
+	if (!join) {
+		if (sw_enroll_read_join_file(cfg->join_file, filetok, sizeof(filetok), err) < 0)
+			return -1;
+		join = filetok;
+	}
 	for (;;) {
-		struct sw_enroll_request rq = { cfg->server, cfg->join_token, cfg->name ? cfg->name : host, cfg->labels,
+		struct sw_enroll_request rq = { cfg->server, join, cfg->name ? cfg->name : host, cfg->labels,
 						{ cfg->ports[0], cfg->ports[1] } };
 		bool stop;
 
 		sw_err_clear(err);
 		if (sw_enroll(cfg->root, &rq, id, err) == 0) {
 			sw_info("enrolled as '%s' (host id %s)", id->name, id->host_id);
-			return 0;
+			rc = 0;
+			break;
 		}
-		if (err->code != SW_EIO && err->code != SW_ETIMEOUT)
-			return -1;
+		if (err->code != SW_EIO && err->code != SW_ETIMEOUT) {
+			rc = -1;
+			break;
+		}
 		sw_warn("%s (retrying)", err->msg);
 		pthread_mutex_lock(&ag->mu);
 		sw_agent_nap(ag, backoff);
 		stop = ag->shutdown;
 		pthread_mutex_unlock(&ag->mu);
-		if (stop)
-			return sw_err_set(err, SW_ECANCELED, "stopped before enrollment finished");
+		if (stop) {
+			rc = sw_err_set(err, SW_ECANCELED, "stopped before enrollment finished");
+			break;
+		}
 		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
 	}
+	sodium_memzero(filetok, sizeof(filetok));
+	return rc;
 }
 
 /* ---- main ---- */

@@ -45,7 +45,8 @@
 struct sw_agent_config {
 	const char *root;
 	const char *server;     /* NULL: the one in the identity file */
-	const char *join_token; /* NULL: an identity must exist */
+	const char *join_token; /* NULL: join_file, or an identity must exist */
+	const char *join_file;  /* the token's file (agent/enroll.h), read only to enroll; NULL: none */
 	const char *name;       /* host name for enrollment; NULL: gethostname() */
 	const json_t *labels;   /* object of strings, or NULL */
 	unsigned ports[2];      /* 0: from the identity */

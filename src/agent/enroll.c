@@ -12,11 +12,15 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#define SW_JOIN_FILE_MAX 4096
 
 const char *sw_enroll_api_message(long status, const struct sw_buf *body, char *out, size_t size)
 {
@@ -34,6 +38,86 @@ const char *sw_enroll_api_message(long status, const struct sw_buf *body, char *
 		snprintf(out, size, "HTTP %ld", status);
 	json_decref(v);
 	return out;
+}
+
+int sw_enroll_read_join_file(const char *path, char *out, size_t size, struct sw_err *err)
+{
+	char buf[SW_JOIN_FILE_MAX + 1];
+	struct stat st;
+	size_t len = 0, start, end, i;
+	ssize_t n;
+	int fd, rc = -1;
+
+	if (size)
+		out[0] = '\0';
+	/* O_NONBLOCK: a FIFO must not hang the agent before fstat refuses it. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return sw_err_set(err, SW_EINPUT, "cannot open join file '%s': %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		sw_err_set(err, SW_EINPUT, "cannot stat join file '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		sw_err_set(err, SW_EINPUT, "join file '%s' is not a regular file", path);
+		goto out;
+	}
+	if ((st.st_mode & 0007) || (st.st_uid == geteuid() && (st.st_mode & 0070))) {
+		sw_err_set(err, SW_EINPUT,
+			   "join file '%s' is accessible by %s (mode %04o): a join token enrolls a host, keep it "
+			   "private ('chmod 600 %s')",
+			   path, (st.st_mode & 0007) ? "others" : "its group", (unsigned)(st.st_mode & 07777), path);
+		goto out;
+	}
+	for (;;) {
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			sw_err_set(err, SW_EINPUT, "cannot read join file '%s': %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > SW_JOIN_FILE_MAX) {
+			sw_err_set(err, SW_EINPUT, "join file '%s' is larger than %d bytes: it should hold one join token",
+				   path, SW_JOIN_FILE_MAX);
+			goto out;
+		}
+	}
+	for (start = 0; start < len && (buf[start] == ' ' || buf[start] == '\t' || buf[start] == '\n' ||
+				     buf[start] == '\r'); start++)
+		;
+	for (end = len; end > start && (buf[end - 1] == ' ' || buf[end - 1] == '\t' || buf[end - 1] == '\n' ||
+				     buf[end - 1] == '\r'); end--)
+		;
+	if (end == start) {
+		sw_err_set(err, SW_EINPUT, "join file '%s' is empty: it should hold one join token", path);
+		goto out;
+	}
+	for (i = start; i < end; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (c <= 0x20 || c >= 0x7f) {
+			sw_err_set(err, SW_EINPUT,
+				   "join file '%s': byte %zu is not part of a token (one token on one line, as "
+				   "'slipway join-token create' prints it)",
+				   path, i + 1);
+			goto out;
+		}
+	}
+	if (end - start >= size) {
+		sw_err_set(err, SW_EINPUT, "join file '%s': the token is too long (%zu bytes)", path, end - start);
+		goto out;
+	}
+	memcpy(out, buf + start, end - start);
+	out[end - start] = '\0';
+	rc = 0;
+out:
+	sodium_memzero(buf, sizeof(buf));
+	close(fd);
+	return rc;
 }
 
 static int sw_identity_path(const char *root, char *out, size_t size)

@@ -19,6 +19,14 @@
  *
  * The join token is never written anywhere. Secrets read from the file are
  * wiped from the buffers that held them.
+ *
+ * Join file (`slipway agent --join-file FILE`): the token on one line
+ * (surrounding white space, the final newline included, is dropped). Like
+ * OpenSSH with a private key, the agent refuses a file that others may
+ * read: any permission bit for others (mode & 007), and, when the file is
+ * the agent user's own, any bit for its group (mode & 070). A file owned by
+ * another user (root:slipway 0640, written by an installer) may be readable
+ * by its group. It must be a regular file of at most 4 KiB.
  * Calls release/minisign, base/ (httpc, json, fs), libc.
  */
 #ifndef SW_AGENT_ENROLL_H
@@ -31,6 +39,7 @@
 #include "base/err.h"
 
 #define SW_IDENTITY_FILE "agent.json"
+#define SW_JOIN_TOKEN_MAX 512 /* longest join token accepted from a file, NUL included */
 
 struct sw_identity {
 	char server[1024];
@@ -61,6 +70,14 @@ struct sw_enroll_request {
  * SW_EINPUT (400), SW_EIO otherwise; the server's message is quoted.
  */
 int sw_enroll(const char *root, const struct sw_enroll_request *rq, struct sw_identity *id, struct sw_err *err);
+
+/*
+ * Read the join token from path into out (NUL-terminated). SW_EINPUT naming
+ * the file: missing, not a regular file, too large, empty, more than one
+ * word, or readable by others (see above; the message says `chmod 600`).
+ * The buffer that held the file is wiped.
+ */
+int sw_enroll_read_join_file(const char *path, char *out, size_t size, struct sw_err *err);
 
 /* The message of an API error body {"error": {"message": ...}}, or "HTTP <status>". */
 const char *sw_enroll_api_message(long status, const struct sw_buf *body, char *out, size_t size);

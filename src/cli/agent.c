@@ -7,6 +7,7 @@
  * agent's diagnostics go to stderr through base/log).
  */
 #include "agent/agent.h"
+#include "agent/enroll.h"
 #include "base/httpc.h"
 #include "base/log.h"
 #include "base/num.h"
@@ -15,13 +16,14 @@
 
 #include <getopt.h>
 #include <limits.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static const char sw_agent_usage[] =
-	"usage: slipway agent --root DIR [--server URL] [--join TOKEN] [--name NAME]\n"
+	"usage: slipway agent --root DIR [--server URL] [--join-file FILE] [--name NAME]\n"
 	"                     [--labels K=V,...] [--ports A,B] [options]\n"
 	"\n"
 	"Run the host agent: enroll once with a join token, then long-poll the\n"
@@ -34,7 +36,11 @@ static const char sw_agent_usage[] =
 	"options:\n"
 	"  --root DIR              agent state: identity, releases, pid files, logs (required)\n"
 	"  --server URL            the slipway server (default $SLIPWAY_SERVER, else the identity's)\n"
-	"  --join TOKEN            one-time join token for the first start (or $SLIPWAY_JOIN_TOKEN)\n"
+	"  --join-file FILE        file holding the one-time join token for the first start\n"
+	"                          (mode 600: refused when others may read it); read only to\n"
+	"                          enroll. Or set $SLIPWAY_JOIN_TOKEN\n"
+	"  --join TOKEN            the join token itself (discouraged: it shows in 'ps' until the\n"
+	"                          agent blanks it, and in shell history)\n"
 	"  --name NAME             host name to enroll with (default: the machine's host name)\n"
 	"  --labels K=V,...        host labels to enroll with (e.g. env=staging,region=eu)\n"
 	"  --ports A,B             the ports of slot a and slot b (required to enroll)\n"
@@ -58,6 +64,7 @@ enum {
 	OPT_ROOT = 256,
 	OPT_SERVER,
 	OPT_JOIN,
+	OPT_JOIN_FILE,
 	OPT_NAME,
 	OPT_LABELS,
 	OPT_PORTS,
@@ -145,6 +152,7 @@ int sw_cmd_agent(int argc, char **argv)
 		{ "root", required_argument, NULL, OPT_ROOT },
 		{ "server", required_argument, NULL, OPT_SERVER },
 		{ "join", required_argument, NULL, OPT_JOIN },
+		{ "join-file", required_argument, NULL, OPT_JOIN_FILE },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "labels", required_argument, NULL, OPT_LABELS },
 		{ "ports", required_argument, NULL, OPT_PORTS },
@@ -160,6 +168,7 @@ int sw_cmd_agent(int argc, char **argv)
 	};
 	const char *cmd = "agent", *env_server, *env_join;
 	struct sw_agent_config cfg;
+	char join[SW_JOIN_TOKEN_MAX] = "";
 	struct sw_err err = SW_ERR_INIT;
 	char root[PATH_MAX];
 	json_t *labels = json_object();
@@ -183,7 +192,17 @@ int sw_cmd_agent(int argc, char **argv)
 			cfg.server = optarg;
 			break;
 		case OPT_JOIN:
-			cfg.join_token = optarg;
+			if (strlen(optarg) >= sizeof(join)) {
+				rc = sw_cli_usage_error(cmd, "--join: the token is too long");
+				goto out;
+			}
+			/* Keep a copy and blank the argument, so that 'ps' stops showing it. */
+			snprintf(join, sizeof(join), "%s", optarg);
+			memset(optarg, 'x', strlen(optarg));
+			cfg.join_token = join;
+			break;
+		case OPT_JOIN_FILE:
+			cfg.join_file = optarg;
 			break;
 		case OPT_NAME:
 			cfg.name = optarg;
@@ -283,7 +302,14 @@ int sw_cmd_agent(int argc, char **argv)
 		rc = sw_cli_usage_error(cmd, "--server: '%s' is not an http:// or https:// URL", cfg.server);
 		goto out;
 	}
-	if (!cfg.join_token && env_join && env_join[0])
+	if (cfg.join_token && cfg.join_file) {
+		rc = sw_cli_usage_error(cmd, "give --join-file FILE or --join TOKEN, not both");
+		goto out;
+	}
+	if (cfg.join_token)
+		sw_warn("--join shows the join token to every user of this machine (ps, shell history); use "
+			"--join-file FILE (mode 600) or $SLIPWAY_JOIN_TOKEN");
+	if (!cfg.join_token && !cfg.join_file && env_join && env_join[0])
 		cfg.join_token = env_join;
 	cfg.labels = labels;
 	if (sw_httpc_global_init() < 0) {
@@ -296,6 +322,7 @@ int sw_cmd_agent(int argc, char **argv)
 	else
 		rc = 0;
 out:
+	sodium_memzero(join, sizeof(join));
 	json_decref(labels);
 	return rc;
 }

@@ -25,7 +25,7 @@ const struct sw_route sw_routes[] = {
 	{ "POST", "/api/v1/join-tokens", SW_ACCESS_ADMIN, SW_ROUTE_BODY_JSON, sw_api_join_create,
 	  "`{labels?: {name: value}, ttl?: duration (1s..168h, default 1h), replace?: host name}`",
 	  "201 `{token, expires, expires_ms, labels, replace?}`; 404 no host called `replace`; 409 it is revoked",
-	  "Create a one-time join token for `slipway agent --join`. Its labels override the agent's. With "
+	  "Create a one-time join token for `slipway agent --join-file`. Its labels override the agent's. With "
 	  "`replace`, the token enrolls only that (enrolled, not revoked) host name and takes it over. "
 	  "Event `join_token.created` (with `replace`)." },
 

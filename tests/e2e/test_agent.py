@@ -229,7 +229,7 @@ def test_usage_and_missing_identity(sw, tmp_path):
     # No identity and no join token: a clear message, exit 2, nothing enrolled.
     p = sw("agent", "--root", tmp_path / "r", "--server", "http://127.0.0.1:1", timeout=20)
     assert p.returncode == 2
-    assert "agent.json" in p.stderr and "--join" in p.stderr
+    assert "agent.json" in p.stderr and "--join-file" in p.stderr
     assert not (tmp_path / "r" / "agent.json").exists()
 
 
@@ -272,6 +272,51 @@ def test_enroll_two_agents_and_reuse_identity(env):
     c = start_agent("host-c", srv.url, tok3)
     wait_for(lambda: "host-c" in srv.hosts(), what="tok3 still usable")
     a3.stop_ok()
+    b.stop_ok()
+    c.stop_ok()
+
+
+def test_join_file_env_and_blanked_join(env):
+    """--join-file FILE (mode 600) and $SLIPWAY_JOIN_TOKEN enroll; a join file others may read is refused (exit 2,
+    nothing enrolled, the token stays unused); --join still works but warns and is blanked from the command
+    line; a later start does not read the join file (it may be gone)."""
+    tmp, start_server, start_agent = env
+    srv = start_server()
+    tok = srv.join_token({"env": "staging"})
+    jf = tmp / "join.token"
+    jf.write_text(tok + "\n")
+    os.chmod(jf, 0o644)
+    loose = start_agent("web-1", srv.url, extra=("--join-file", jf))
+    assert loose.proc.wait(timeout=20) == 2, loose.text()
+    assert f"join file '{jf}' is accessible by others (mode 0644)" in loose.text()
+    assert f"'chmod 600 {jf}'" in loose.text()
+    assert not (loose.root / "agent.json").exists() and srv.hosts() == {}
+    os.chmod(jf, 0o600)
+    a = start_agent("web-1", srv.url, extra=("--join-file", jf), root=tmp / "agent-web-1b")
+    wait_for(lambda: srv.hosts().get("web-1", {}).get("online"), what="enrolled through the join file")
+    assert srv.hosts()["web-1"]["labels"] == {"env": "staging"}
+    a.stop_ok()
+    # Enrolled: the join file is not read again, so it may be removed.
+    jf.unlink()
+    again = start_agent("web-1", extra=("--join-file", jf), root=a.root)
+    again.wait_log("is not read")
+    again.wait_log("desired state generation")
+    again.stop_ok()
+
+    b = start_agent("web-2", srv.url, env_extra={"SLIPWAY_JOIN_TOKEN": srv.join_token()})
+    wait_for(lambda: "web-2" in srv.hosts(), what="enrolled through $SLIPWAY_JOIN_TOKEN")
+
+    tok3 = srv.join_token()
+    c = start_agent("web-3", srv.url, tok3)
+    wait_for(lambda: "web-3" in srv.hosts(), what="enrolled through --join")
+    assert "--join shows the join token" in c.text()
+    with open(f"/proc/{c.proc.pid}/cmdline", "rb") as f:
+        cmdline = f.read().decode()
+    assert tok3 not in cmdline and "--join" in cmdline, cmdline
+
+    p = subprocess.run([_bin(), "agent", "--root", tmp / "r", "--join", "x", "--join-file", tmp / "f"],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 2 and "not both" in p.stderr, p.stderr
     b.stop_ok()
     c.stop_ok()
 
