@@ -4,6 +4,7 @@
  */
 #include "base/hash.h"
 #include "base/log.h"
+#include "base/suggest.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 
@@ -69,24 +70,31 @@ static int sw_cmd_help(int argc, char **argv)
 
 static int sw_cmd_version(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	enum sw_output out = SW_OUTPUT_TEXT;
-	int i;
+	int c;
 
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
 			printf("usage: slipway version [--output text|json]\n\nPrint the version of this binary.\n");
 			return 0;
-		}
-		if (!strcmp(argv[i], "--output") && i + 1 < argc) {
-			if (sw_cli_parse_output("version", argv[++i], &out) < 0)
+		case 'o':
+			if (sw_cli_parse_output("version", optarg, &out) < 0)
 				return 2;
-		} else if (!strncmp(argv[i], "--output=", 9)) {
-			if (sw_cli_parse_output("version", argv[i] + 9, &out) < 0)
-				return 2;
-		} else {
-			return sw_cli_usage_error("version", "unexpected argument '%s'", argv[i]);
+			break;
+		default:
+			return sw_cli_bad_option("version", c, argv, opts);
 		}
 	}
+	if (optind < argc)
+		return sw_cli_usage_error("version", "unexpected argument '%s'", argv[optind]);
 	if (out == SW_OUTPUT_JSON)
 		sw_cli_print_json(json_pack("{s:s}", "version", SW_VERSION));
 	else
@@ -96,6 +104,7 @@ static int sw_cmd_version(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	struct sw_suggest sg;
 	unsigned i;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -115,6 +124,14 @@ int main(int argc, char **argv)
 	for (i = 0; i < sw_cli_command_count; i++)
 		if (!strcmp(argv[1], sw_cli_commands[i].name))
 			return sw_cli_commands[i].fn(argc - 1, argv + 1);
+	sw_suggest_init(&sg, argv[1], true);
+	for (i = 0; i < sw_cli_command_count; i++)
+		sw_suggest_add(&sg, sw_cli_commands[i].name);
+	if (sw_suggest_best(&sg)) {
+		fprintf(stderr, "slipway: unknown command '%s' (did you mean '%s'?)\n"
+				"run 'slipway help' for the list of commands\n", argv[1], sw_suggest_best(&sg));
+		return 2;
+	}
 	fprintf(stderr, "slipway: unknown command '%s'\n", argv[1]);
 	sw_usage(stderr);
 	return 2;

@@ -101,14 +101,53 @@ int sw_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mo
 	return sw_fs_sync_dir(dir, err);
 }
 
-int sw_fs_read_chunks(const char *path, sw_fs_chunk_cb cb, void *ctx, struct sw_err *err)
+int sw_fs_open_regular(const char *path, struct sw_err *err)
 {
-	unsigned char chunk[65536];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC), fl, e;
 
 	if (fd < 0)
 		return sw_err_set(err, errno == ENOENT ? SW_ENOTFOUND : SW_EIO, "cannot open '%s': %s", path,
 				  strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		e = errno;
+		close(fd);
+		return sw_err_set(err, SW_EIO, "cannot stat '%s': %s", path, strerror(e));
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		return sw_err_set(err, SW_EINPUT, "'%s' is a directory", path);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return sw_err_set(err, SW_EINPUT, "'%s' is not a regular file", path);
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		e = errno;
+		close(fd);
+		return sw_err_set(err, SW_EIO, "cannot read '%s': %s", path, strerror(e));
+	}
+	return fd;
+}
+
+int sw_fs_check_regular(const char *path, struct sw_err *err)
+{
+	int fd = sw_fs_open_regular(path, err);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+int sw_fs_read_chunks(const char *path, sw_fs_chunk_cb cb, void *ctx, struct sw_err *err)
+{
+	unsigned char chunk[65536];
+	int fd = sw_fs_open_regular(path, err);
+
+	if (fd < 0)
+		return -1;
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 

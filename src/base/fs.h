@@ -17,10 +17,22 @@
 #include "base/err.h"
 
 int sw_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct sw_err *err);
-/* Read a whole file, failing (SW_EINPUT) if it is larger than max bytes. */
+/*
+ * Open path for reading only if it is a regular file. It is opened with
+ * O_NONBLOCK (so a FIFO without a writer cannot hang us) and checked with
+ * fstat on that descriptor (no race with a rename); a directory fails with
+ * "'PATH' is a directory", a FIFO, socket or device with "'PATH' is not a
+ * regular file" (both SW_EINPUT), a missing file with SW_ENOTFOUND. Returns
+ * the descriptor (O_CLOEXEC, blocking again), the caller's to close, or -1.
+ * Every file Slipway reads as input goes through it.
+ */
+int sw_fs_open_regular(const char *path, struct sw_err *err);
+/* sw_fs_open_regular(), closed again: 0 if path is a readable regular file. */
+int sw_fs_check_regular(const char *path, struct sw_err *err);
+/* Read a whole regular file (sw_fs_open_regular), failing (SW_EINPUT) if it is larger than max bytes. */
 int sw_fs_read_file(const char *path, size_t max, struct sw_buf *out, struct sw_err *err);
 /*
- * Read path in chunks of up to 64 KiB, calling cb(chunk, n, ctx) for each;
+ * Read the regular file path (sw_fs_open_regular) in chunks of up to 64 KiB, calling cb(chunk, n, ctx) for each;
  * a negative return from cb stops the read and is returned (err is cb's to set).
  */
 typedef int (*sw_fs_chunk_cb)(const void *chunk, size_t n, void *ctx);

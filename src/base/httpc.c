@@ -81,9 +81,15 @@ int sw_httpc_do(const struct sw_httpc_req *req, long *status, struct sw_buf *res
 	if (req->upload_path) {
 		struct stat st;
 
-		up = fopen(req->upload_path, "rb");
-		if (!up || fstat(fileno(up), &st) < 0) {
+		int fd = sw_fs_open_regular(req->upload_path, err);
+
+		if (fd < 0)
+			goto out;
+		up = fdopen(fd, "rb");
+		if (!up || fstat(fd, &st) < 0) {
 			sw_err_set(err, SW_EIO, "cannot open '%s': %s", req->upload_path, strerror(errno));
+			if (!up)
+				close(fd);
 			goto out;
 		}
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);

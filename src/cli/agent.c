@@ -264,10 +264,8 @@ int sw_cmd_agent(int argc, char **argv)
 			cfg.min_free_set = true;
 			break;
 		case ':':
-			rc = sw_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
-			goto out;
 		default:
-			rc = sw_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+			rc = sw_cli_bad_option(cmd, c, argv, opts);
 			goto out;
 		}
 	}

@@ -254,9 +254,8 @@ int sw_cmd_analysis(int argc, char **argv)
 			o.limit = (size_t)n;
 			break;
 		case ':':
-			return sw_cli_usage_error("analysis", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return sw_cli_usage_error("analysis", "unknown option '%s'", argv[optind - 1]);
+			return sw_cli_bad_option("analysis", c, argv, opts);
 		}
 	}
 	for (; optind < argc; optind++) {
@@ -267,7 +266,7 @@ int sw_cmd_analysis(int argc, char **argv)
 	if (nargs == 0)
 		return sw_cli_usage_error("analysis", "a subcommand is required: show DEPLOYMENT");
 	if (strcmp(args[0], "show"))
-		return sw_cli_usage_error("analysis", "unknown subcommand '%s' (expected: show)", args[0]);
+		return sw_cli_unknown_subcommand("analysis", args[0], (const char *const[]){ "show", NULL });
 	if (nargs < 2 || !*args[1])
 		return sw_cli_usage_error("analysis", "show: a deployment id is required");
 	return sw_acli_show(args[1], &o);

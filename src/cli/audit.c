@@ -72,18 +72,6 @@ static int sw_audit_open(const char *db, struct sw_store **st, struct sw_err *er
 	return sw_store_open_readonly(db, st, err);
 }
 
-/* An option getopt_long (opterr = 0, optstring ":...") did not accept: c is '?' or ':'. */
-static int sw_audit_bad_option(const char *cmd, int c, char **argv)
-{
-	const char *arg = argv[optind - 1];
-
-	if (c == ':')
-		return sw_cli_usage_error(cmd, "option '%s' needs a value", arg);
-	if (optopt > 0 && optopt < 128)
-		return sw_cli_usage_error(cmd, "unknown option '-%c'", optopt);
-	return sw_cli_usage_error(cmd, "unknown option '%s'", arg);
-}
-
 /* ---- verify ------------------------------------------------------------- */
 
 static int sw_audit_verify(int argc, char **argv)
@@ -117,7 +105,7 @@ static int sw_audit_verify(int argc, char **argv)
 				return 2;
 			break;
 		default:
-			return sw_audit_bad_option(cmd, c, argv);
+			return sw_cli_bad_option(cmd, c, argv, opts);
 		}
 	}
 	if (optind < argc)
@@ -254,7 +242,7 @@ static int sw_audit_log(int argc, char **argv)
 			l.kind = optarg;
 			break;
 		default:
-			return sw_audit_bad_option(cmd, c, argv);
+			return sw_cli_bad_option(cmd, c, argv, opts);
 		}
 	}
 	if (optind < argc)
@@ -292,5 +280,5 @@ int sw_cmd_audit(int argc, char **argv)
 		return sw_audit_verify(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "log"))
 		return sw_audit_log(argc - 1, argv + 1);
-	return sw_cli_usage_error("audit", "unknown command '%s' (expected verify or log)", argv[1]);
+	return sw_cli_unknown_subcommand("audit", argv[1], (const char *const[]){ "verify", "log", NULL });
 }

@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "base/buf.h"
 #include "base/json.h"
+#include "base/suggest.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,6 +43,69 @@ int sw_cli_usage_error(const char *cmd, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\ntry 'slipway %s --help'\n", cmd);
+	return 2;
+}
+
+int sw_cli_bad_option(const char *cmd, int c, char **argv, const struct option *opts)
+{
+	const char *arg = argv[optind - 1], *eq;
+	char name[SW_SUGGEST_MAX_WORD + 1];
+	struct sw_suggest sg;
+	size_t i, n, matches = 0;
+
+	if (c == ':')
+		return sw_cli_usage_error(cmd, "option '%s' needs a value", arg);
+	eq = strchr(arg, '=');
+	if (optopt > 0 && !strncmp(arg, "--", 2) && eq) /* --wait=1: glibc sets optopt to the option's val */
+		return sw_cli_usage_error(cmd, "option '%.*s' takes no value", (int)(eq - arg), arg);
+	/* an unknown short option, or one inside a cluster such as -xv */
+	if (optopt > 0 || strncmp(arg, "--", 2) || !arg[2]) {
+		if (optopt > 0 && optopt < 128)
+			return sw_cli_usage_error(cmd, "unknown option '-%c'", optopt);
+		return sw_cli_usage_error(cmd, "unknown option '%s'", arg);
+	}
+	eq = strchr(arg + 2, '=');
+	n = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+	if (n > SW_SUGGEST_MAX_WORD)
+		return sw_cli_usage_error(cmd, "unknown option '%.*s'", (int)n + 2, arg);
+	memcpy(name, arg + 2, n);
+	name[n] = '\0';
+	for (i = 0; opts[i].name; i++)
+		matches += !strncmp(opts[i].name, name, n);
+	if (matches > 1) { /* getopt_long takes unique abbreviations; this one is not */
+		struct sw_buf list = SW_BUF_INIT(512);
+
+		for (i = 0; opts[i].name; i++)
+			if (!strncmp(opts[i].name, name, n))
+				sw_buf_printf(&list, "%s--%s", list.len ? ", " : "", opts[i].name);
+		sw_cli_usage_error(cmd, "option '--%s' is ambiguous (%s)", name, sw_buf_str(&list));
+		sw_buf_release(&list);
+		return 2;
+	}
+	sw_suggest_init(&sg, name, true);
+	for (i = 0; opts[i].name; i++)
+		sw_suggest_add(&sg, opts[i].name);
+	if (sw_suggest_best(&sg))
+		return sw_cli_usage_error(cmd, "unknown option '--%s' (did you mean '--%s'?)", name, sw_suggest_best(&sg));
+	return sw_cli_usage_error(cmd, "unknown option '--%s'", name);
+}
+
+int sw_cli_unknown_subcommand(const char *cmd, const char *word, const char *const *names)
+{
+	struct sw_buf list = SW_BUF_INIT(512);
+	struct sw_suggest sg;
+	size_t i;
+
+	sw_suggest_init(&sg, word, true);
+	for (i = 0; names[i]; i++) {
+		sw_suggest_add(&sg, names[i]);
+		sw_buf_printf(&list, "%s%s", i ? ", " : "", names[i]);
+	}
+	if (sw_suggest_best(&sg))
+		sw_cli_usage_error(cmd, "unknown command '%s' (did you mean '%s'?)", word, sw_suggest_best(&sg));
+	else
+		sw_cli_usage_error(cmd, "unknown command '%s' (expected %s)", word, sw_buf_str(&list));
+	sw_buf_release(&list);
 	return 2;
 }
 

@@ -12,6 +12,7 @@
 #ifndef SW_CLI_H
 #define SW_CLI_H
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 
@@ -35,6 +36,19 @@ int sw_cli_parse_output(const char *cmd, const char *value, enum sw_output *out)
 int sw_cli_fail(const char *cmd, const struct sw_err *err);
 /* Print a usage error to stderr ("try 'slipway CMD --help'") and return 2. */
 int sw_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Report an option getopt_long did not accept and return 2. Call it with the
+ * c getopt_long returned (':' a value is missing, '?' unknown or ambiguous),
+ * after parsing with opterr = 0 and an optstring starting with ':'; opts is
+ * the table given to getopt_long. An unknown long option gets "did you mean"
+ * among opts: "unknown option '--environment' (did you mean '--env'?)".
+ */
+int sw_cli_bad_option(const char *cmd, int c, char **argv, const struct option *opts);
+/*
+ * Report an unknown subcommand of cmd ("slipway audit lgo") with "did you
+ * mean" among names (NULL-terminated), and return 2.
+ */
+int sw_cli_unknown_subcommand(const char *cmd, const char *word, const char *const *names);
 /* Print v (pretty, sorted keys) to stdout with a newline; steals the reference. */
 void sw_cli_print_json(json_t *v);
 /* True when stdout is a terminal (for live progress views). */

@@ -167,14 +167,21 @@ static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_cod
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct option mine[sizeof(opts) / sizeof(opts[0])];
+	size_t i, n = 0;
 	uint64_t v;
-	int c, li = 0;
+	int c;
 
+	/* Only this command's options: any other is unknown, with "did you mean" among these. */
+	for (i = 0; opts[i].name; i++)
+		if (sw_dcli_flag(opts[i].val) == ~0u || (d->allowed & sw_dcli_flag(opts[i].val)))
+			mine[n++] = opts[i];
+	mine[n] = opts[i];
 	d->timeout_ms = SW_DCLI_DEFAULT_TIMEOUT_MS;
 	d->limit = 50;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, &li)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", mine, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			fputs(d->usage, stdout);
@@ -193,18 +200,11 @@ static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_cod
 			}
 			continue;
 		case ':':
-			*exit_code = sw_cli_usage_error(d->cmd, "option '%s' needs a value", argv[optind - 1]);
-			return -1;
 		case '?':
-			*exit_code = sw_cli_usage_error(d->cmd, "unknown option '%s'", argv[optind - 1]);
+			*exit_code = sw_cli_bad_option(d->cmd, c, argv, mine);
 			return -1;
 		default:
 			break;
-		}
-		if (!(d->allowed & sw_dcli_flag(c))) {
-			/* By its name: argv[optind - 1] is the option's value when it takes one. */
-			*exit_code = sw_cli_usage_error(d->cmd, "unknown option '--%s'", opts[li].name);
-			return -1;
 		}
 		switch (c) {
 		case OPT_ENV:
@@ -753,10 +753,8 @@ int sw_cmd_deploy(int argc, char **argv)
 		return sw_cli_usage_error(d.cmd, "which environment? give --env ENV");
 	if (sw_dcli_bundle(d.arg, hex, dir, sizeof(dir), &err) < 0)
 		return sw_cli_fail(d.cmd, &err);
-	if (!sw_fs_exists(d.arg)) {
-		sw_err_set(&err, SW_EINPUT, "cannot find '%s'", d.arg);
+	if (sw_fs_check_regular(d.arg, &err) < 0)
 		return sw_cli_fail(d.cmd, &err);
-	}
 	sw_release_file_name(SW_RELEASE_MANIFEST, hex, name, sizeof(name));
 	if (sw_path_join(mpath, sizeof(mpath), dir, name) < 0 ||
 	    !(manifest = sw_json_load_file(mpath, 1u << 20, &err)))

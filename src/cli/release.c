@@ -62,8 +62,6 @@ int sw_cmd_keygen(int argc, char **argv)
 		case 'F':
 			force = true;
 			break;
-		case ':':
-			return sw_cli_usage_error("keygen", "option '%s' needs a value", argv[optind - 1]);
 		case 'o':
 			if (sw_cli_parse_output("keygen", optarg, &out) < 0)
 				return 2;
@@ -72,7 +70,7 @@ int sw_cmd_keygen(int argc, char **argv)
 			sw_keygen_usage(stdout);
 			return 0;
 		default:
-			return sw_cli_usage_error("keygen", "unknown option '%s'", argv[optind - 1]);
+			return sw_cli_bad_option("keygen", c, argv, opts);
 		}
 	}
 	if (optind < argc)
@@ -465,9 +463,8 @@ int sw_cmd_release(int argc, char **argv)
 			sw_release_usage(stdout);
 			return 0;
 		case ':':
-			return sw_cli_usage_error("release", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return sw_cli_usage_error("release", "unknown option '%s'", argv[optind - 1]);
+			return sw_cli_bad_option("release", c, argv, opts);
 		}
 	}
 	if (optind < argc)
@@ -525,9 +522,8 @@ int sw_cmd_verify(int argc, char **argv)
 			sw_verify_usage(stdout);
 			return 0;
 		case ':':
-			return sw_cli_usage_error("verify", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return sw_cli_usage_error("verify", "unknown option '%s'", argv[optind - 1]);
+			return sw_cli_bad_option("verify", c, argv, opts);
 		}
 	}
 	if (optind >= argc)

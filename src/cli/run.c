@@ -275,7 +275,7 @@ int sw_cmd_run(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+f:j:kvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:f:j:kvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': file = optarg; break;
 		case 'j':
@@ -293,9 +293,7 @@ int sw_cmd_run(int argc, char **argv)
 			break;
 		case 'h': fputs(sw_run_usage, stdout); return 0;
 		default:
-			if (optopt && strchr("fj", optopt))
-				return sw_cli_usage_error("run", "option '-%c' needs a value", optopt);
-			return sw_cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+			return sw_cli_bad_option("run", c, argv, longopts);
 		}
 	}
 	o.jobs = (const char *const *)(argv + optind);

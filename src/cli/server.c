@@ -120,11 +120,9 @@ int sw_cmd_server(int argc, char **argv)
 			cfg.max_unpacked_bytes = ms;
 			break;
 		case ':':
-			free(trust);
-			return sw_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
 		default:
 			free(trust);
-			return sw_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+			return sw_cli_bad_option(cmd, c, argv, opts);
 		}
 	}
 	if (optind < argc) {

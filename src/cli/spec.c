@@ -87,9 +87,8 @@ int sw_cmd_check(int argc, char **argv)
 			fputs(check_usage, stdout);
 			return 0;
 		case ':':
-			return sw_cli_usage_error("check", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return sw_cli_usage_error("check", "unknown option '%s'", argv[optind - 1]);
+			return sw_cli_bad_option("check", ch, argv, opts);
 		}
 	}
 	if (optind < argc)
@@ -298,9 +297,8 @@ int sw_cmd_init(int argc, char **argv)
 			fputs(init_usage, stdout);
 			return 0;
 		case ':':
-			return sw_cli_usage_error("init", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return sw_cli_usage_error("init", "unknown option '%s'", argv[optind - 1]);
+			return sw_cli_bad_option("init", ch, argv, opts);
 		}
 	}
 	if (optind < argc)

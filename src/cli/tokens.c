@@ -108,10 +108,8 @@ static int sw_tok_parse(const char *cmd, const char *usage, int argc, char **arg
 			o->replace = optarg;
 			break;
 		case ':':
-			*code = sw_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
-			return -1;
 		default:
-			*code = sw_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+			*code = sw_cli_bad_option(cmd, c, argv, opts);
 			return -1;
 		}
 	}
@@ -252,7 +250,7 @@ int sw_cmd_token(int argc, char **argv)
 		return sw_token_list(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "revoke"))
 		return sw_token_revoke(argc - 1, argv + 1);
-	return sw_cli_usage_error("token", "unknown command '%s' (expected create, list or revoke)", argv[1]);
+	return sw_cli_unknown_subcommand("token", argv[1], (const char *const[]){ "create", "list", "revoke", NULL });
 }
 
 /* "k=v,k=v" into a JSON object; -1 after printing a usage error. */

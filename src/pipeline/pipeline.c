@@ -12,6 +12,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/suggest.h"
 #include "pipeline/cache.h"
 #include "pipeline/dag.h"
 #include "pipeline/exec.h"
@@ -120,30 +121,6 @@ int sw_pipeline_log_tail(const char *path, unsigned nlines, struct sw_buf *out, 
 
 /* ---- job selection ---- */
 
-/* Edit distance with adjacent transpositions (optimal string alignment). */
-static size_t sw_edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i, j, d[65][65];
-
-	if (la > 64 || lb > 64)
-		return (size_t)-1;
-	for (i = 0; i <= la; i++)
-		d[i][0] = i;
-	for (j = 0; j <= lb; j++)
-		d[0][j] = j;
-	for (i = 1; i <= la; i++) {
-		for (j = 1; j <= lb; j++) {
-			size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1, sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-			size_t best = del < ins ? (del < sub ? del : sub) : (ins < sub ? ins : sub);
-
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
-				best = d[i - 2][j - 2] + 1;
-			d[i][j] = best;
-		}
-	}
-	return d[la][lb];
-}
-
 static int sw_select_jobs(struct sw_run *r, struct sw_err *err)
 {
 	const struct sw_spec *spec = r->spec;
@@ -171,6 +148,7 @@ static int sw_select_jobs(struct sw_run *r, struct sw_err *err)
 		if (!any) {
 			const char *best = NULL;
 			size_t bestd = (size_t)-1;
+			unsigned cap = 2 + (unsigned)(strlen(want) / 4);
 
 			for (i = 0; i < spec->njobs; i++) {
 				/* base names first: "test" rather than "test[os=a]" */
@@ -178,7 +156,7 @@ static int sw_select_jobs(struct sw_run *r, struct sw_err *err)
 				int c;
 
 				for (c = 0; c < 2; c++) {
-					size_t d = cand[c] ? sw_edit_distance(want, cand[c]) : (size_t)-1;
+					size_t d = cand[c] ? sw_suggest_distance(want, cand[c], cap) : (size_t)-1;
 
 					if (d < bestd) {
 						bestd = d;
@@ -186,7 +164,7 @@ static int sw_select_jobs(struct sw_run *r, struct sw_err *err)
 					}
 				}
 			}
-			if (best && bestd <= 2 + strlen(want) / 4)
+			if (best && bestd <= cap)
 				return sw_err_set(err, SW_ENOTFOUND, "unknown job '%s' in '%s' (did you mean '%s'?)", want,
 						  spec->path, best);
 			return sw_err_set(err, SW_ENOTFOUND, "unknown job '%s' in '%s'", want, spec->path);

@@ -619,6 +619,7 @@ static void sw_pset_release(struct sw_pset *s)
 
 struct sw_br {
 	struct archive *a;
+	int fd; /* the bundle file, or -1 (read from memory) */
 	struct sw_bundle_limits lim;
 	struct sw_pset seen;
 	uint64_t total;  /* unpacked bytes of regular files so far */
@@ -637,13 +638,21 @@ static int sw_br_open(struct sw_br *r, const char *path, const void *data, size_
 	int rc;
 
 	memset(r, 0, sizeof(*r));
+	r->fd = -1;
 	r->lim = lim ? *lim : def;
 	r->what = path ? path : "(memory)";
 	r->packed = len;
 	if (path) {
 		struct stat st;
 
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		/* a directory or FIFO is refused here, before libarchive could block on it */
+		r->fd = sw_fs_open_regular(path, err);
+		if (r->fd < 0) {
+			if (err)
+				sw_err_prefix(err, "cannot read bundle");
+			return -1;
+		}
+		if (fstat(r->fd, &st) == 0)
 			r->packed = (uint64_t)st.st_size;
 	}
 	r->a = archive_read_new();
@@ -652,7 +661,7 @@ static int sw_br_open(struct sw_br *r, const char *path, const void *data, size_
 	archive_read_support_filter_zstd(r->a);
 	archive_read_support_format_tar(r->a);
 	if (path)
-		rc = archive_read_open_filename(r->a, path, SW_BUNDLE_CHUNK);
+		rc = archive_read_open_fd(r->a, r->fd, SW_BUNDLE_CHUNK);
 	else
 		rc = archive_read_open_memory(r->a, data, len);
 	if (rc != ARCHIVE_OK) {
@@ -666,6 +675,9 @@ static int sw_br_open(struct sw_br *r, const char *path, const void *data, size_
 			sw_err_set(err, SW_EINPUT, "corrupt or truncated bundle '%s' (not a tar.zst?): %s", r->what, msg);
 		archive_read_free(r->a);
 		r->a = NULL;
+		if (r->fd >= 0)
+			close(r->fd);
+		r->fd = -1;
 		return -1;
 	}
 	return 0;
@@ -676,6 +688,9 @@ static void sw_br_close(struct sw_br *r)
 	if (r->a)
 		archive_read_free(r->a);
 	r->a = NULL;
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
 	sw_pset_release(&r->seen);
 }
 

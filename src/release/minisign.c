@@ -321,8 +321,10 @@ int sw_minisign_sig_parse(const char *text, size_t len, const char *what, struct
 
 static int sw_ms_read(const char *path, struct sw_buf *b, const char *kind, struct sw_err *err)
 {
+	if (sw_fs_check_regular(path, err) < 0)
+		return -1;
 	if (sw_fs_read_file(path, SW_MINISIGN_FILE_MAX, b, err) < 0) {
-		if (err && err->code == SW_EINPUT)
+		if (err && err->code == SW_EINPUT) /* the only SW_EINPUT left: too large */
 			sw_err_set(err, SW_EINPUT, "'%s': %s file larger than %d bytes", path, kind, SW_MINISIGN_FILE_MAX);
 		return -1;
 	}
@@ -345,12 +347,10 @@ int sw_minisign_seckey_load(const char *path, struct sw_minisign_seckey *sk, str
 {
 	char *text = sw_xmalloc(SW_MINISIGN_FILE_MAX + 1);
 	size_t len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+	int fd = sw_fs_open_regular(path, err), rc = -1;
 
-	if (fd < 0) {
-		sw_err_set(err, errno == ENOENT ? SW_ENOTFOUND : SW_EIO, "cannot open '%s': %s", path, strerror(errno));
+	if (fd < 0)
 		goto out;
-	}
 	for (;;) {
 		ssize_t n = read(fd, text + len, SW_MINISIGN_FILE_MAX + 1 - len);
 
@@ -524,6 +524,8 @@ int sw_minisign_verify_file(const struct sw_minisign_pubkey *pk, const struct sw
 			return sw_ms_bad_sig(err);
 		return sw_ms_check_global(pk, sig, err);
 	}
+	if (sw_fs_check_regular(path, err) < 0)
+		return -1;
 	sw_buf_init(&b, SW_MINISIGN_LEGACY_MAX);
 	if (sw_fs_read_file(path, SW_MINISIGN_LEGACY_MAX, &b, err) < 0) {
 		sw_buf_release(&b);

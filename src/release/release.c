@@ -74,7 +74,7 @@ int sw_release_load_run(const char *runs_dir, const char *service, json_t **summ
 	if (sw_fs_read_file(latest, 256, &b, err) < 0) {
 		sw_buf_release(&b);
 		if (err && err->code == SW_ENOTFOUND)
-			return sw_err_set(err, SW_EFAILED,
+			return sw_err_set(err, SW_ENOTFOUND, /* missing input, as a missing key is: exit 2 */
 					  "no pipeline run of service '%s' found; run 'slipway run' first", service);
 		return -1;
 	}
@@ -91,7 +91,7 @@ int sw_release_load_run(const char *runs_dir, const char *service, json_t **summ
 	s = sw_json_load_file(path, 16u << 20, err);
 	if (!s) {
 		if (err && err->code == SW_ENOTFOUND)
-			return sw_err_set(err, SW_EFAILED,
+			return sw_err_set(err, SW_ENOTFOUND,
 					  "the latest run of service '%s' (%s) has no summary; run 'slipway run' again", service,
 					  id);
 		return -1;

@@ -90,8 +90,10 @@ void sw_release_result_release(struct sw_release_result *res);
 /*
  * The latest pipeline run of a service: runs_dir/<service>/latest names the
  * run id, runs_dir/<service>/<id>/summary.json holds the summary. A missing
- * run or one whose status is not "passed" is SW_EFAILED (suggesting
- * `slipway run`); a malformed summary SW_EINPUT. *summary is a new reference.
+ * run is SW_ENOTFOUND (missing input, exit 2, as a missing key is), one whose
+ * status is not "passed" SW_EFAILED (the build failed, exit 1), both
+ * suggesting `slipway run`; a malformed summary SW_EINPUT. *summary is a new
+ * reference.
  */
 int sw_release_load_run(const char *runs_dir, const char *service, json_t **summary, struct sw_err *err);
 /* Bundle mtime: SOURCE_DATE_EPOCH if set (must be an integer), else the git commit time, else 0. */

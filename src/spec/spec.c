@@ -25,6 +25,7 @@
 #include "base/fs.h"
 #include "base/mem.h"
 #include "base/num.h"
+#include "base/suggest.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -434,31 +435,10 @@ static struct node *build_tree(struct ctx *c)
 
 /* ---- did you mean ------------------------------------------------------ */
 
-/* Damerau-Levenshtein (optimal string alignment) distance, capped at 3. */
+/* Optimal string alignment distance (base/suggest.h), 3 for anything farther than 2. */
 static unsigned distance(const char *a, const char *b)
 {
-	size_t la = strlen(a), lb = strlen(b), i, j;
-	unsigned d[MAX_NAME + 2][MAX_NAME + 2];
-
-	if (la > MAX_NAME || lb > MAX_NAME || (la > lb ? la - lb : lb - la) > 2)
-		return 3;
-	for (i = 0; i <= la; i++)
-		d[i][0] = (unsigned)i;
-	for (j = 0; j <= lb; j++)
-		d[0][j] = (unsigned)j;
-	for (i = 1; i <= la; i++)
-		for (j = 1; j <= lb; j++) {
-			unsigned cost = a[i - 1] != b[j - 1], v = d[i - 1][j] + 1;
-
-			if (d[i][j - 1] + 1 < v)
-				v = d[i][j - 1] + 1;
-			if (d[i - 1][j - 1] + cost < v)
-				v = d[i - 1][j - 1] + cost;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
-				v = d[i - 2][j - 2] + 1;
-			d[i][j] = v;
-		}
-	return d[la][lb] < 3 ? d[la][lb] : 3;
+	return sw_suggest_distance(a, b, 2);
 }
 
 struct suggest {

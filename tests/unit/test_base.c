@@ -1,5 +1,5 @@
 /*
- * test_base.c - unit tests for src/base: buf, arena, num, fs, clock, hash, err.
+ * test_base.c - unit tests for src/base: buf, arena, num, fs, clock, hash, err, suggest.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +15,9 @@
 #include "base/hash.h"
 #include "base/json.h"
 #include "base/num.h"
+#include "base/suggest.h"
+
+#include <fcntl.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +189,84 @@ static void test_fs_atomic(void **state)
 	sw_buf_release(&b);
 }
 
+/* Directories and FIFOs are refused before any blocking read; a FIFO without a writer must not hang. */
+static void test_fs_open_regular(void **state)
+{
+	char dir[] = "/tmp/sw-test-fsreg-XXXXXX", path[256], fifo[256];
+	struct sw_buf b = SW_BUF_INIT(1024);
+	struct sw_err err = SW_ERR_INIT;
+	char c;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(sw_path_join(path, sizeof(path), dir, "f"), 0);
+	assert_int_equal(sw_fs_write_atomic(path, "x", 1, 0600, &err), 0);
+	fd = sw_fs_open_regular(path, &err);
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0); /* blocking again */
+	assert_int_equal(read(fd, &c, 1), 1);
+	close(fd);
+
+	assert_int_equal(sw_fs_open_regular(dir, &err), -1);
+	assert_int_equal(err.code, SW_EINPUT);
+	assert_non_null(strstr(err.msg, "is a directory"));
+	assert_int_equal(sw_fs_read_file(dir, 1024, &b, &err), -1);
+	assert_int_equal(sw_err_exit_code(&err), 2);
+
+	assert_int_equal(sw_path_join(fifo, sizeof(fifo), dir, "fifo"), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(10); /* a hang fails the test instead of stalling the suite */
+	assert_int_equal(sw_fs_check_regular(fifo, &err), -1);
+	assert_int_equal(err.code, SW_EINPUT);
+	assert_non_null(strstr(err.msg, "is not a regular file"));
+	assert_int_equal(sw_fs_read_file(fifo, 1024, &b, &err), -1);
+	assert_non_null(strstr(err.msg, "is not a regular file"));
+	alarm(0);
+
+	assert_int_equal(sw_path_join(path, sizeof(path), dir, "missing"), 0);
+	assert_int_equal(sw_fs_open_regular(path, &err), -1);
+	assert_int_equal(err.code, SW_ENOTFOUND);
+	assert_int_equal(sw_fs_remove_tree(dir, &err), 0);
+	sw_buf_release(&b);
+}
+
+static const char *suggest1(const char *word, bool prefixes, const char *const *cands)
+{
+	struct sw_suggest s;
+
+	sw_suggest_init(&s, word, prefixes);
+	for (; *cands; cands++)
+		sw_suggest_add(&s, *cands);
+	return sw_suggest_best(&s);
+}
+
+static void test_suggest(void **state)
+{
+	static const char *const cmds[] = { "deploy", "hosts", "history", "status", "rollback", NULL };
+	static const char *const opts[] = { "server", "token", "env", "wait", "timeout", NULL };
+	char longw[SW_SUGGEST_MAX_WORD + 2];
+
+	(void)state;
+	assert_int_equal(sw_suggest_distance("deplyo", "deploy", 2), 1); /* a swap is one edit */
+	assert_int_equal(sw_suggest_distance("jbos", "jobs", 2), 1);
+	assert_int_equal(sw_suggest_distance("kitten", "sitting", 5), 3);
+	assert_int_equal(sw_suggest_distance("a", "abcdef", 2), 3); /* more than the cap: cap + 1 */
+	assert_string_equal(suggest1("deplyo", false, cmds), "deploy");
+	assert_string_equal(suggest1("stauts", false, cmds), "status");
+	assert_null(suggest1("xyzzy", true, cmds));
+	/* by prefix only when asked: --environment for --env, hist for history (not hosts) */
+	assert_null(suggest1("environment", false, opts));
+	assert_string_equal(suggest1("environment", true, opts), "env");
+	assert_string_equal(suggest1("hist", true, cmds), "history");
+	assert_string_equal(suggest1("outptu", true, (const char *const[]){ "out", "output", NULL }), "output");
+	assert_null(suggest1("to", true, opts)); /* a prefix this short means nothing */
+	assert_null(suggest1("a", false, (const char *const[]){ "b", NULL })); /* as many edits as letters */
+	memset(longw, 'a', sizeof(longw) - 1);
+	longw[sizeof(longw) - 1] = '\0';
+	assert_null(suggest1(longw, false, (const char *const[]){ longw + 1, NULL }));
+}
+
 static void test_err(void **state)
 {
 	struct sw_err err = SW_ERR_INIT;
@@ -226,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_duration_format), cmocka_unit_test(test_clock),
 		cmocka_unit_test(test_hash),            cmocka_unit_test(test_fs_atomic),
 		cmocka_unit_test(test_err),             cmocka_unit_test(test_json_canonical),
+		cmocka_unit_test(test_fs_open_regular), cmocka_unit_test(test_suggest),
 	};
 	return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }
