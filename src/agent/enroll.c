@@ -50,16 +50,16 @@ int sw_enroll_read_join_file(const char *path, char *out, size_t size, struct sw
 
 	if (size)
 		out[0] = '\0';
-	/* O_NONBLOCK: a FIFO must not hang the agent before fstat refuses it. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return sw_err_set(err, SW_EINPUT, "cannot open join file '%s': %s", path, strerror(errno));
+	/* A directory or FIFO is refused before any read (a FIFO must not hang the agent). */
+	fd = sw_fs_open_regular(path, err);
+	if (fd < 0) {
+		if (err)
+			err->code = SW_EINPUT;
+		sw_err_prefix(err, "join file");
+		return -1;
+	}
 	if (fstat(fd, &st) < 0) {
 		sw_err_set(err, SW_EINPUT, "cannot stat join file '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		sw_err_set(err, SW_EINPUT, "join file '%s' is not a regular file", path);
 		goto out;
 	}
 	if ((st.st_mode & 0007) || (st.st_uid == geteuid() && (st.st_mode & 0070))) {
