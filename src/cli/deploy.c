@@ -69,7 +69,8 @@ static const char sw_deploy_usage[] =
 	"  -h, --help        show this help\n";
 
 static const char sw_status_usage[] =
-	"usage: slipway status [DEPLOYMENT] [--watch] [--server URL] [--token TOKEN] [--output text|json]\n"
+	"usage: slipway status [DEPLOYMENT] [--watch [--timeout DURATION]] [--server URL] [--token TOKEN]\n"
+	"                      [--output text|json]\n"
 	"\n"
 	"Without DEPLOYMENT: the deployments in progress and the latest one of each\n"
 	"service and environment. With it: its state, step and per-host progress\n"
@@ -819,8 +820,6 @@ int sw_cmd_rollback(int argc, char **argv)
 	"usage: slipway %s DEPLOYMENT%s [--server URL] [--token TOKEN] [--output text|json]\n" \
 	"\n" \
 	"%s\n" \
-	"Asking again is harmless (\"already paused\"); a verb the deployment's state\n" \
-	"does not allow (it has ended, it is rolling back) fails with the reason.\n" \
 	"\n" \
 	"options:\n" \
 	"%s" \
@@ -890,29 +889,81 @@ static int sw_dcli_verb(const char *verb, const char *what, bool reason, int arg
 	return 0;
 }
 
+/*
+ * Each verb's help says what it does, what asking again does and when it is
+ * refused (docs/rollout.md, "Manual control"; the man pages come from these).
+ */
 int sw_cmd_pause(int argc, char **argv)
 {
-	return sw_dcli_verb("pause", "Stop a deployment between steps: it does not advance, hosts keep what they\nrun, until 'slipway resume'.", true, argc, argv);
+	return sw_dcli_verb(
+		"pause",
+		"Stop a pending or progressing deployment between steps: the controller\n"
+		"does not advance it and its hosts keep what they run (a batch already told\n"
+		"finishes installing; nothing new starts) until 'slipway resume' or\n"
+		"'slipway promote'. The time it stays paused does not count against its\n"
+		"deadline or step timers.\n"
+		"\n"
+		"Pausing a paused deployment changes nothing (\"already paused\"). A deployment\n"
+		"that has ended or is rolling back cannot be paused: exit 1 with the reason.",
+		true, argc, argv);
 }
 
 int sw_cmd_resume(int argc, char **argv)
 {
-	return sw_dcli_verb("resume", "Let a paused deployment go on where it stopped.", false, argc, argv);
+	return sw_dcli_verb(
+		"resume",
+		"Let a paused deployment go on from where it stopped; its deadline and the\n"
+		"running step's timers are pushed out by the time it spent paused. A\n"
+		"deployment paused by an inconclusive analysis goes on with its next step.\n"
+		"\n"
+		"Resuming one that is not paused changes nothing (\"not paused (STATE)\"). A\n"
+		"deployment that has ended cannot be resumed: exit 1 with the reason.",
+		false, argc, argv);
 }
 
 int sw_cmd_promote(int argc, char **argv)
 {
-	return sw_dcli_verb("promote", "Skip the current pause or step wait of a deployment (canary: go to the\nnext step now); a paused deployment is resumed.", false, argc, argv);
+	return sw_dcli_verb(
+		"promote",
+		"Skip the current wait of a deployment now: a canary goes to its next step\n"
+		"(the pause or analysis step is cut short), rings end the current bake; a\n"
+		"paused deployment is resumed too. Rolling and blue/green have no waits.\n"
+		"With --full, every remaining step is skipped: a canary is promoted to 100%\n"
+		"at once (background analyses still watch it).\n"
+		"\n"
+		"Promoting again changes nothing (\"already promoted\"). A deployment that has\n"
+		"ended or is rolling back cannot be promoted: exit 1 with the reason.",
+		false, argc, argv);
 }
 
 int sw_cmd_abort(int argc, char **argv)
 {
-	return sw_dcli_verb("abort", "Abort an active deployment: hosts go back to the previous release.", true, argc, argv);
+	return sw_dcli_verb(
+		"abort",
+		"Abort an active deployment: it stops advancing and is rolled back, every\n"
+		"host it changed getting back the release it ran before, batch by batch\n"
+		"(at once with --emergency); it ends as 'aborted'. A paused deployment\n"
+		"can be aborted. Use 'slipway status DEPLOYMENT --watch' to follow it.\n"
+		"\n"
+		"Aborting again changes nothing, except that --emergency asked during the\n"
+		"rollback sends the rest at once. A deployment that has ended cannot be\n"
+		"aborted: exit 1 with the reason.",
+		true, argc, argv);
 }
 
 int sw_cmd_retry(int argc, char **argv)
 {
-	return sw_dcli_verb("retry", "Start an aborted, rolled back or failed deployment again from its first\nstep: a new deployment of the same release.", false, argc, argv);
+	return sw_dcli_verb(
+		"retry",
+		"Start a NEW deployment of the same release into the same environment, from\n"
+		"its first step, for a deployment that was aborted, rolled back or failed\n"
+		"(the new one records which it retries). Prints the new deployment's id.\n"
+		"\n"
+		"Retrying again while that new deployment exists answers it (\"already\n"
+		"retried as dep-N\") rather than starting another. A deployment still active\n"
+		"(abort it first) or one that succeeded cannot be retried: exit 1 with the\n"
+		"reason.",
+		false, argc, argv);
 }
 
 /* ---- history --------------------------------------------------------------- */

@@ -31,6 +31,43 @@ static const char sw_token_usage[] =
 	"  --output FMT      text (default) or json\n"
 	"  -h, --help        show this help\n";
 
+#define SW_TOK_COMMON_OPTIONS \
+	"  --server URL      server URL (default $SLIPWAY_SERVER)\n" \
+	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n" \
+	"  --output FMT      text (default) or json\n" \
+	"  -h, --help        show this help\n"
+
+static const char sw_token_create_usage[] =
+	"usage: slipway token create --role admin|deployer|viewer [--name NAME] [--server URL] [--token TOKEN]\n"
+	"                            [--output text|json]\n"
+	"\n"
+	"Create an API token (needs an admin token) and print its secret alone on\n"
+	"stdout: it is shown only this once (the server keeps a hash). viewer reads,\n"
+	"deployer also deploys and controls deployments, admin also manages tokens\n"
+	"and hosts. Everything done with the token is recorded under its NAME (the\n"
+	"actor in 'slipway history' and the event log), so give one per person or\n"
+	"pipeline, e.g. --name ci; without a name the actor is token:ID.\n"
+	"\n"
+	"options:\n"
+	"  --role ROLE       admin, deployer or viewer (required)\n"
+	"  --name NAME       who uses it: the actor recorded for what it does\n" SW_TOK_COMMON_OPTIONS;
+
+static const char sw_token_list_usage[] =
+	"usage: slipway token list [--server URL] [--token TOKEN] [--output text|json]\n"
+	"\n"
+	"List the API tokens (needs an admin token): id, role, active or revoked,\n"
+	"when created, name. Secrets are never shown.\n"
+	"\n"
+	"options:\n" SW_TOK_COMMON_OPTIONS;
+
+static const char sw_token_revoke_usage[] =
+	"usage: slipway token revoke ID [--server URL] [--token TOKEN] [--output text|json]\n"
+	"\n"
+	"Revoke the API token ID (see 'slipway token list'; needs an admin token):\n"
+	"every request made with it is refused from then on. Recorded in the event log.\n"
+	"\n"
+	"options:\n" SW_TOK_COMMON_OPTIONS;
+
 static const char sw_join_usage[] =
 	"usage: slipway join-token create [--labels k=v,...] [--ttl DURATION] [--replace HOST] [--server URL]\n"
 	"                                 [--token TOKEN] [--output text|json]\n"
@@ -133,7 +170,7 @@ static int sw_token_create(int argc, char **argv)
 	json_t *body, *resp = NULL;
 	int code, rc;
 
-	if (sw_tok_parse(cmd, sw_token_usage, argc, argv, &o, &code) < 0)
+	if (sw_tok_parse(cmd, sw_token_create_usage, argc, argv, &o, &code) < 0)
 		return code;
 	if ((code = sw_tok_refuse(cmd, "labels", o.labels)) || (code = sw_tok_refuse(cmd, "ttl", o.ttl)) ||
 	    (code = sw_tok_refuse(cmd, "replace", o.replace)))
@@ -174,7 +211,7 @@ static int sw_token_list(int argc, char **argv)
 	size_t i;
 	int code;
 
-	if (sw_tok_parse(cmd, sw_token_usage, argc, argv, &o, &code) < 0)
+	if (sw_tok_parse(cmd, sw_token_list_usage, argc, argv, &o, &code) < 0)
 		return code;
 	if ((code = sw_tok_refuse(cmd, "role", o.role)) || (code = sw_tok_refuse(cmd, "name", o.name)) ||
 	    (code = sw_tok_refuse(cmd, "labels", o.labels)) || (code = sw_tok_refuse(cmd, "ttl", o.ttl)) ||
@@ -212,7 +249,7 @@ static int sw_token_revoke(int argc, char **argv)
 	json_t *resp = NULL;
 	int code;
 
-	if (sw_tok_parse(cmd, sw_token_usage, argc, argv, &o, &code) < 0)
+	if (sw_tok_parse(cmd, sw_token_revoke_usage, argc, argv, &o, &code) < 0)
 		return code;
 	if ((code = sw_tok_refuse(cmd, "role", o.role)) || (code = sw_tok_refuse(cmd, "name", o.name)) ||
 	    (code = sw_tok_refuse(cmd, "labels", o.labels)) || (code = sw_tok_refuse(cmd, "ttl", o.ttl)) ||

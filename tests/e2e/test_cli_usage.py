@@ -77,3 +77,32 @@ def test_option_errors_are_precise(sw):
     p = sw("rollback", "hello", "--e", "staging")  # an abbreviation of two options
     assert p.returncode == 2
     assert "option '--e' is ambiguous (--env, --emergency)" in p.stderr
+
+
+def test_manual_control_verbs_each_say_what_they_do(sw):
+    helps = {v: sw(v, "--help", check=0).stdout for v in ("pause", "resume", "promote", "abort", "retry")}
+    # each its own text: no sentence copied from pause into the others
+    for v in ("resume", "promote", "abort", "retry"):
+        assert "already paused" not in helps[v], v
+    assert "already paused" in helps["pause"]
+    assert "not paused" in helps["resume"]
+    assert "already promoted" in helps["promote"] and "--full" in helps["promote"]
+    assert "--emergency" in helps["abort"] and "'aborted'" in helps["abort"]
+    assert "NEW deployment of the same release" in helps["retry"]
+    assert "already\nretried as" in helps["retry"]
+    descriptions = [h.split("\n\n")[1] for h in helps.values()]
+    assert len(set(descriptions)) == 5
+    summary = sw("help", check=0).stdout
+    assert "retry          start a new deployment" in summary
+
+
+@pytest.mark.parametrize("cmd", WITH_OUTPUT + [["server"], ["agent"], ["token"], ["audit"]], ids=lambda c: "-".join(c))
+def test_every_help_has_usage_and_a_description(sw, cmd):
+    p = sw(*cmd, "--help", check=0)
+    assert p.stderr == ""
+    first = p.stdout.splitlines()[0]
+    assert first.startswith("usage: slipway " + cmd[0]), first
+    if cmd[0] == "token" and len(cmd) > 1:  # each token command has its own usage now
+        assert first.startswith("usage: slipway " + " ".join(cmd)), first
+    para = p.stdout.split("\n\n")[1]
+    assert len(para) > 20 and not para.startswith("options"), para
