@@ -6,9 +6,11 @@
  *        server lacks it (four files, then commit), start a deployment
  *   slipway status [DEPLOYMENT] [--watch]         one deployment in detail,
  *        or the active and latest ones per service and environment
- *   slipway rollback SERVICE --env ENV [--emergency] [--wait]   a new
- *        deployment of the previous good release (--emergency: every host
- *        at once, the limits not kept)
+ *   slipway rollback SERVICE --env ENV [--to RELEASE] [--reason R]
+ *        [--emergency] [--wait]   a new deployment of the previous good
+ *        release, or of any release that ran in ENV (--to: version, digest
+ *        or digest prefix; the server resolves it), --emergency: every host
+ *        at once, the limits not kept
  *   slipway history SERVICE --env ENV             deployments, newest first
  *   slipway pause|resume|promote|abort|retry DEPLOYMENT [--reason R]
  *        manual control of one deployment (rollout/controller.h); abort
@@ -87,17 +89,23 @@ static const char sw_status_usage[] =
 	"  -h, --help        show this help\n";
 
 static const char sw_rollback_usage[] =
-	"usage: slipway rollback SERVICE --env ENV [--emergency] [--wait] [--timeout DURATION] [--server URL]\n"
-	"                        [--token TOKEN] [--output text|json]\n"
+	"usage: slipway rollback SERVICE --env ENV [--to RELEASE] [--reason R] [--emergency] [--wait]\n"
+	"                        [--timeout DURATION] [--server URL] [--token TOKEN] [--output text|json]\n"
 	"\n"
-	"Deploy the previous good release of SERVICE in ENV again: the newest\n"
-	"succeeded deployment before the current one whose release differs. With\n"
-	"blue/green, while the old colour is still kept, this is one traffic switch.\n"
-	"It goes as the environment's strategy does: rolling in batches that keep\n"
-	"min_healthy and max_unavailable.\n"
+	"Deploy an earlier release of SERVICE in ENV again, as a new deployment. Without\n"
+	"--to: the previous good release, the newest succeeded deployment before the\n"
+	"current one whose release differs. With --to: any release that ran (succeeded)\n"
+	"in ENV, named by its version, its digest or a digest prefix (at least 4 hex\n"
+	"digits); one that never ran there is refused, listing those that did. With\n"
+	"blue/green, while the old colour is still kept, this is one traffic switch. It\n"
+	"goes as the environment's strategy does: rolling in batches that keep\n"
+	"min_healthy and max_unavailable. 'slipway history' shows it as a rollback to\n"
+	"that version.\n"
 	"\n"
 	"options:\n"
 	"  --env ENV         environment (required)\n"
+	"  --to RELEASE      version, digest or digest prefix of a release that ran in ENV\n"
+	"  --reason R        why (recorded in the deployment and its events)\n"
 	"  --emergency       every host at once: min_healthy and max_unavailable are not\n"
 	"                    kept (canary and rings skip their steps and bakes)\n"
 	"  --wait            follow the rollback until it ends; exit 0 only if it succeeded\n"
@@ -111,7 +119,8 @@ static const char sw_history_usage[] =
 	"usage: slipway history SERVICE --env ENV [--limit N] [--server URL] [--token TOKEN] [--output text|json]\n"
 	"\n"
 	"The deployments of SERVICE to ENV, newest first: id, state, version,\n"
-	"release digest, when, how long it took, and why it ended as it did.\n"
+	"release digest, when, how long it took, and why it ended as it did; a\n"
+	"rollback says so first (\"rollback to 1.0.0: why\").\n"
 	"\n"
 	"options:\n"
 	"  --env ENV         environment (required)\n"
@@ -121,16 +130,16 @@ static const char sw_history_usage[] =
 	"  --output FMT      text (default) or json\n"
 	"  -h, --help        show this help\n";
 
-enum { OPT_SERVER = 256, OPT_TOKEN, OPT_OUTPUT, OPT_ENV, OPT_WAIT, OPT_WATCH, OPT_TIMEOUT, OPT_LIMIT, OPT_REASON, OPT_FULL, OPT_EMERGENCY };
+enum { OPT_SERVER = 256, OPT_TOKEN, OPT_OUTPUT, OPT_ENV, OPT_WAIT, OPT_WATCH, OPT_TIMEOUT, OPT_LIMIT, OPT_REASON, OPT_FULL, OPT_EMERGENCY, OPT_TO };
 
 /* What each command accepts. */
-enum { F_ENV = 1, F_WAIT = 2, F_WATCH = 4, F_LIMIT = 8, F_TIMEOUT = 16, F_REASON = 32, F_FULL = 64, F_EMERGENCY = 128 };
+enum { F_ENV = 1, F_WAIT = 2, F_WATCH = 4, F_LIMIT = 8, F_TIMEOUT = 16, F_REASON = 32, F_FULL = 64, F_EMERGENCY = 128, F_TO = 256 };
 
 struct sw_dcli {
 	const char *cmd;
 	const char *usage;
 	unsigned allowed;
-	const char *server, *token, *env, *reason;
+	const char *server, *token, *env, *reason, *to;
 	enum sw_output out;
 	bool wait, watch, full, emergency;
 	uint64_t timeout_ms;
@@ -151,6 +160,7 @@ static unsigned sw_dcli_flag(int c)
 	case OPT_REASON: return F_REASON;
 	case OPT_FULL: return F_FULL;
 	case OPT_EMERGENCY: return F_EMERGENCY;
+	case OPT_TO: return F_TO;
 	default: return ~0u;
 	}
 }
@@ -164,7 +174,7 @@ static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_cod
 		{ "wait", no_argument, NULL, OPT_WAIT },	   { "watch", no_argument, NULL, OPT_WATCH },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT }, { "limit", required_argument, NULL, OPT_LIMIT },
 		{ "reason", required_argument, NULL, OPT_REASON }, { "full", no_argument, NULL, OPT_FULL },
-		{ "emergency", no_argument, NULL, OPT_EMERGENCY },
+		{ "emergency", no_argument, NULL, OPT_EMERGENCY }, { "to", required_argument, NULL, OPT_TO },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -213,6 +223,13 @@ static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_cod
 			break;
 		case OPT_REASON:
 			d->reason = optarg;
+			break;
+		case OPT_TO:
+			if (!*optarg) {
+				*exit_code = sw_cli_usage_error(d->cmd, "--to: give a version, a digest or a digest prefix");
+				return -1;
+			}
+			d->to = optarg;
 			break;
 		case OPT_FULL:
 			d->full = true;
@@ -345,6 +362,51 @@ static const char *sw_dcli_host_digest(const json_t *dep, const json_t *h)
 	return sw_json_str(dep, "digest");
 }
 
+/* The version of a digest the record names (its release or the previous one), or "". */
+static const char *sw_dcli_version_of(const json_t *dep, const char *digest)
+{
+	const char *pv = sw_json_str(dep, "prev_version");
+
+	if (!digest)
+		return "";
+	if (!strcmp(digest, sw_dcli_str(dep, "digest")))
+		return sw_dcli_version(dep);
+	if (!strcmp(digest, sw_dcli_str(dep, "prev_digest")))
+		return pv ? pv : sw_dcli_str(json_object_get(dep, "spec"), "prev_version");
+	return "";
+}
+
+/* "1.0.1 (0123456789ab)", or the short digest alone when the version is not known; "-" for none. */
+static const char *sw_dcli_release_text(const char *version, const char *digest, char *out, size_t size)
+{
+	char d1[16];
+
+	if (!digest || !*digest)
+		return "-";
+	if (version && *version)
+		snprintf(out, size, "%s (%s)", version, sw_dcli_short(digest, d1, sizeof(d1)));
+	else
+		snprintf(out, size, "%s", sw_dcli_short(digest, d1, sizeof(d1)));
+	return out;
+}
+
+/* A rollback's target and why, from spec.rollback (records) or "rollback" (the progress view); "" otherwise. */
+static const char *sw_dcli_rollback_text(const json_t *dep, char *out, size_t size)
+{
+	const json_t *rb = json_object_get(dep, "rollback");
+	const char *v, *why;
+
+	out[0] = '\0';
+	if (!json_is_object(rb))
+		rb = json_object_get(json_object_get(dep, "spec"), "rollback");
+	if (!json_is_object(rb))
+		return "";
+	v = sw_dcli_str(rb, "version");
+	why = sw_dcli_str(rb, "reason");
+	snprintf(out, size, "rollback to %s%s%s", *v ? v : "?", *why ? ": " : "", why);
+	return out;
+}
+
 /* The last measurement of each analysis (canary steps and background, ring bakes). */
 static void sw_dcli_print_analyses(FILE *f, const json_t *dep, bool rings)
 {
@@ -414,13 +476,15 @@ static void sw_dcli_print_canary(FILE *f, const json_t *dep)
 
 static void sw_dcli_print_header(FILE *f, const json_t *dep)
 {
-	char d1[16], dur[32];
+	char d1[16], dur[32], rb[700];
 	const char *reason = sw_dcli_str(dep, "reason");
 
 	fprintf(f, "%s  %s %s (%s) -> %s  %s  %s  %s\n", sw_dcli_str(dep, "id"), sw_dcli_str(dep, "service"),
 		*sw_dcli_version(dep) ? sw_dcli_version(dep) : "?", sw_dcli_short(sw_json_str(dep, "digest"), d1, sizeof(d1)),
 		sw_dcli_str(dep, "env"), sw_dcli_strategy(dep), sw_dcli_str(dep, "state"),
 		sw_dcli_dur_text(sw_dcli_duration(dep), dur, sizeof(dur)));
+	if (*sw_dcli_rollback_text(dep, rb, sizeof(rb)))
+		fprintf(f, "  %s\n", rb);
 	if (*sw_dcli_step(dep))
 		fprintf(f, "  step: %s\n", sw_dcli_step(dep));
 	if (*reason)
@@ -436,12 +500,17 @@ static void sw_dcli_print_hosts(FILE *f, const json_t *dep)
 	int64_t now = sw_clock_wall_ms(), since;
 	size_t i;
 
-	fprintf(f, "  %-20s %-4s %-12s %-10s %-8s %s\n", "HOST", "SLOT", "RELEASE", "STATE", "ELAPSED", "HEALTH");
+	const char *digest, *version;
+
+	fprintf(f, "  %-20s %-4s %-14s %-12s %-10s %-8s %s\n", "HOST", "SLOT", "VERSION", "RELEASE", "STATE", "ELAPSED",
+		"HEALTH");
 	json_array_foreach(sw_dcli_hosts(dep), i, h) {
 		since = json_integer_value(json_object_get(h, "since_ms"));
-		fprintf(f, "  %-20s %-4s %-12s %-10s %-8s %s\n", sw_dcli_str(h, "name"),
-			*sw_dcli_str(h, "slot") ? sw_dcli_str(h, "slot") : "-",
-			sw_dcli_short(sw_dcli_host_digest(dep, h), d1, sizeof(d1)), sw_dcli_str(h, "phase"),
+		digest = sw_dcli_host_digest(dep, h);
+		version = sw_dcli_version_of(dep, digest);
+		fprintf(f, "  %-20s %-4s %-14s %-12s %-10s %-8s %s\n", sw_dcli_str(h, "name"),
+			*sw_dcli_str(h, "slot") ? sw_dcli_str(h, "slot") : "-", *version ? version : "-",
+			sw_dcli_short(digest, d1, sizeof(d1)), sw_dcli_str(h, "phase"),
 			since > 0 ? sw_dcli_dur_text(now - since, el, sizeof(el)) : "-",
 			*sw_dcli_str(h, "message") ? sw_dcli_str(h, "message") : "-");
 	}
@@ -501,7 +570,7 @@ static int sw_dcli_get(struct sw_dcli *d, const char *id, json_t **dep, struct s
 static void sw_dcli_lines(const json_t *dep, json_t *lines)
 {
 	struct sw_buf b = SW_BUF_INIT(4096);
-	char d1[16];
+	char rel[160];
 	const json_t *h;
 	size_t i;
 
@@ -515,7 +584,8 @@ static void sw_dcli_lines(const json_t *dep, json_t *lines)
 	json_array_foreach(sw_dcli_hosts(dep), i, h) {
 		sw_buf_reset(&b);
 		sw_buf_printf(&b, "%s %s: %s %s%s%s", sw_dcli_str(dep, "id"), sw_dcli_str(h, "name"), sw_dcli_str(h, "phase"),
-			      sw_dcli_short(sw_dcli_host_digest(dep, h), d1, sizeof(d1)),
+			      sw_dcli_release_text(sw_dcli_version_of(dep, sw_dcli_host_digest(dep, h)),
+						   sw_dcli_host_digest(dep, h), rel, sizeof(rel)),
 			      *sw_dcli_str(h, "message") ? " " : "", sw_dcli_str(h, "message"));
 		json_object_set_new(lines, sw_dcli_str(h, "id"), json_string(sw_buf_str(&b)));
 	}
@@ -789,7 +859,7 @@ int sw_cmd_rollback(int argc, char **argv)
 {
 	struct sw_dcli d = { .cmd = "rollback",
 			     .usage = sw_rollback_usage,
-			     .allowed = F_ENV | F_WAIT | F_TIMEOUT | F_EMERGENCY };
+			     .allowed = F_ENV | F_WAIT | F_TIMEOUT | F_EMERGENCY | F_TO | F_REASON };
 	struct sw_err err = SW_ERR_INIT;
 	json_t *body, *dep = NULL;
 	int code = 0, rc;
@@ -805,6 +875,10 @@ int sw_cmd_rollback(int argc, char **argv)
 	body = json_pack("{s:s, s:s}", "service", d.arg, "env", d.env);
 	if (d.emergency)
 		json_object_set_new(body, "emergency", json_true());
+	if (d.to)
+		json_object_set_new(body, "to", json_string(d.to));
+	if (d.reason)
+		json_object_set_new(body, "reason", json_string(d.reason));
 	rc = sw_client_json(&d.cl, "POST", "/api/v1/rollback", body, &dep, &err);
 	json_decref(body);
 	if (rc < 0)
@@ -831,7 +905,7 @@ int sw_cmd_rollback(int argc, char **argv)
 static int sw_dcli_verb(const char *verb, const char *what, bool reason, int argc, char **argv)
 {
 	bool full = !strcmp(verb, "promote"), emergency = !strcmp(verb, "abort");
-	char usage[2048], path[256], esc[160], d1[16];
+	char usage[2048], path[256], esc[160], rel[160];
 	struct sw_dcli d = { .cmd = verb,
 			     .usage = usage,
 			     .allowed = (reason ? F_REASON : 0) | (full ? F_FULL : 0) | (emergency ? F_EMERGENCY : 0) };
@@ -880,7 +954,8 @@ static int sw_dcli_verb(const char *verb, const char *what, bool reason, int arg
 	msg = sw_json_str(res, "message");
 	if (!strcmp(verb, "retry"))
 		printf("%s: %s (%s %s to %s)\n", d.arg, msg ? msg : "retried", sw_dcli_str(dep, "service"),
-		       sw_dcli_short(sw_json_str(dep, "digest"), d1, sizeof(d1)), sw_dcli_str(dep, "env"));
+		       sw_dcli_release_text(sw_dcli_version(dep), sw_json_str(dep, "digest"), rel, sizeof(rel)),
+		       sw_dcli_str(dep, "env"));
 	else if (msg)
 		printf("%s: %s (%s)\n", d.arg, msg, sw_dcli_str(dep, "state"));
 	else
@@ -1008,11 +1083,22 @@ static void sw_dcli_when(const json_t *dep, char *out, size_t size)
 		snprintf(out, size, "%s", *c ? c : "-");
 }
 
+/* REASON of a history row: a rollback's target (and why), then why it ended as it did; "-" for neither. */
+static const char *sw_dcli_history_reason(const json_t *dep, char *out, size_t size)
+{
+	char rb[700];
+	const char *reason = sw_dcli_str(dep, "reason");
+
+	sw_dcli_rollback_text(dep, rb, sizeof(rb));
+	snprintf(out, size, "%s%s%s", rb, *rb && *reason ? "; " : "", reason);
+	return *out ? out : "-";
+}
+
 int sw_cmd_history(int argc, char **argv)
 {
 	struct sw_dcli d = { .cmd = "history", .usage = sw_history_usage, .allowed = F_ENV | F_LIMIT };
 	struct sw_err err = SW_ERR_INIT;
-	char d1[16], when[32], dur[32];
+	char d1[16], when[32], dur[32], why[1400];
 	json_t *arr = NULL, *dep;
 	int code = 0;
 	size_t i;
@@ -1041,8 +1127,7 @@ int sw_cmd_history(int argc, char **argv)
 		printf("%-8s %-12s %-14s %-12s %-19s %-8s %s\n", sw_dcli_str(dep, "id"), sw_dcli_str(dep, "state"),
 		       *sw_dcli_version(dep) ? sw_dcli_version(dep) : "-",
 		       sw_dcli_short(sw_json_str(dep, "digest"), d1, sizeof(d1)), when,
-		       sw_dcli_dur_text(sw_dcli_duration(dep), dur, sizeof(dur)),
-		       *sw_dcli_str(dep, "reason") ? sw_dcli_str(dep, "reason") : "-");
+		       sw_dcli_dur_text(sw_dcli_duration(dep), dur, sizeof(dur)), sw_dcli_history_reason(dep, why, sizeof(why)));
 	}
 	json_decref(arr);
 	return 0;
@@ -1125,7 +1210,7 @@ static int sw_dcli_watch_all(struct sw_dcli *d, struct sw_err *err)
 	bool tty = sw_cli_stdout_is_tty();
 	json_t *ov = NULL, *seen = json_object(), *row;
 	const char *k, *old;
-	char ts[SW_TIME_STR_MAX], d1[16];
+	char ts[SW_TIME_STR_MAX], rel[160];
 	int64_t last;
 	size_t i;
 
@@ -1145,7 +1230,9 @@ static int sw_dcli_watch_all(struct sw_dcli *d, struct sw_err *err)
 
 				k = sw_dcli_str(row, "id");
 				sw_buf_printf(&b, "%s %s %s -> %s %s: %s", k, sw_dcli_str(row, "service"),
-					      sw_dcli_short(sw_json_str(row, "digest"), d1, sizeof(d1)), sw_dcli_str(row, "env"),
+					      sw_dcli_release_text(sw_dcli_version(row), sw_json_str(row, "digest"), rel,
+								   sizeof(rel)),
+					      sw_dcli_str(row, "env"),
 					      sw_dcli_str(row, "state"), sw_dcli_step(row));
 				old = sw_json_str(seen, k);
 				if (!old || strcmp(old, sw_buf_str(&b)))

@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -395,6 +396,7 @@ static int sw_ctl_event(struct sw_store *st, const json_t *dep, const char *kind
 			struct sw_err *err)
 {
 	char kind[64], subject[256];
+	const json_t *spec;
 	json_t *payload;
 	int rc;
 
@@ -405,6 +407,15 @@ static int sw_ctl_event(struct sw_store *st, const json_t *dep, const char *kind
 			    sw_json_str(dep, "digest"), "prev_digest",
 			    json_object_get(dep, "prev_digest") ? json_object_get(dep, "prev_digest") : json_null(),
 			    "reason", sw_json_str(dep, "reason") ? sw_json_str(dep, "reason") : "");
+	/* The versions beside the digests; a rollback's target and reason (spec.rollback). */
+	spec = json_object_get(dep, "spec");
+	json_object_set_new(payload, "version",
+			    json_string(sw_json_str(spec, "version") ? sw_json_str(spec, "version") : ""));
+	json_object_set(payload, "prev_version",
+			json_is_string(json_object_get(spec, "prev_version")) ? json_object_get(spec, "prev_version")
+									    : json_null());
+	if (json_is_object(json_object_get(spec, "rollback")))
+		json_object_set(payload, "rollback", json_object_get(spec, "rollback"));
 	/* An emergency (rollback --emergency, abort --emergency) is in the log from its first event on. */
 	if (json_is_true(json_object_get(json_object_get(dep, "spec"), "emergency")) ||
 	    json_is_true(json_object_get(json_object_get(sw_dep_plan(dep), "abort"), "emergency")))
@@ -1193,8 +1204,13 @@ static int sw_ctl_unpack_check(struct sw_store *st, const char *key, const struc
 	return rc;
 }
 
+/*
+ * rollback: spec.rollback of a deployment made by sw_rollout_rollback
+ * ({to, version, digest, reason}, borrowed), or NULL.
+ */
 static int sw_ctl_create(struct sw_store *st, const char *service, const char *env, const char *digest,
-			 const char *actor, const char *kind, bool emergency, json_t **out, struct sw_err *err)
+			 const char *actor, const char *kind, bool emergency, const json_t *rollback, json_t **out,
+			 struct sw_err *err)
 {
 	char key[128], id[64], now[SW_TIME_STR_MAX], *sel = NULL;
 	json_t *manifest = NULL, *hosts = NULL, *matched = NULL, *history = NULL, *envj = NULL, *runj = NULL;
@@ -1299,6 +1315,8 @@ static int sw_ctl_create(struct sw_store *st, const char *service, const char *e
 	envj = runj = NULL;
 	if (emergency)
 		json_object_set_new(spec_json, "emergency", json_true());
+	if (rollback)
+		json_object_set_new(spec_json, "rollback", json_deep_copy(rollback));
 	dep = json_pack("{s:s, s:s, s:s, s:s, s:O, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:I}", "id", id, "service",
 			service, "env", env, "digest", key, "prev_digest",
 			prev ? json_object_get(prev, "digest") : json_null(), "state", "pending", "reason", "", "actor",
@@ -1373,7 +1391,7 @@ static int sw_ctl_retry(struct sw_store *st, const char *id, const char *actor, 
 		}
 	}
 	if (sw_ctl_create(st, sw_json_str(dep, "service"), sw_json_str(dep, "env"), sw_json_str(dep, "digest"), actor,
-			  "retry", false, &created, err) < 0)
+			  "retry", false, NULL, &created, err) < 0)
 		goto out;
 	/* Remember what it retries (the create committed already; a second write of the same row). */
 	json_object_set_new(json_object_get(created, "spec"), "retry_of", json_string(id));
@@ -1393,7 +1411,7 @@ out:
 int sw_rollout_create(struct sw_store *st, const char *service, const char *env, const char *digest,
 		      const char *actor, json_t **dep, struct sw_err *err)
 {
-	return sw_ctl_create(st, service, env, digest, actor, "deploy", false, dep, err);
+	return sw_ctl_create(st, service, env, digest, actor, "deploy", false, NULL, dep, err);
 }
 
 int sw_rollout_abort(struct sw_store *st, const char *id, const char *actor, const char *reason, bool emergency,
@@ -1514,14 +1532,117 @@ out:
 	return rc;
 }
 
-int sw_rollout_rollback(struct sw_store *st, const char *service, const char *env, const char *actor,
-			bool emergency, json_t **dep, struct sw_err *err)
+/* A digest matches ref, a digest or a prefix of at least 4 hex digits ("sha256:" optional on both). */
+static bool sw_ctl_digest_match(const char *digest, const char *ref)
 {
-	json_t *history = NULL;
+	size_t i, n;
+
+	if (!strncmp(ref, "sha256:", 7))
+		ref += 7;
+	if (!strncmp(digest, "sha256:", 7))
+		digest += 7;
+	n = strlen(ref);
+	if (n < 4 || n > 64)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!strchr("0123456789abcdefABCDEF", ref[i]))
+			return false;
+	return strncasecmp(digest, ref, n) == 0;
+}
+
+/* "1.0.0 (sha256:0123456789ab)" for a deployment record. */
+static void sw_ctl_release_text(struct sw_buf *b, const json_t *d)
+{
+	const char *v = sw_json_str(json_object_get(d, "spec"), "version"), *dg = sw_json_str(d, "digest");
+
+	if (!dg)
+		dg = "";
+	if (!strncmp(dg, "sha256:", 7))
+		dg += 7;
+	sw_buf_printf(b, "%s (sha256:%.12s)", v && *v ? v : "?", dg);
+}
+
+/*
+ * The release `to` names among those that ran (succeeded) in (service,
+ * env): a version, else a digest or digest prefix. history: newest first.
+ * *target borrows from history. SW_EINPUT when it names none (the message
+ * lists those that ran, newest first), more than one, or the release that
+ * the newest deployment there succeeded with (nothing to go back from).
+ */
+static int sw_ctl_rollback_to(const json_t *history, const char *service, const char *env, const char *to,
+			      const json_t **target, struct sw_err *err)
+{
+	json_t *ran = json_array(), *matches = json_array(), *seen = json_object();
+	struct sw_buf b = SW_BUF_INIT(4096);
+	const json_t *d, *newest = json_array_get(history, 0);
+	const char *dg, *v;
+	size_t i;
+	int pass, rc = -1;
+
+	*target = NULL;
+	/* Each release that ran, once, at its newest deployment. */
+	json_array_foreach(history, i, d) {
+		dg = sw_json_str(d, "digest");
+		if (!dg || strcmp(sw_json_str(d, "state") ? sw_json_str(d, "state") : "", "succeeded") ||
+		    json_object_get(seen, dg))
+			continue;
+		json_object_set_new(seen, dg, json_true());
+		json_array_append(ran, (json_t *)d);
+	}
+	if (!json_array_size(ran)) {
+		rc = sw_err_set(err, SW_ENOTFOUND, "%s has no successful deployment in %s yet", service, env);
+		goto out;
+	}
+	/* A version first; only when no version is `to`, digests. */
+	for (pass = 0; pass < 2 && !json_array_size(matches); pass++)
+		json_array_foreach(ran, i, d) {
+			v = sw_json_str(json_object_get(d, "spec"), "version");
+			if (pass == 0 ? (v && !strcmp(v, to)) : sw_ctl_digest_match(sw_json_str(d, "digest"), to))
+				json_array_append(matches, (json_t *)d);
+		}
+	if (json_array_size(matches) == 1) {
+		*target = json_array_get(matches, 0);
+		if (newest == *target) {
+			sw_ctl_release_text(&b, newest);
+			rc = sw_err_set(err, SW_EINPUT, "%s %s is what %s runs now (%s succeeded); nothing to roll back",
+					service, sw_buf_str(&b), env, sw_json_str(newest, "id"));
+			*target = NULL;
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	json_array_foreach(json_array_size(matches) ? matches : ran, i, d) {
+		if (i == 20) {
+			sw_buf_printf(&b, " and %zu more", json_array_size(json_array_size(matches) ? matches : ran) - i);
+			break;
+		}
+		if (i)
+			sw_buf_puts(&b, ", ");
+		sw_ctl_release_text(&b, d);
+	}
+	if (json_array_size(matches))
+		rc = sw_err_set(err, SW_EINPUT, "'%s' names more than one release that ran in %s: %s; give more of the "
+				"digest", to, env, sw_buf_str(&b));
+	else
+		rc = sw_err_set(err, SW_EINPUT, "%s '%s' never ran in %s; releases that ran there, newest first: %s",
+				service, to, env, sw_buf_str(&b));
+out:
+	sw_buf_release(&b);
+	json_decref(ran);
+	json_decref(matches);
+	json_decref(seen);
+	return rc;
+}
+
+int sw_rollout_rollback(struct sw_store *st, const char *service, const char *env, const char *actor,
+			const struct sw_rollback_req *req, json_t **dep, struct sw_err *err)
+{
+	json_t *history = NULL, *rec = NULL;
 	const json_t *cur, *target;
 	size_t at = 0;
 	char digest[128];
-	int rc;
+	int rc = -1;
 
 	*dep = NULL;
 	if (!service || !env)
@@ -1530,18 +1651,31 @@ int sw_rollout_rollback(struct sw_store *st, const char *service, const char *en
 		return -1;
 	if (sw_store_deployment_list(st, service, env, 0, 0, &history, err) < 0)
 		return -1;
-	cur = sw_ctl_last_good(history, NULL, 0, &at);
-	target = cur ? sw_ctl_last_good(history, sw_json_str(cur, "digest"), at + 1, NULL) : NULL;
-	if (!target) {
-		json_decref(history);
-		return sw_err_set(err, SW_ENOTFOUND,
-				  cur ? "no earlier successful release of %s in %s to roll back to"
-				      : "%s has no successful deployment in %s yet",
-				  service, env);
+	if (req->to && *req->to) {
+		if (sw_ctl_rollback_to(history, service, env, req->to, &target, err) < 0)
+			goto out;
+	} else {
+		cur = sw_ctl_last_good(history, NULL, 0, &at);
+		target = cur ? sw_ctl_last_good(history, sw_json_str(cur, "digest"), at + 1, NULL) : NULL;
+		if (!target) {
+			sw_err_set(err, SW_ENOTFOUND,
+				   cur ? "no earlier successful release of %s in %s to roll back to"
+				       : "%s has no successful deployment in %s yet",
+				   service, env);
+			goto out;
+		}
 	}
 	snprintf(digest, sizeof(digest), "%s", sw_json_str(target, "digest"));
+	rec = json_pack("{s:o, s:s, s:s, s:s}", "to", req->to && *req->to ? json_string(req->to) : json_null(),
+			"version",
+			sw_json_str(json_object_get(target, "spec"), "version")
+				? sw_json_str(json_object_get(target, "spec"), "version")
+				: "",
+			"digest", digest, "reason", req->reason ? req->reason : "");
+	rc = sw_ctl_create(st, service, env, digest, actor, "rollback", req->emergency, rec, dep, err);
+out:
+	json_decref(rec);
 	json_decref(history);
-	rc = sw_ctl_create(st, service, env, digest, actor, "rollback", emergency, dep, err);
 	return rc;
 }
 
@@ -1568,6 +1702,8 @@ json_t *sw_rollout_view(struct sw_store *st, const json_t *dep, uint64_t heartbe
 	json_object_set(v, "prev_version", json_object_get(spec, "prev_version") ? json_object_get(spec, "prev_version")
 										: json_null());
 	json_object_set_new(v, "kind", json_string(sw_json_str(spec, "kind") ? sw_json_str(spec, "kind") : "deploy"));
+	if (json_is_object(json_object_get(spec, "rollback")))
+		json_object_set(v, "rollback", json_object_get(spec, "rollback"));
 	json_object_set_new(v, "strategy",
 			    json_string(sw_json_str(plan, "strategy") ? sw_json_str(plan, "strategy") : ""));
 	json_object_set_new(v, "step", json_string(sw_json_str(plan, "step") ? sw_json_str(plan, "step") : ""));

@@ -72,15 +72,32 @@ int sw_rollout_create(struct sw_store *st, const char *service, const char *env,
  */
 int sw_rollout_abort(struct sw_store *st, const char *id, const char *actor, const char *reason, bool emergency,
 		     struct sw_err *err);
+/* What a rollback asks for (POST /api/v1/rollback). */
+struct sw_rollback_req {
+	/*
+	 * The release to go back to: a version, a digest ("sha256:" optional)
+	 * or a digest prefix of at least 4 hex digits, among the releases that
+	 * ran (succeeded) in the environment; NULL: the previous good release.
+	 */
+	const char *to;
+	const char *reason; /* why; NULL or "" for none */
+	bool emergency;
+};
+
 /*
  * New deployment (spec.kind "rollback") of the previous successful release
- * of (service, env). emergency: every host at once, min_healthy and
+ * of (service, env), or of the one req->to names. spec.rollback records
+ * {to (as asked, or null), version, digest, reason} and every event of the
+ * deployment carries it ("rollback"). SW_ENOTFOUND nothing to go back to;
+ * SW_EINPUT req->to names no release that ran there (the message lists
+ * those that did), more than one, or the one the newest deployment there
+ * succeeded with. emergency: every host at once, min_healthy and
  * max_unavailable not applied (spec.emergency and plan.emergency true;
  * canary and rings skip their steps and bakes), and its own rollback, if it
  * fails, is not held back by them either.
  */
 int sw_rollout_rollback(struct sw_store *st, const char *service, const char *env, const char *actor,
-			bool emergency, json_t **dep, struct sw_err *err);
+			const struct sw_rollback_req *req, json_t **dep, struct sw_err *err);
 
 /* ---- additions (rollout helper) ------------------------------------------ */
 

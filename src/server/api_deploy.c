@@ -191,15 +191,16 @@ int sw_api_deploy_verb(struct sw_api *a, struct sw_err *err)
 int sw_api_rollback(struct sw_api *a, struct sw_err *err)
 {
 	struct sw_server *s = a->srv;
-	const char *service, *env;
+	struct sw_val_rollback v;
+	struct sw_rollback_req req;
 	json_t *dep = NULL;
-	bool emergency;
 	int rc;
 
-	if (sw_val_rollback(a->body, &service, &env, &emergency, err) < 0)
+	if (sw_val_rollback(a->body, &v, err) < 0)
 		return -1;
+	req = (struct sw_rollback_req){ .to = v.to, .reason = v.reason, .emergency = v.emergency };
 	sw_server_lock(s);
-	rc = sw_rollout_rollback(s->store, service, env, a->who.actor, emergency, &dep, err);
+	rc = sw_rollout_rollback(s->store, v.service, v.env, a->who.actor, &req, &dep, err);
 	sw_server_unlock(s);
 	if (rc < 0)
 		return -1;

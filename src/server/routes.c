@@ -107,11 +107,15 @@ const struct sw_route sw_routes[] = {
 	  "retried already); 409 still active or succeeded; 404 unknown id",
 	  "Retry an aborted, rolled back or failed deployment." },
 	{ "POST", "/api/v1/rollback", SW_ACCESS_DEPLOYER, SW_ROUTE_BODY_JSON, sw_api_rollback,
-	  "`{service, env, emergency?: boolean}`",
-	  "201 the new deployment; 400 `emergency` not a boolean; 404 no previous good release; 409 one is active",
-	  "Deploy the previous successful release of (service, env) again, as the environment's strategy does "
-	  "(rolling: batches that keep min_healthy and max_unavailable); `emergency`: every host at once, the "
-	  "limits not kept (canary and rings: steps and bakes skipped)." },
+	  "`{service, env, emergency?: boolean, to?: version | digest | digest prefix, reason?: string}`",
+	  "201 the new deployment; 400 `emergency` not a boolean, `to` names no release that ran there (the "
+	  "message lists those that did), more than one, or the one the newest deployment there succeeded with; "
+	  "404 no previous good release; 409 one is active",
+	  "Deploy the previous successful release of (service, env) again, or with `to` any release that ran "
+	  "(succeeded) there, named by version, digest or digest prefix (4+ hex digits), as the environment's "
+	  "strategy does (rolling: batches that keep min_healthy and max_unavailable); `emergency`: every host at "
+	  "once, the limits not kept (canary and rings: steps and bakes skipped). `spec.rollback` and each of its "
+	  "events record `{to, version, digest, reason}`." },
 
 	{ "GET", "/api/v1/events", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE, sw_api_events,
 	  "query: `after?` (seq, default 0), `wait?` (seconds 0..30, default 0), `limit?` (1..1000, default 100)",

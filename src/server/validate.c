@@ -387,19 +387,34 @@ int sw_val_deploy(const json_t *b, const char **service, const char **env, const
 	return 0;
 }
 
-int sw_val_rollback(const json_t *b, const char **service, const char **env, bool *emergency, struct sw_err *err)
+/* A release as a person names it: a version, a digest ("sha256:" optional) or a digest prefix. */
+static int sw_val_release_ref(const char *s)
 {
-	static const char *const allowed[] = { "service", "env", "emergency", NULL };
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '.' ||
+		      *s == '_' || *s == '+' || *s == '-' || *s == ':'))
+			return 0;
+	return 1;
+}
+
+int sw_val_rollback(const json_t *b, struct sw_val_rollback *out, struct sw_err *err)
+{
+	static const char *const allowed[] = { "service", "env", "emergency", "to", "reason", NULL };
 	const json_t *v;
 
-	*emergency = false;
+	memset(out, 0, sizeof(*out));
 	if (b && sw_val_only(b, allowed, err) < 0)
 		return -1;
 	v = json_object_get(b, "emergency");
 	if (v && !json_is_null(v) && !json_is_boolean(v))
 		return sw_val_fail(err, "emergency", "field 'emergency' must be true or false");
-	*emergency = json_is_true(v);
-	return sw_val_service_env(b, service, env, err);
+	out->emergency = json_is_true(v);
+	if (sw_val_str(b, "to", 0, 1, 128, &out->to, err) < 0 || sw_val_str(b, "reason", 0, 0, 512, &out->reason, err) < 0)
+		return -1;
+	if (out->to && !sw_val_release_ref(out->to))
+		return sw_val_fail(err, "to", "field 'to': '%s' is not a version or a digest (A-Z a-z 0-9 . _ + - :)",
+				   out->to);
+	return sw_val_service_env(b, &out->service, &out->env, err);
 }
 
 int sw_val_verb(const json_t *b, const char **reason, bool *full, struct sw_err *err)

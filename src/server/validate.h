@@ -12,7 +12,8 @@
  *   agent status   {generation >= 0, services: [{service, slot a|b, digest,
  *                   state, port?, pid?, message?, active?}], disk_free_bytes?}
  *   deploy         {service, env, digest (64 hex)}
- *   rollback       {service, env}
+ *   rollback       {service, env, emergency?, to?: version | digest | digest
+ *                   prefix (1..128 of A-Z a-z 0-9 . _ + - :), reason?: 0..512}
  *   abort          {reason?}
  * User-facing bodies refuse unknown fields; agent bodies ignore them (newer
  * agents may send more). Labels: at most 32, keys 1..63 of [A-Za-z0-9._/-],
@@ -62,8 +63,14 @@ struct sw_val_enroll {
 int sw_val_enroll(const json_t *b, struct sw_val_enroll *out, struct sw_err *err);
 int sw_val_agent_status(const json_t *b, int64_t *generation, struct sw_err *err);
 int sw_val_deploy(const json_t *b, const char **service, const char **env, const char **digest, struct sw_err *err);
-/* {service, env, emergency?}: emergency (a boolean) is false when absent. */
-int sw_val_rollback(const json_t *b, const char **service, const char **env, bool *emergency, struct sw_err *err);
+/* {service, env, emergency?, to?, reason?}: emergency (a boolean) is false when absent; to and reason NULL. */
+struct sw_val_rollback {
+	const char *service, *env;
+	const char *to;     /* the release asked for, or NULL: the previous good one */
+	const char *reason; /* or NULL */
+	bool emergency;
+};
+int sw_val_rollback(const json_t *b, struct sw_val_rollback *out, struct sw_err *err);
 /* {reason?, emergency?}: emergency (a boolean) is false when absent. */
 int sw_val_abort(const json_t *b, const char **reason, bool *emergency, struct sw_err *err);
 /* The body of a manual verb: {reason?: string (pause, abort), full?: boolean (promote)}. */

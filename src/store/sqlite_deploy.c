@@ -176,10 +176,14 @@ out:
 	return ret;
 }
 
-/* The current row of a deployments query as a record. */
+/*
+ * The current row of a deployments query as a record, with the versions of
+ * its releases beside the digests (spec.version and spec.prev_version as
+ * "version" and "prev_version": read from spec, not columns of their own).
+ */
 static json_t *sw_sq_dep_row(struct sw_sqlite *s, sqlite3_stmt *stmt, struct sw_err *err)
 {
-	json_t *spec = sw_sq_json_col(s, stmt, 8, "deployments.spec", err), *plan;
+	json_t *spec = sw_sq_json_col(s, stmt, 8, "deployments.spec", err), *plan, *dep, *v, *pv;
 
 	if (!spec)
 		return NULL;
@@ -187,13 +191,19 @@ static json_t *sw_sq_dep_row(struct sw_sqlite *s, sqlite3_stmt *stmt, struct sw_
 		json_decref(spec);
 		return NULL;
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:I}",
+	v = json_string(sw_json_str(spec, "version") ? sw_json_str(spec, "version") : "");
+	pv = json_is_string(json_object_get(spec, "prev_version")) ? json_incref(json_object_get(spec, "prev_version"))
+								     : json_null();
+	dep = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:I}",
 			 "id", sw_sq_text(stmt, 0), "service", sw_sq_text(stmt, 1), "env", sw_sq_text(stmt, 2),
 			 "digest", sw_sq_text(stmt, 3), "prev_digest",
 			 sqlite3_column_type(stmt, 4) == SQLITE_NULL ? json_null() : json_string(sw_sq_text(stmt, 4)),
 			 "state", sw_sq_text(stmt, 5), "reason", sw_sq_text(stmt, 6), "actor", sw_sq_text(stmt, 7),
 			 "spec", spec, "plan", plan, "created", sw_sq_text(stmt, 10), "updated", sw_sq_text(stmt, 11),
 			 "deadline_ms", (json_int_t)sqlite3_column_int64(stmt, 12));
+	json_object_set_new(dep, "version", v);
+	json_object_set_new(dep, "prev_version", pv);
+	return dep;
 }
 
 int sw_sq_deployment_get(struct sw_store *st, const char *id, json_t **dep, struct sw_err *err)

@@ -200,7 +200,9 @@ int sw_store_get_release(struct sw_store *st, const char *digest, char **manifes
  * host    {id, name (unique), labels {}, token_hash, ports [a, b], enrolled,
  *          last_seen_ms, revoked: bool, status {last report}, generation_applied}
  * deployment {id, service, env, digest, prev_digest|null, state, reason, actor,
- *          spec {...}, plan {...}, created, updated, deadline_ms}   (save = upsert by id)
+ *          spec {...}, plan {...}, created, updated, deadline_ms}   (save = upsert by id);
+ *          read back with version and prev_version|null beside the digests (copies
+ *          of spec.version and spec.prev_version, not saved from the top level)
  * desired one row per (host, service, slot "a"|"b"): want = {digest, port,
  *          active: bool, run? {...}}, NULL want removes the row. Every set bumps the
  *          host's generation; get returns it with the rows

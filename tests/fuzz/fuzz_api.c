@@ -105,11 +105,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		break;
 	case 5:
-		rc = sw_val_rollback(body, &a, &b, &flag, &err);
+	{
+		struct sw_val_rollback rb;
+
+		rc = sw_val_rollback(body, &rb, &err);
 		fuzz_check(rc, &err, "rollback");
-		if (rc == 0 && (!sw_val_name_ok(a) || !sw_val_name_ok(b)))
+		if (rc == 0 && (!sw_val_name_ok(rb.service) || !sw_val_name_ok(rb.env) ||
+				(rb.to && (fuzz_touch(rb.to) == 0 || fuzz_touch(rb.to) > 128)) ||
+				(rb.reason && fuzz_touch(rb.reason) > 512)))
 			abort();
 		break;
+	}
 	default:
 		rc = sw_val_abort(body, &a, &flag, &err);
 		fuzz_check(rc, &err, "abort");

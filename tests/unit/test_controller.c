@@ -397,6 +397,8 @@ static void test_create_errors(void **state)
 
 static void test_rollout_and_rollback(void **state)
 {
+	const struct sw_rollback_req plain = { 0 };
+	const struct sw_rollback_req urgent = { .emergency = true };
 	struct fixture *f = *state;
 	struct sw_err err = SW_ERR_INIT;
 	struct evscan ev;
@@ -448,7 +450,7 @@ static void test_rollout_and_rollback(void **state)
 
 	/* Roll back: a new deployment of the release before. */
 	lock(f);
-	assert_int_equal(sw_rollout_rollback(f->st, "hello", "staging", "tester", false, &dep, &err), 0);
+	assert_int_equal(sw_rollout_rollback(f->st, "hello", "staging", "tester", &plain, &dep, &err), 0);
 	unlock(f);
 	sw_controller_kick(f->c);
 	assert_string_equal(json_string_value(json_object_get(dep, "digest")), D1);
@@ -462,7 +464,7 @@ static void test_rollout_and_rollback(void **state)
 
 	/* An emergency rollback (back to D2 now): one batch of every host, the limits not kept, recorded. */
 	lock(f);
-	assert_int_equal(sw_rollout_rollback(f->st, "hello", "staging", "tester", true, &dep, &err), 0);
+	assert_int_equal(sw_rollout_rollback(f->st, "hello", "staging", "tester", &urgent, &dep, &err), 0);
 	unlock(f);
 	sw_controller_kick(f->c);
 	assert_string_equal(json_string_value(json_object_get(dep, "digest")), D2);
@@ -483,6 +485,7 @@ static void test_rollout_and_rollback(void **state)
 
 static void test_failure_rolls_back(void **state)
 {
+	const struct sw_rollback_req plain = { 0 };
 	struct fixture *f = *state;
 	struct sw_err err = SW_ERR_INIT;
 	json_t *dep, *fin;
@@ -508,10 +511,156 @@ static void test_failure_rolls_back(void **state)
 
 	/* Nothing good before D1 to roll back to. */
 	lock(f);
-	assert_int_equal(sw_rollout_rollback(f->st, "hello", "staging", "tester", false, &dep, &err), -1);
+	assert_int_equal(sw_rollout_rollback(f->st, "hello", "staging", "tester", &plain, &dep, &err), -1);
 	unlock(f);
 	assert_int_equal(err.code, SW_ENOTFOUND);
 	assert_string_equal(err.msg, "no earlier successful release of hello in staging to roll back to");
+}
+
+/* The payload (text) of the first event of kind on deployment id, into out. */
+struct evfind {
+	const char *subject, *kind;
+	char payload[4096];
+};
+
+static int evfind_cb(const struct sw_event *ev, void *ctx)
+{
+	struct evfind *e = ctx;
+
+	if (!e->payload[0] && !strcmp(ev->subject, e->subject) && !strcmp(ev->kind, e->kind))
+		snprintf(e->payload, sizeof(e->payload), "%s", ev->payload);
+	return 0;
+}
+
+static json_t *event_payload(struct fixture *f, const char *id, const char *kind)
+{
+	struct sw_err err = SW_ERR_INIT;
+	char subject[64];
+	struct evfind e = { .subject = subject, .kind = kind };
+
+	snprintf(subject, sizeof(subject), "deployment/%s", id);
+	lock(f);
+	assert_int_equal(sw_store_scan(f->st, 0, 0, evfind_cb, &e, &err), 0);
+	unlock(f);
+	assert_true(e.payload[0]);
+	return json_loads(e.payload, 0, NULL);
+}
+
+static json_t *rollback_to(struct fixture *f, const char *to, const char *reason, struct sw_err *err)
+{
+	struct sw_rollback_req req = { .to = to, .reason = reason };
+	json_t *dep = NULL;
+	int rc;
+
+	lock(f);
+	rc = sw_rollout_rollback(f->st, "hello", "staging", "tester@example.com", &req, &dep, err);
+	unlock(f);
+	sw_controller_kick(f->c);
+	return rc == 0 ? dep : NULL;
+}
+
+/*
+ * rollback --to: any release that succeeded in the environment, named by
+ * version, digest or digest prefix; refused, naming those that ran, for one
+ * that never did (a failed one included), for an ambiguous prefix and for
+ * what runs now. The target and the reason are in spec.rollback and the
+ * events; every event carries the versions.
+ */
+static void test_rollback_to(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err err = SW_ERR_INIT;
+	json_t *dep, *fin, *p;
+	char id[32];
+
+	controller_start(f);
+	agents_start(f);
+	json_decref(create(f, D1, "staging", &err));
+	fin = wait_final(f, "dep-1", 10000);
+	assert_string_equal(json_string_value(json_object_get(fin, "state")), "succeeded");
+	json_decref(fin);
+	json_decref(create(f, D2, "staging", &err));
+	fin = wait_final(f, "dep-2", 10000);
+	assert_string_equal(json_string_value(json_object_get(fin, "state")), "succeeded");
+	json_decref(fin);
+	json_decref(create(f, DBAD, "staging", &err));
+	fin = wait_final(f, "dep-3", 10000);
+	assert_string_equal(json_string_value(json_object_get(fin, "state")), "rolled_back");
+	json_decref(fin);
+
+	/* Records and events carry the versions beside the digests. */
+	fin = wait_final(f, "dep-2", 10000);
+	assert_string_equal(json_string_value(json_object_get(fin, "version")), "2.0.0");
+	assert_string_equal(json_string_value(json_object_get(fin, "prev_version")), "1.0.0");
+	json_decref(fin);
+	p = event_payload(f, "dep-2", "deployment.succeeded");
+	assert_string_equal(json_string_value(json_object_get(p, "version")), "2.0.0");
+	assert_string_equal(json_string_value(json_object_get(p, "prev_version")), "1.0.0");
+	json_decref(p);
+
+	/* Never ran here: the failed release, an unknown version, a prefix too short to be one. */
+	assert_null(rollback_to(f, "3.0.0-bad", NULL, &err));
+	assert_int_equal(err.code, SW_EINPUT);
+	assert_string_equal(err.msg, "hello '3.0.0-bad' never ran in staging; releases that ran there, newest first: "
+				     "2.0.0 (sha256:222222222222), 1.0.0 (sha256:111111111111)");
+	assert_null(rollback_to(f, "9.9.9", NULL, &err));
+	assert_int_equal(err.code, SW_EINPUT);
+	assert_non_null(strstr(err.msg, "hello '9.9.9' never ran in staging"));
+	assert_null(rollback_to(f, "111", NULL, &err));
+	assert_int_equal(err.code, SW_EINPUT);
+	assert_null(rollback_to(f, "sha256:" DBAD, NULL, &err));
+	assert_int_equal(err.code, SW_EINPUT);
+
+	/* Two back, by version, with a reason. */
+	dep = rollback_to(f, "1.0.0", "2.0.0 leaks memory", &err);
+	if (!dep)
+		fail_msg("rollback --to 1.0.0: %s", err.msg);
+	assert_string_equal(json_string_value(json_object_get(dep, "digest")), D1);
+	p = json_object_get(json_object_get(dep, "spec"), "rollback");
+	assert_string_equal(json_string_value(json_object_get(p, "to")), "1.0.0");
+	assert_string_equal(json_string_value(json_object_get(p, "version")), "1.0.0");
+	assert_string_equal(json_string_value(json_object_get(p, "digest")), D1);
+	assert_string_equal(json_string_value(json_object_get(p, "reason")), "2.0.0 leaks memory");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(dep, "spec"), "kind")), "rollback");
+	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(dep, "id")));
+	json_decref(dep);
+	fin = wait_final(f, id, 10000);
+	assert_string_equal(json_string_value(json_object_get(fin, "state")), "succeeded");
+	json_decref(fin);
+	assert_string_equal(desired_digest(f, "h1", "a"), D1);
+	p = event_payload(f, id, "deployment.created");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(p, "rollback"), "version")), "1.0.0");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(p, "rollback"), "reason")),
+			    "2.0.0 leaks memory");
+	assert_string_equal(json_string_value(json_object_get(p, "version")), "1.0.0");
+	json_decref(p);
+
+	/* What the newest deployment succeeded with: nothing to roll back. */
+	assert_null(rollback_to(f, "1.0.0", NULL, &err));
+	assert_int_equal(err.code, SW_EINPUT);
+	assert_string_equal(err.msg, "hello 1.0.0 (sha256:111111111111) is what staging runs now (dep-4 succeeded); "
+				     "nothing to roll back");
+
+	/* By digest prefix, "sha256:" or not. */
+	dep = rollback_to(f, "sha256:2222", NULL, &err);
+	if (!dep)
+		fail_msg("rollback --to sha256:2222: %s", err.msg);
+	json_decref(dep);
+	dep = NULL;
+	json_decref(wait_final(f, "dep-5", 10000));
+	/* A hex string that is no release's prefix names none; a bare prefix names 1.0.0. */
+	assert_null(rollback_to(f, "1111aaaa", NULL, &err));
+	assert_int_equal(err.code, SW_EINPUT);
+	dep = rollback_to(f, "111111111111", NULL, &err);
+	if (!dep)
+		fail_msg("rollback --to 111111111111: %s", err.msg);
+	assert_string_equal(json_string_value(json_object_get(dep, "digest")), D1);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_object_get(dep, "spec"), "rollback"), "reason")), "");
+	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(dep, "id")));
+	json_decref(dep);
+	json_decref(wait_final(f, id, 10000));
+	assert_string_equal(desired_digest(f, "h1", "a"), D1);
 }
 
 static void test_abort(void **state)
@@ -710,6 +859,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollout_and_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_rolls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_to, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_emergency, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verbs, setup, teardown),

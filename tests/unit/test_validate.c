@@ -215,6 +215,7 @@ static void test_agent_status(void **state)
 static void test_deploy_rollback_abort(void **state)
 {
 	const char *s, *e, *d, *r;
+	struct sw_val_rollback rb;
 	bool em;
 	json_t *b;
 
@@ -228,21 +229,45 @@ static void test_deploy_rollback_abort(void **state)
 	EXPECT_FIELD(sw_val_deploy(b, &s, &e, &d, err), "digest");
 	json_decref(b);
 	b = parse("{\"env\": \"staging\"}");
-	EXPECT_FIELD(sw_val_rollback(b, &s, &e, &em, err), "service");
+	EXPECT_FIELD(sw_val_rollback(b, &rb, err), "service");
 	json_decref(b);
 	b = parse("{\"service\": \"hello\", \"env\": \"-x\"}");
-	EXPECT_FIELD(sw_val_rollback(b, &s, &e, &em, err), "env");
+	EXPECT_FIELD(sw_val_rollback(b, &rb, err), "env");
 	json_decref(b);
 	b = parse("{\"service\": \"hello\", \"env\": \"staging\", \"emergency\": \"yes\"}");
-	EXPECT_FIELD(sw_val_rollback(b, &s, &e, &em, err), "emergency");
+	EXPECT_FIELD(sw_val_rollback(b, &rb, err), "emergency");
 	json_decref(b);
 	b = parse("{\"service\": \"hello\", \"env\": \"staging\", \"emergency\": true}");
-	assert_int_equal(sw_val_rollback(b, &s, &e, &em, NULL), 0);
-	assert_true(em);
+	assert_int_equal(sw_val_rollback(b, &rb, NULL), 0);
+	assert_true(rb.emergency);
+	assert_null(rb.to);
+	assert_null(rb.reason);
 	json_decref(b);
 	b = parse("{\"service\": \"hello\", \"env\": \"staging\"}");
-	assert_int_equal(sw_val_rollback(b, &s, &e, &em, NULL), 0);
-	assert_false(em);
+	assert_int_equal(sw_val_rollback(b, &rb, NULL), 0);
+	assert_false(rb.emergency);
+	json_decref(b);
+	/* to: a version, a digest or a prefix; reason: free text up to 512 bytes. */
+	b = parse("{\"service\": \"hello\", \"env\": \"staging\", \"to\": \"1.0.0+g1a2b\", \"reason\": \"bad build\"}");
+	assert_int_equal(sw_val_rollback(b, &rb, NULL), 0);
+	assert_string_equal(rb.to, "1.0.0+g1a2b");
+	assert_string_equal(rb.reason, "bad build");
+	assert_string_equal(rb.service, "hello");
+	json_decref(b);
+	b = parse("{\"service\": \"hello\", \"env\": \"staging\", \"to\": \"sha256:0123abcd\"}");
+	assert_int_equal(sw_val_rollback(b, &rb, NULL), 0);
+	json_decref(b);
+	b = parse("{\"service\": \"hello\", \"env\": \"staging\", \"to\": \"1.0 0\"}");
+	EXPECT_FIELD(sw_val_rollback(b, &rb, err), "to");
+	json_decref(b);
+	b = parse("{\"service\": \"hello\", \"env\": \"staging\", \"to\": \"\"}");
+	EXPECT_FIELD(sw_val_rollback(b, &rb, err), "to");
+	json_decref(b);
+	b = parse("{\"service\": \"hello\", \"env\": \"staging\", \"to\": 1}");
+	EXPECT_FIELD(sw_val_rollback(b, &rb, err), "to");
+	json_decref(b);
+	b = parse("{\"service\": \"hello\", \"env\": \"staging\", \"reason\": [1]}");
+	EXPECT_FIELD(sw_val_rollback(b, &rb, err), "reason");
 	json_decref(b);
 	EXPECT_FIELD(sw_val_deploy(NULL, &s, &e, &d, err), "service");
 	assert_int_equal(sw_val_abort(NULL, &r, &em, NULL), 0);
