@@ -119,8 +119,11 @@ static const char sw_history_usage[] =
 	"usage: slipway history SERVICE --env ENV [--limit N] [--server URL] [--token TOKEN] [--output text|json]\n"
 	"\n"
 	"The deployments of SERVICE to ENV, newest first: id, state, version,\n"
-	"release digest, when, how long it took, and why it ended as it did; a\n"
-	"rollback says so first (\"rollback to 1.0.0: why\").\n"
+	"release digest, when, how long it took, who started it (ACTOR: the name of\n"
+	"the API token used), and REASON: whether it was a rollback ('rollback to\n"
+	"1.0.0: why') or a retry, and why it ended as it did, naming who rolled it back\n"
+	"('rolled back by slipway (analysis errors): ...' when the controller did,\n"
+	"'aborted by NAME' when a person did).\n"
 	"\n"
 	"options:\n"
 	"  --env ENV         environment (required)\n"
@@ -1083,22 +1086,44 @@ static void sw_dcli_when(const json_t *dep, char *out, size_t size)
 		snprintf(out, size, "%s", *c ? c : "-");
 }
 
-/* REASON of a history row: a rollback's target (and why), then why it ended as it did; "-" for neither. */
-static const char *sw_dcli_history_reason(const json_t *dep, char *out, size_t size)
+/*
+ * History's REASON: what kind of deployment it was (a rollback, a retry) and
+ * why it ended as it did, with who decided a rollback (plan.rollback_by: a
+ * person's abort, or "slipway (analysis errors)" for the controller).
+ */
+static void sw_dcli_history_reason(const json_t *dep, struct sw_buf *b)
 {
-	char rb[700];
-	const char *reason = sw_dcli_str(dep, "reason");
+	const json_t *spec = json_object_get(dep, "spec"), *plan = json_object_get(dep, "plan");
+	const char *kind = sw_json_str(spec, "kind"), *state = sw_dcli_str(dep, "state"), *reason = sw_dcli_str(dep, "reason");
+	const char *by = sw_json_str(plan, "rollback_by"), *from = sw_json_str(spec, "prev_version");
+	char d1[16], rb[700];
 
-	sw_dcli_rollback_text(dep, rb, sizeof(rb));
-	snprintf(out, size, "%s%s%s", rb, *rb && *reason ? "; " : "", reason);
-	return *out ? out : "-";
+	sw_buf_reset(b);
+	if (*sw_dcli_rollback_text(dep, rb, sizeof(rb))) /* "rollback to 1.0.0: why" */
+		sw_buf_puts(b, rb);
+	else if (kind && !strcmp(kind, "rollback"))
+		sw_buf_printf(b, "rollback from %s",
+			      from && *from ? from : sw_dcli_short(sw_json_str(dep, "prev_digest"), d1, sizeof(d1)));
+	else if (kind && !strcmp(kind, "retry"))
+		sw_buf_printf(b, "retry of %s", sw_json_str(spec, "retry_of") ? sw_json_str(spec, "retry_of") : "-");
+	if (*reason || (by && (!strcmp(state, "rolled_back") || !strcmp(state, "failed"))))
+		sw_buf_puts(b, b->len ? "; " : "");
+	if (by && !strcmp(state, "rolled_back"))
+		sw_buf_printf(b, "rolled back by %s%s%s", by, *reason ? ": " : "", reason);
+	else if (by && !strcmp(state, "failed"))
+		sw_buf_printf(b, "stopped by %s%s%s", by, *reason ? ": " : "", reason);
+	else
+		sw_buf_puts(b, reason); /* "aborted by ci: ..." names its actor already */
+	if (!b->len)
+		sw_buf_puts(b, "-");
 }
 
 int sw_cmd_history(int argc, char **argv)
 {
 	struct sw_dcli d = { .cmd = "history", .usage = sw_history_usage, .allowed = F_ENV | F_LIMIT };
 	struct sw_err err = SW_ERR_INIT;
-	char d1[16], when[32], dur[32], why[1400];
+	struct sw_buf why = SW_BUF_INIT(4096);
+	char d1[16], when[32], dur[32];
 	json_t *arr = NULL, *dep;
 	int code = 0;
 	size_t i;
@@ -1121,14 +1146,18 @@ int sw_cmd_history(int argc, char **argv)
 		json_decref(arr);
 		return 0;
 	}
-	printf("%-8s %-12s %-14s %-12s %-19s %-8s %s\n", "ID", "STATE", "VERSION", "RELEASE", "STARTED", "TOOK", "REASON");
+	printf("%-8s %-12s %-14s %-12s %-19s %-8s %-16s %s\n", "ID", "STATE", "VERSION", "RELEASE", "STARTED", "TOOK",
+	       "ACTOR", "REASON");
 	json_array_foreach(arr, i, dep) {
 		sw_dcli_when(dep, when, sizeof(when));
-		printf("%-8s %-12s %-14s %-12s %-19s %-8s %s\n", sw_dcli_str(dep, "id"), sw_dcli_str(dep, "state"),
+		sw_dcli_history_reason(dep, &why);
+		printf("%-8s %-12s %-14s %-12s %-19s %-8s %-16s %s\n", sw_dcli_str(dep, "id"), sw_dcli_str(dep, "state"),
 		       *sw_dcli_version(dep) ? sw_dcli_version(dep) : "-",
 		       sw_dcli_short(sw_json_str(dep, "digest"), d1, sizeof(d1)), when,
-		       sw_dcli_dur_text(sw_dcli_duration(dep), dur, sizeof(dur)), sw_dcli_history_reason(dep, why, sizeof(why)));
+		       sw_dcli_dur_text(sw_dcli_duration(dep), dur, sizeof(dur)),
+		       *sw_dcli_str(dep, "actor") ? sw_dcli_str(dep, "actor") : "-", sw_buf_str(&why));
 	}
+	sw_buf_release(&why);
 	json_decref(arr);
 	return 0;
 }

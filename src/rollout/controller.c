@@ -518,6 +518,8 @@ static int sw_ctl_commit(struct sw_controller *c, json_t *dep, const struct sw_s
 	if (out->transition) {
 		if (out->state == SW_DEP_ABORTED)
 			actor = sw_json_str(json_object_get(sw_dep_plan(dep), "abort"), "actor");
+		else if (out->state == SW_DEP_ROLLED_BACK || out->state == SW_DEP_FAILED)
+			actor = sw_json_str(sw_dep_plan(dep), "rollback_by"); /* "slipway (analysis errors)" */
 		if (sw_ctl_event(st, dep, sw_dep_state_name(out->state), actor ? actor : "server", err) < 0)
 			goto fail;
 	}

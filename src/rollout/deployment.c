@@ -306,10 +306,43 @@ static bool sw_dep_restores_releases(const json_t *plan)
 	return touched > 0;
 }
 
+void sw_dep_rollback_actor(const char *reason, char *out, size_t size)
+{
+	static const struct {
+		const char *needle, *cause;
+	} causes[] = {
+		/* the reasons of rolling.c, bluegreen.c, canary.c, gate.c and sw_deployment_step(), by what they say */
+		{ "deadline", "progress deadline" },
+		{ "smoke test", "smoke test" },
+		{ "offline", "host offline" },
+		{ "not healthy", "health" },
+		{ "unhealthy", "health" },
+		{ "crash", "health" },
+		{ "process exit", "health" },
+		{ "backend '", "traffic" },
+		{ "traffic", "traffic" },
+		{ "host '", "host failed" }, /* installs refused, failed: what is left of a host's report */
+	};
+	const char *a = reason ? strstr(reason, "analysis '") : NULL, *end;
+	size_t i;
+
+	if (a && (end = strchr(a + 10, '\'')) != NULL) {
+		snprintf(out, size, "slipway (analysis %.*s)", (int)(end - a - 10), a + 10);
+		return;
+	}
+	for (i = 0; reason && i < SW_ARRAY_LEN(causes); i++)
+		if (strstr(reason, causes[i].needle)) {
+			snprintf(out, size, "slipway (%s)", causes[i].cause);
+			return;
+		}
+	snprintf(out, size, "slipway");
+}
+
 void sw_dep_fail(json_t *dep, const struct sw_obs *obs, const char *reason)
 {
 	json_t *plan = sw_dep_plan(dep);
 	const char *final;
+	char by[256];
 
 	if (!strcmp(sw_json_str(plan, "phase") ? sw_json_str(plan, "phase") : "", "rollback"))
 		return;
@@ -323,6 +356,11 @@ void sw_dep_fail(json_t *dep, const struct sw_obs *obs, const char *reason)
 		final = "rolled_back";
 	else
 		final = "failed";
+	if (json_object_get(plan, "abort"))
+		snprintf(by, sizeof(by), "%s", sw_json_str(json_object_get(plan, "abort"), "actor") ? sw_json_str(json_object_get(plan, "abort"), "actor") : "unknown");
+	else
+		sw_dep_rollback_actor(reason, by, sizeof(by));
+	json_object_set_new(plan, "rollback_by", json_string(by));
 	json_object_set_new(plan, "phase", json_string("rollback"));
 	json_object_set_new(plan, "final", json_string(final));
 	json_object_set_new(plan, "failed_ms", json_integer(obs->now_ms));

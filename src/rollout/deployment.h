@@ -258,8 +258,20 @@ void sw_dep_push_desired(struct sw_step *out, const char *host, const char *slot
  */
 json_t *sw_dep_row(const char *digest, json_int_t port, bool active);
 void sw_dep_host_phase(json_t *ph, const char *phase, const char *message, int64_t now_ms);
-/* Start the rollback with this reason (the first reason wins). */
+/*
+ * Start the rollback with this reason (the first reason wins). It records who
+ * decided it in plan.rollback_by: the actor of an abort, else the controller
+ * with the cause (sw_dep_rollback_actor): "slipway (analysis errors)".
+ */
 void sw_dep_fail(json_t *dep, const struct sw_obs *obs, const char *reason);
+/*
+ * The controller as the actor of a rollback it decided, by the reason's
+ * cause: "slipway (analysis NAME)", "slipway (health)", "slipway (host
+ * offline)", "slipway (progress deadline)", "slipway (smoke test)",
+ * "slipway (traffic)", "slipway (host failed)", else "slipway". Written
+ * into out (always terminated).
+ */
+void sw_dep_rollback_actor(const char *reason, char *out, size_t size);
 /* Set plan.step to a line for people. */
 void sw_dep_set_step(json_t *dep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Push the progress deadline out: now + progress_deadline. */

@@ -233,8 +233,8 @@ static int sw_server_bootstrap_admin(struct sw_server *s, struct sw_err *err)
 		sw_err_set(err, SW_EIO, "cannot write '%s': %s", path, strerror(errno));
 		goto fail;
 	}
-	rec = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "name", "admin (first start)", "role", "admin", "hash", hash);
-	payload = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "name", "admin (first start)", "role", "admin", "file",
+	rec = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "name", "admin", "role", "admin", "hash", hash);
+	payload = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "name", "admin", "role", "admin", "file",
 			    path);
 	if (sw_store_begin(s->store, err) == 0) {
 		if (sw_store_token_create(s->store, rec, err) == 0 &&

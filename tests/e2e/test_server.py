@@ -593,7 +593,7 @@ def test_events_long_poll(server):
     assert kinds == ["token.created"]
     ev = result["doc"]["events"][0]
     assert ev["payload"]["name"] == "poke" and ev["seq"] == last + 1 and len(ev["hash"]) == 64
-    assert ev["actor"] == "admin (first start)"
+    assert ev["actor"] == "admin"  # the first admin token's name
 
 
 # ---- releases ----

@@ -615,6 +615,34 @@ static void test_pause_resume_promote(void **state)
 	sim_release(&s);
 }
 
+/* Who rolled a deployment back, for history and the event log: the controller, with its cause. */
+static void test_rollback_actor(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "step 2: analysis 'errors' failed: error_rate 0.5 (> 0.1) at 12:00", "slipway (analysis errors)" },
+		{ "background analysis 'latency' failed: p90 0.4", "slipway (analysis latency)" },
+		{ "host 'web-2' unhealthy: health check failed 2 times", "slipway (health)" },
+		{ "host 'web-1' not healthy after 5s (starting)", "slipway (health)" },
+		{ "host 'web-1' crash loop: process exit 1", "slipway (health)" },
+		{ "host 'web-3' went offline (seen 4s ago)", "slipway (host offline)" },
+		{ "progress deadline exceeded (4s)", "slipway (progress deadline)" },
+		{ "smoke test failed: exit 1", "slipway (smoke test)" },
+		{ "cannot drain server 'web-1-a' of backend 'hello': timeout", "slipway (traffic)" },
+		{ "host 'web-1' refused: signature", "slipway (host failed)" },
+		{ "something else", "slipway" },
+	};
+	char out[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		sw_dep_rollback_actor(cases[i][0], out, sizeof(out));
+		assert_string_equal(out, cases[i][1]);
+	}
+	sw_dep_rollback_actor(NULL, out, sizeof(out));
+	assert_string_equal(out, "slipway");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -636,6 +664,7 @@ int main(void)
 		cmocka_unit_test(test_restore_incomplete),
 		cmocka_unit_test(test_bad_record),
 		cmocka_unit_test(test_pause_resume_promote),
+		cmocka_unit_test(test_rollback_actor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
