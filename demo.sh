@@ -55,7 +55,7 @@ step "create a signing key (minisign format)"
 run "$SW" keygen
 
 step "cut a signed, content-addressed release"
-run "$SW" release --version "$(cat VERSION)"
+run "$SW" release   # version from VERSION (version: {file: VERSION} in slipway.yml)
 bundle=$(ls "$SLIPWAY_HOME"/releases/hello/*.tar.zst)
 
 step "verify it with Slipway, and with Debian's minisign"
@@ -112,7 +112,7 @@ done
 step "a second release: 1.0.1, then one command back to the previous good release"
 echo 1.0.1 >VERSION && git -c user.name=Demo -c user.email=demo@example.com commit -qam "hello 1.0.1"
 "$SW" run -j2 >/dev/null
-bundle2=$("$SW" release --version "$(cat VERSION)" --output json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["paths"]["bundle"])')
+bundle2=$("$SW" release --output json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["paths"]["bundle"])')
 run "$SW" deploy "$bundle2" --env staging --wait
 run "$SW" rollback hello --env staging --wait
 run "$SW" history hello --env staging

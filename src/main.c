@@ -26,6 +26,7 @@ const struct sw_cli_cmd sw_cli_commands[] = {
 	{ "keygen", sw_cmd_keygen, "create an ed25519 signing key pair in minisign format" },
 	{ "release", sw_cmd_release, "bundle outputs, write manifest, SBOM, provenance and sign" },
 	{ "verify", sw_cmd_verify, "check a release bundle's digest, signatures and manifest" },
+	{ "releases", sw_cmd_releases, "list releases, newest first: made here, or on the server and where they run" },
 	{ "audit", sw_cmd_audit, "inspect the event log (audit verify, audit log)" },
 	{ "server", sw_cmd_server, "run the control plane: HTTP API and rollout controller" },
 	{ "token", sw_cmd_token, "manage API tokens (create, list, revoke)" },

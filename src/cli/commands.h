@@ -11,6 +11,7 @@ int sw_cmd_run(int argc, char **argv);     /* cli/run.c */
 int sw_cmd_keygen(int argc, char **argv);  /* cli/release.c */
 int sw_cmd_release(int argc, char **argv); /* cli/release.c */
 int sw_cmd_verify(int argc, char **argv);  /* cli/release.c */
+int sw_cmd_releases(int argc, char **argv); /* cli/releases.c */
 int sw_cmd_audit(int argc, char **argv);   /* cli/audit.c */
 int sw_cmd_server(int argc, char **argv);  /* cli/server.c */
 int sw_cmd_token(int argc, char **argv);   /* cli/tokens.c */

@@ -111,7 +111,8 @@ static void sw_release_usage(FILE *f)
 	      "--allow-stale to sign the old outputs anyway, which the release records.\n\n"
 	      "options:\n"
 	      "  -f, --file PATH   the service spec (default slipway.yml)\n"
-	      "  --version V       release version (default: the spec's version, else\n"
+	      "  --version V       release version (default: the spec's `version:` -- a\n"
+	      "                    literal, {file: VERSION} or {git: describe} -- else\n"
 	      "                    `git describe --tags`, else 0.0.0+<commit>, else 0.0.0)\n"
 	      "  --out DIR         where the files go (default $SLIPWAY_HOME/releases/<service>)\n"
 	      "  --key FILE        minisign secret key (default $SLIPWAY_HOME/keys/slipway.key)\n"
@@ -279,6 +280,7 @@ static int sw_release_run(const struct sw_release_cli *o)
 	struct sw_release_output *outs = NULL;
 	const char **jobs = NULL;
 	char home[PATH_MAX], runs[PATH_MAX], out_dir[PATH_MAX], keyp[PATH_MAX], version[256];
+	char spec_version[SW_SPEC_VERSION_MAX + 1] = "";
 	char spec_sha[SW_SHA256_HEX];
 	struct sw_buf spec_text = SW_BUF_INIT(SW_SPEC_MAX_BYTES);
 	const char *spec_name, *sum_spec;
@@ -334,7 +336,11 @@ static int sw_release_run(const struct sw_release_cli *o)
 	} else {
 		memset(&git, 0, sizeof(git)); /* built outside git: the release records none */
 	}
-	sw_release_version(o->version, spec->version, &git, version, sizeof(version));
+	/* --version, else `version:` (a literal, a file, or git describe of the commit built), else git. */
+	if (!o->version &&
+	    sw_spec_version_resolve(spec, git.found ? git.describe : NULL, spec_version, sizeof(spec_version), &err) < 0)
+		goto fail;
+	sw_release_version(o->version, spec_version, &git, version, sizeof(version));
 	if (sw_release_mtime(&git, &mtime, &err) < 0)
 		goto fail;
 
@@ -442,7 +448,7 @@ int sw_cmd_release(int argc, char **argv)
 			o.spec_path = optarg;
 			break;
 		case 'V':
-			if (!*optarg || strpbrk(optarg, "\n\r\t/"))
+			if (!sw_spec_version_ok(optarg))
 				return sw_cli_usage_error("release", "--version: '%s' is not a usable version", optarg);
 			o.version = optarg;
 			break;

@@ -14,6 +14,7 @@
 #include "base/num.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "release/gitinfo.h"
 #include "spec/spec.h"
 
 #include <getopt.h>
@@ -29,7 +30,8 @@
 static const char check_usage[] =
 	"usage: slipway check [-f FILE] [--output json]\n"
 	"\n"
-	"Validate slipway.yml: every key, type, name reference and expression.\n"
+	"Validate slipway.yml: every key, type, name reference and expression,\n"
+	"and that `version:` resolves (its file is readable and holds a version).\n"
 	"Prints 'FILE: ok (...)' and exits 0, or the first error as\n"
 	"'FILE:LINE:COL: message' on stderr and exits 2.\n"
 	"\n"
@@ -69,6 +71,7 @@ int sw_cmd_check(int argc, char **argv)
 	enum sw_output out = SW_OUTPUT_TEXT;
 	const char *file = DEFAULT_SPEC;
 	struct sw_err err = SW_ERR_INIT;
+	char version[SW_SPEC_VERSION_MAX + 1] = "";
 	struct sw_spec *spec;
 	int ch;
 
@@ -95,6 +98,19 @@ int sw_cmd_check(int argc, char **argv)
 		return sw_cli_usage_error("check", "unexpected argument '%s'", argv[optind]);
 
 	spec = sw_spec_load(file, &err);
+	if (spec && spec->version_from == SW_SPEC_VERSION_GIT) {
+		/* {git: describe} as `slipway release` will see it (of HEAD here; of the commit built there). */
+		struct sw_git_info gi;
+
+		if (sw_gitinfo_read(spec->dir, &gi, &err) < 0 ||
+		    sw_spec_version_resolve(spec, gi.found ? gi.describe : NULL, version, sizeof(version), &err) < 0) {
+			sw_spec_free(spec);
+			spec = NULL;
+		}
+	} else if (spec && sw_spec_version_resolve(spec, NULL, version, sizeof(version), &err) < 0) {
+		sw_spec_free(spec);
+		spec = NULL;
+	}
 	if (!spec) {
 		char msg[SW_ERR_MSG_MAX + SW_ERR_WHERE_MAX + 4];
 		int code = sw_err_exit_code(&err);
@@ -119,7 +135,7 @@ int sw_cmd_check(int argc, char **argv)
 		for (i = 0; i < spec->nanalyses; i++)
 			json_array_append_new(analyses, json_string(spec->analyses[i].name));
 		sw_cli_print_json(json_pack("{s:b, s:s, s:s, s:s?, s:o, s:o, s:o}", "ok", 1, "file", file, "service",
-					    spec->service, "version", spec->version, "jobs", jobs, "environments", envs,
+					    spec->service, "version", version[0] ? version : NULL, "jobs", jobs, "environments", envs,
 					    "analyses", analyses));
 	} else {
 		printf("%s: ok (service '%s', %zu %s, %zu %s, %zu %s)\n", file, spec->service, spec->njobs,

@@ -11,6 +11,7 @@
 #include "base/mem.h"
 #include "base/num.h"
 #include "release/bundle.h"
+#include "release/catalog.h"
 #include "release/manifest.h"
 #include "release/provenance.h"
 #include "release/sbom.h"
@@ -216,8 +217,9 @@ static int sw_rel_existing(const struct sw_release_params *p, struct sw_release_
 	if (strcmp(v.service, p->service) || strcmp(v.version, p->version)) {
 		sw_err_set(err, SW_EINPUT,
 			   "bundle sha256:%s was already released as version '%s' of '%s' ('%s'); the outputs have not "
-			   "changed, so it cannot be released again as version '%s' of '%s'",
-			   res->digest, v.version, v.service, path, p->version, p->service);
+			   "changed, so it cannot be released again as version '%s' of '%s' (a release is named by its "
+			   "bundle's digest, and a digest has one version: deploy '%s' or change the outputs)",
+			   res->digest, v.version, v.service, path, p->version, p->service, v.version);
 		json_decref(m);
 		return -1;
 	}
@@ -226,6 +228,31 @@ static int sw_rel_existing(const struct sw_release_params *p, struct sw_release_
 	res->nfiles = (size_t)v.files;
 	res->size = v.size;
 	return 0;
+}
+
+/* A version names one release: refuse new outputs under a version another digest of the service holds. */
+static int sw_rel_version_taken(const struct sw_release_params *p, const char *hex, struct sw_err *err)
+{
+	struct sw_catalog cat = SW_CATALOG_INIT;
+	size_t i;
+	int rc = 0;
+
+	if (sw_catalog_load_dir(&cat, p->out_dir, p->service, err) < 0)
+		return -1;
+	for (i = 0; i < cat.n; i++) {
+		const struct sw_catalog_entry *e = &cat.v[i];
+
+		if (strcmp(e->version, p->version) || !strcmp(e->digest + 7, hex))
+			continue;
+		rc = sw_err_set(err, SW_EINPUT,
+				"version '%s' of '%s' is already release %s ('%s'); these outputs are sha256:%s. A version "
+				"names one release: give these outputs a new version (--version, or 'version:' in "
+				"slipway.yml)",
+				p->version, p->service, e->digest, e->manifest, hex);
+		break;
+	}
+	sw_catalog_release(&cat);
+	return rc;
 }
 
 static void sw_rel_tmp_name(const char *dir, enum sw_release_file f, char *out, size_t size)
@@ -295,6 +322,8 @@ int sw_release_create(const struct sw_release_params *p, struct sw_release_resul
 		rc = 0;
 		goto out;
 	}
+	if (sw_rel_version_taken(p, res->digest, err) < 0)
+		goto out;
 
 	sbom = sw_sbom_build(p->service, p->version, res->digest, &list);
 	sw_rel_tmp_name(p->out_dir, SW_RELEASE_SBOM, f.tmp[SW_RELEASE_SBOM], PATH_MAX);

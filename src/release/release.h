@@ -18,7 +18,8 @@
  * were written; on any failure it removes everything it wrote.
  *
  * Ownership: result->manifest is a new reference (sw_release_result_release).
- * Calls release/ (bundle, minisign, sbom, provenance, manifest, gitinfo),
+ * Calls release/ (bundle, minisign, sbom, provenance, manifest, gitinfo,
+ * catalog: a version already held by another digest is refused),
  * jansson, libsodium, libc and base/.
  */
 #ifndef SW_RELEASE_RELEASE_H

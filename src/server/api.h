@@ -71,6 +71,7 @@ int sw_api_agent_status(struct sw_api *a, struct sw_err *err);
 int sw_api_release_prepare(struct sw_api *a, struct sw_err *err); /* begin of a file upload */
 int sw_api_release_put(struct sw_api *a, struct sw_err *err);
 int sw_api_release_get(struct sw_api *a, struct sw_err *err);
+int sw_api_release_list(struct sw_api *a, struct sw_err *err);
 int sw_api_release_commit(struct sw_api *a, struct sw_err *err);
 int sw_api_release_download(struct sw_api *a, struct sw_err *err);
 /* Remove uploads not committed and not written for s->upload_timeout_ms (see api_releases.c). */

@@ -23,7 +23,14 @@
  * the store lock), the files renamed into the release directory (manifest last) and the
  * release recorded with event release.uploaded, in one transaction. A
  * release that is already recorded with the same manifest is fine
- * (existed: true); with another manifest it is refused (422).
+ * (existed: true); with another manifest it is refused (422). A version
+ * names one release: a new digest under a version its service already has
+ * is refused (409 naming the other digest), checked before the files move
+ * and again inside the recording transaction.
+ *
+ * GET /api/v1/releases lists the recorded releases with where each runs,
+ * from the deployments (newest success per environment, or one under way)
+ * and the hosts' reported slots.
  *
  * Abandoned uploads: sw_api_release_sweep() removes every file under
  * releases/<digest>/incoming/ not written for s->upload_timeout_ms, then
@@ -322,6 +329,36 @@ static void sw_rel_clean_incoming(const char *inc)
 	rmdir(inc); /* fails, harmlessly, while another upload is in progress */
 }
 
+/*
+ * A version names one release of a service: SW_EBUSY (409) when another
+ * digest of c->service is recorded under c->version. Under the store lock.
+ */
+static int sw_rel_version_free(struct sw_server *s, const char *digest, const struct sw_rel_checked *c,
+			       struct sw_err *err)
+{
+	json_t *arr = NULL, *r;
+	size_t i;
+	int rc = 0;
+
+	if (sw_store_list_releases(s->store, c->service, &arr, err) < 0)
+		return -1;
+	json_array_foreach(arr, i, r)
+	{
+		const char *d = sw_json_str(r, "digest");
+
+		if (!d || strcmp(sw_json_str(r, "version") ? sw_json_str(r, "version") : "", c->version) ||
+		    !strcmp(d, digest))
+			continue;
+		rc = sw_err_set(err, SW_EBUSY,
+				"version '%s' of '%s' is already release sha256:%s on this server; this upload is "
+				"sha256:%s. A version names one release: release these outputs under a new version",
+				c->version, c->service, d, digest);
+		break;
+	}
+	json_decref(arr);
+	return rc;
+}
+
 int sw_api_release_commit(struct sw_api *a, struct sw_err *err)
 {
 	struct sw_server *s = a->srv;
@@ -381,6 +418,15 @@ int sw_api_release_commit(struct sw_api *a, struct sw_err *err)
 		free(c.canon);
 		return rc;
 	}
+	/* Refused before anything moves into place; checked again in the transaction below (a race). */
+	sw_server_lock(s);
+	rc = sw_rel_version_free(s, digest, &c, err);
+	sw_server_unlock(s);
+	if (rc < 0) {
+		sw_rel_clean_incoming(inc);
+		rmdir(dir);
+		goto fail;
+	}
 	/* The scan's totals beside the bundle, so that deployments check their limits without a second scan. */
 	if (sw_snprintf(dst, sizeof(dst), "%s/%s", dir, SW_BUNDLE_STATS_FILE) < 0 ||
 	    sw_bundle_stats_write(dst, &c.stats, err) < 0)
@@ -407,7 +453,8 @@ int sw_api_release_commit(struct sw_api *a, struct sw_err *err)
 	rc = -1;
 	sw_server_lock(s);
 	if (sw_store_begin(s->store, err) == 0) {
-		if (sw_store_put_release(s->store, digest, c.service, c.version, c.canon, bundle, err) == 0 &&
+		if (sw_rel_version_free(s, digest, &c, err) == 0 &&
+		    sw_store_put_release(s->store, digest, c.service, c.version, c.canon, bundle, err) == 0 &&
 		    sw_api_event(a, "release.uploaded", subject,
 				 json_pack("{s:s, s:s, s:s, s:s}", "digest", digest, "service", c.service, "version",
 					   c.version, "key_id", c.key_id),
@@ -475,6 +522,115 @@ int sw_api_release_get(struct sw_api *a, struct sw_err *err)
 			    json_pack("{s:s, s:O?, s:O?, s:o, s:o}", "digest", digest, "service",
 				      json_object_get(m, "service"), "version", json_object_get(m, "version"), "manifest",
 				      m, "files", files));
+}
+
+/* Where a release runs: environments and hosts, from deployments and agents' reports. */
+struct sw_rel_where {
+	json_t *deps;  /* [deployment], newest first */
+	json_t *hosts; /* [host record] */
+};
+
+/*
+ * envs: (service, env) whose newest succeeded deployment installed digest
+ * ("succeeded"), or whose deployment of it is under way (its state).
+ * hosts: slots an agent reports running digest (any state but "stopped").
+ */
+static void sw_rel_where_of(const struct sw_rel_where *w, const char *service, const char *digest, json_t *envs,
+			    json_t *hosts)
+{
+	json_t *seen = json_object(), *d, *h, *e;
+	size_t i, j;
+
+	json_array_foreach(w->deps, i, d)
+	{
+		const char *env = sw_json_str(d, "env"), *st = sw_json_str(d, "state"), *dd = sw_json_str(d, "digest");
+		bool active;
+
+		if (!env || !st || !dd || strcmp(sw_json_str(d, "service") ? sw_json_str(d, "service") : "", service))
+			continue;
+		active = !strcmp(st, "pending") || !strcmp(st, "gated") || !strcmp(st, "progressing") ||
+			 !strcmp(st, "paused");
+		if (!strncmp(dd, "sha256:", 7))
+			dd += 7;
+		if (active && !strcmp(dd, digest)) {
+			json_array_append_new(envs, json_pack("{s:s, s:s, s:O?}", "env", env, "state", st, "deployment",
+							      json_object_get(d, "id")));
+			continue;
+		}
+		if (strcmp(st, "succeeded") || json_object_get(seen, env))
+			continue;
+		json_object_set_new(seen, env, json_true()); /* the newest success of env decides */
+		if (!strcmp(dd, digest))
+			json_array_append_new(envs, json_pack("{s:s, s:s, s:O?}", "env", env, "state", st, "deployment",
+							      json_object_get(d, "id")));
+	}
+	json_array_foreach(w->hosts, i, h)
+	{
+		if (json_is_true(json_object_get(h, "revoked")))
+			continue;
+		json_array_foreach(json_object_get(json_object_get(h, "status"), "services"), j, e)
+		{
+			const char *dd = sw_json_str(e, "digest"), *st = sw_json_str(e, "state");
+
+			if (!dd || strcmp(sw_json_str(e, "service") ? sw_json_str(e, "service") : "", service))
+				continue;
+			if (!strncmp(dd, "sha256:", 7))
+				dd += 7;
+			if (strcmp(dd, digest) || (st && !strcmp(st, "stopped")))
+				continue;
+			json_array_append_new(hosts, json_pack("{s:O?, s:O?, s:O?, s:b}", "host", json_object_get(h, "name"),
+							       "slot", json_object_get(e, "slot"), "state",
+							       json_object_get(e, "state"), "active",
+							       json_is_true(json_object_get(e, "active"))));
+		}
+	}
+	json_decref(seen);
+}
+
+int sw_api_release_list(struct sw_api *a, struct sw_err *err)
+{
+	const char *service = sw_http_query(a->req, "service");
+	struct sw_rel_where w = { NULL, NULL };
+	json_t *rels = NULL, *out, *r;
+	size_t i;
+	int rc;
+
+	if (service && !*service)
+		service = NULL;
+	if (service && !sw_val_name_ok(service))
+		return sw_val_fail(err, "service", "query argument 'service' is not a valid service name");
+	sw_server_lock(a->srv);
+	rc = sw_store_list_releases(a->srv->store, service, &rels, err);
+	if (rc == 0)
+		rc = sw_store_deployment_list(a->srv->store, service, NULL, 0, 0, &w.deps, err);
+	if (rc == 0)
+		rc = sw_store_host_list(a->srv->store, &w.hosts, err);
+	sw_server_unlock(a->srv);
+	if (rc < 0)
+		goto out;
+	out = json_array();
+	json_array_foreach(rels, i, r)
+	{
+		const json_t *m = json_object_get(r, "manifest");
+		const char *digest = sw_json_str(r, "digest") ? sw_json_str(r, "digest") : "";
+		const char *svc = sw_json_str(r, "service") ? sw_json_str(r, "service") : "";
+		json_t *envs = json_array(), *hosts = json_array();
+		char d[80];
+
+		snprintf(d, sizeof(d), "sha256:%s", !strncmp(digest, "sha256:", 7) ? digest + 7 : digest);
+		sw_rel_where_of(&w, svc, d + 7, envs, hosts);
+		json_array_append_new(out, json_pack("{s:s, s:s, s:O?, s:O?, s:O?, s:O?, s:o, s:o}", "digest", d, "service",
+						     svc, "version", json_object_get(r, "version"), "created",
+						     json_object_get(m, "created"), "key_id", json_object_get(m, "key_id"),
+						     "uploaded", json_object_get(r, "recorded"), "environments", envs,
+						     "hosts", hosts));
+	}
+	rc = sw_api_reply(a, 200, out);
+out:
+	json_decref(rels);
+	json_decref(w.deps);
+	json_decref(w.hosts);
+	return rc;
 }
 
 int sw_api_release_download(struct sw_api *a, struct sw_err *err)

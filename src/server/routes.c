@@ -38,6 +38,12 @@ const struct sw_route sw_routes[] = {
 	  "Revoke a host's identity: every agent route answers it 401 \"host identity revoked\". Event "
 	  "`host.revoked`." },
 
+	{ "GET", "/api/v1/releases", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE, sw_api_release_list, "query: `service?`",
+	  "200 `[{digest: \"sha256:<hex>\", service, version, created, key_id, uploaded, environments: [{env, state, "
+	  "deployment}], hosts: [{host, slot, state, active}]}]`, newest upload first; 400 bad service name",
+	  "The committed releases (of one service) and where each runs: `environments` whose newest succeeded "
+	  "deployment installed it (`state` `succeeded`) or whose deployment of it is under way (its state); `hosts` "
+	  "whose agent reports it in a slot. `slipway releases --remote` prints it." },
 	{ "GET", "/api/v1/releases/{digest}", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE, sw_api_release_get, "-",
 	  "200 `{digest, service, version, manifest, files: [name]}`; 404 unless committed",
 	  "A committed release. " DIGEST_NOTE },
@@ -49,13 +55,15 @@ const struct sw_route sw_routes[] = {
 	{ "POST", "/api/v1/releases/{digest}/commit", SW_ACCESS_DEPLOYER, SW_ROUTE_BODY_NONE, sw_api_release_commit,
 	  "-",
 	  "201 `{digest, service, version, key_id, existed: false}` (200 with `existed: true` when already "
-	  "committed); 400 a file missing; 422 naming the failed check (`archive check failed: ...`: the upload "
-	  "is removed)",
+	  "committed); 400 a file missing; 409 the service already has another release under this version "
+	  "(naming its digest; the upload is removed); 422 naming the failed check (`archive check failed: ...`: "
+	  "the upload is removed)",
 	  "Verify the uploaded files: sha256 of the bundle equals {digest}, the minisign signatures of the bundle "
 	  "and of release.json verify against a trusted key, release.json is a valid manifest naming {digest}, "
 	  "and the archive passes the agents' checks (paths, entry types, links, unpacked size and compression "
 	  "ratio against the server's `--max-unpacked`, default 1 GiB, and ratio 200; docs/releases.md) and holds "
-	  "the manifest's count of files. Then record the release. Event `release.uploaded`. Uploads never "
+	  "the manifest's count of files, and no other digest of the service holds its version (a version names "
+	  "one release). Then record the release. Event `release.uploaded`. Uploads never "
 	  "committed are removed after `--upload-timeout` (default 1h) without a write." },
 	{ "GET", "/api/v1/releases/{digest}/{file}", SW_ACCESS_VIEWER_OR_AGENT, SW_ROUTE_BODY_NONE,
 	  sw_api_release_download, "-", "200 the file's bytes; 404 unknown release or file",

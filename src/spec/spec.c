@@ -16,6 +16,8 @@
  * Analysis conditions are compiled (never run), and the names they read
  * are checked against what their provider measures (sw_spec_provider_fields).
  * The first error stops the load; every error carries file:line:col.
+ * sw_spec_version_resolve() reads `version: {file: ...}` (the only file
+ * read besides slipway.yml) when a caller needs the version.
  *
  * Owns: the returned struct sw_spec and its arena (sw_spec_free).
  * Calls: libyaml, liblua (compile-only check of analysis conditions), base/.
@@ -2057,14 +2059,123 @@ static int top_service(struct ctx *c, const struct node *v, void *obj)
 	return 0;
 }
 
+bool sw_spec_version_ok(const char *s)
+{
+	size_t i, n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > SW_SPEC_VERSION_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f || s[i] == '/')
+			return false;
+	return true;
+}
+
+static int version_file(struct ctx *c, const struct node *v, void *obj)
+{
+	struct sw_spec *spec = obj;
+
+	if (get_str(c, v, &spec->version_file) < 0 || check_relpath(c, v, v->str) < 0)
+		return -1;
+	spec->version_from = SW_SPEC_VERSION_FILE;
+	spec->version_loc = v->loc;
+	return 0;
+}
+
+static int version_git(struct ctx *c, const struct node *v, void *obj)
+{
+	struct sw_spec *spec = obj;
+	const char *how;
+
+	if (get_str(c, v, &how) < 0)
+		return -1;
+	if (strcmp(how, "describe"))
+		return fail(c, v->loc, "unknown git version source '%s' (expected 'describe')", q(c, how));
+	spec->version_from = SW_SPEC_VERSION_GIT;
+	spec->version_loc = v->loc;
+	return 0;
+}
+
+static const struct field version_fields[] = {
+	{ "file", F_FN, .fn = version_file },
+	{ "git", F_FN, .fn = version_git },
+};
+
 static int top_version(struct ctx *c, const struct node *v, void *obj)
 {
 	struct sw_spec *spec = obj;
 
+	if (v->kind == NODE_MAP)
+		return ONE_OF(c, v, version_fields, spec) < 0 ? -1 : 0;
 	if (get_str(c, v, &spec->version) < 0)
 		return -1;
-	if (strlen(v->str) > 128 || strcspn(v->str, " \t\r\n") != strlen(v->str))
-		return fail(c, v->loc, "bad version '%s' (no spaces, at most 128 bytes)", q(c, v->str));
+	if (!sw_spec_version_ok(v->str))
+		return fail(c, v->loc,
+			    "bad version '%s' (printable, no spaces or '/', at most %d bytes; or {file: PATH} or {git: describe})",
+			    q(c, v->str), SW_SPEC_VERSION_MAX);
+	spec->version_from = SW_SPEC_VERSION_LITERAL;
+	spec->version_loc = v->loc;
+	return 0;
+}
+
+int sw_spec_version_resolve(const struct sw_spec *spec, const char *git_describe, char *out, size_t size,
+			    struct sw_err *err)
+{
+	const struct sw_spec_loc *l = &spec->version_loc;
+	struct sw_buf b = SW_BUF_INIT(4096);
+	struct sw_err e = SW_ERR_INIT;
+	char path[PATH_MAX];
+	const char *t;
+	size_t n;
+
+	out[0] = '\0';
+	switch (spec->version_from) {
+	case SW_SPEC_VERSION_NONE:
+		return 0;
+	case SW_SPEC_VERSION_LITERAL:
+		if (sw_strlcpy(out, spec->version, size) < 0)
+			return sw_err_setloc(err, SW_EINPUT, spec->path, l->line, l->col, "version too long");
+		return 0;
+	case SW_SPEC_VERSION_GIT:
+		if (!git_describe || !*git_describe)
+			return sw_err_setloc(err, SW_EINPUT, spec->path, l->line, l->col,
+					     "version: {git: describe} needs a git repository with a commit around '%s'",
+					     spec->dir);
+		if (!sw_spec_version_ok(git_describe) || sw_strlcpy(out, git_describe, size) < 0)
+			return sw_err_setloc(err, SW_EINPUT, spec->path, l->line, l->col,
+					     "git describe gave '%s', which is not a usable version", git_describe);
+		return 0;
+	case SW_SPEC_VERSION_FILE:
+		break;
+	}
+	if (sw_snprintf(path, sizeof(path), "%s/%s", spec->dir, spec->version_file) < 0)
+		return sw_err_setloc(err, SW_EINPUT, spec->path, l->line, l->col, "version file path too long");
+	if (sw_fs_read_file(path, 4096, &b, &e) < 0) {
+		sw_buf_release(&b);
+		return sw_err_setloc(err, SW_EINPUT, spec->path, l->line, l->col, "version file '%s': %s",
+				     spec->version_file, e.msg);
+	}
+	t = sw_buf_str(&b);
+	while (*t == ' ' || *t == '\t' || *t == '\r' || *t == '\n')
+		t++;
+	n = strlen(t);
+	while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t' || t[n - 1] == '\r' || t[n - 1] == '\n'))
+		n--;
+	if (n == 0 || n >= size || memchr(t, '\0', n) != NULL || b.len != strlen(sw_buf_str(&b))) {
+		sw_buf_release(&b);
+		return sw_err_setloc(err, SW_EINPUT, spec->path, l->line, l->col, "version file '%s' is %s",
+				     spec->version_file, n == 0 ? "empty" : "not a usable version");
+	}
+	memcpy(out, t, n);
+	out[n] = '\0';
+	sw_buf_release(&b);
+	if (!sw_spec_version_ok(out)) {
+		sw_err_setloc(err, SW_EINPUT, spec->path, l->line, l->col,
+			      "version file '%s' holds '%.60s', not a usable version (printable, no spaces or '/', at most %d bytes)",
+			      spec->version_file, out, SW_SPEC_VERSION_MAX);
+		out[0] = '\0';
+		return -1;
+	}
 	return 0;
 }
 

@@ -227,12 +227,25 @@ struct sw_spec_analysis {
 	struct sw_spec_loc loc;
 };
 
+/* Where `version:` comes from (docs/spec.md, `service`). */
+enum sw_spec_version_from {
+	SW_SPEC_VERSION_NONE,    /* no `version:` */
+	SW_SPEC_VERSION_LITERAL, /* `version: 1.2.3` (spec->version) */
+	SW_SPEC_VERSION_FILE,    /* `version: {file: VERSION}` (spec->version_file) */
+	SW_SPEC_VERSION_GIT,     /* `version: {git: describe}` */
+};
+
+#define SW_SPEC_VERSION_MAX 128 /* bytes of a version */
+
 struct sw_spec {
 	struct sw_arena arena;
 	const char *path;   /* as given to sw_spec_load */
 	const char *dir;    /* directory of path: jobs run relative to it */
 	const char *service;
-	const char *version; /* optional `version:`; releases may override */
+	const char *version; /* `version: <literal>`, else NULL; see sw_spec_version_resolve() */
+	enum sw_spec_version_from version_from;
+	const char *version_file;      /* `version: {file: PATH}`: relative to dir */
+	struct sw_spec_loc version_loc; /* of the literal, the file path or `describe` */
 	struct sw_spec_job *jobs;
 	size_t njobs;
 	struct sw_spec_secret *secrets;
@@ -249,6 +262,18 @@ struct sw_spec *sw_spec_load(const char *path, struct sw_err *err);
 /* Same, from memory; `path` is only used in messages and for spec->dir. */
 struct sw_spec *sw_spec_parse(const char *path, const char *data, size_t len, struct sw_err *err);
 void sw_spec_free(struct sw_spec *spec);
+/* A usable version: 1..SW_SPEC_VERSION_MAX bytes of printable ASCII, no space, no '/'. */
+bool sw_spec_version_ok(const char *s);
+/*
+ * The version `version:` gives, into out: the literal; the trimmed content
+ * of the file (read from spec->dir, at most 4 KiB, must be a usable
+ * version); or git_describe (`git describe --tags --always` of the commit
+ * released, found by the caller; NULL or "" when there is no repository).
+ * "" without `version:`. Errors are SW_EINPUT at slipway.yml:line:col of the
+ * value ("cannot read version file 'VERSION': No such file or directory").
+ */
+int sw_spec_version_resolve(const struct sw_spec *spec, const char *git_describe, char *out, size_t size,
+			    struct sw_err *err);
 /* Index of a job by expanded name, or -1 (a binary search). */
 long sw_spec_job_index(const struct sw_spec *spec, const char *name);
 /* Index of an environment / analysis by name, or -1. */

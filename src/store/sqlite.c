@@ -36,6 +36,7 @@ enum sw_sq_stmt {
 	SQ_SCAN_SUBJECT,
 	SQ_PUT_REL,
 	SQ_GET_REL,
+	SQ_LIST_REL,
 	SQ_COUNT
 };
 
@@ -54,6 +55,8 @@ static const char *const sw_sq_sql[SQ_COUNT] = {
 	[SQ_PUT_REL] = "INSERT INTO releases (digest, service, version, manifest, bundle_path, created) "
 		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (digest) DO NOTHING",
 	[SQ_GET_REL] = "SELECT manifest, bundle_path FROM releases WHERE digest = ?1",
+	[SQ_LIST_REL] = "SELECT digest, service, version, created, manifest FROM releases "
+			"WHERE (?1 IS NULL OR service = ?1) ORDER BY created DESC, rowid DESC",
 };
 
 /*
@@ -544,6 +547,35 @@ static int sw_sq_put_release(struct sw_store *st, const char *digest, const char
 	return 0;
 }
 
+static int sw_sq_list_releases(struct sw_store *st, const char *service, json_t **arr, struct sw_err *err)
+{
+	struct sw_sqlite *s = sw_sq(st);
+	sqlite3_stmt *stmt;
+	json_t *out = json_array();
+	int rc;
+
+	if (sw_sq_prepare(s, SQ_LIST_REL, &stmt, err) < 0) {
+		json_decref(out);
+		return -1;
+	}
+	rc = service ? sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, 1);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		json_t *m = json_loads(sw_sq_text(stmt, 4), 0, NULL);
+
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:o}", "digest", sw_sq_text(stmt, 0), "service",
+						     sw_sq_text(stmt, 1), "version", sw_sq_text(stmt, 2), "recorded",
+						     sw_sq_text(stmt, 3), "manifest", m ? m : json_object()));
+		rc = SQLITE_OK;
+	}
+	sw_sq_done(stmt);
+	if (rc != SQLITE_DONE) {
+		json_decref(out);
+		return sw_sq_fail(s, rc, "list releases", err);
+	}
+	*arr = out;
+	return 0;
+}
+
 static const struct sw_store_ops sw_sqlite_ops = {
 	.name = "sqlite",
 	.close = sw_sq_close,
@@ -556,6 +588,7 @@ static const struct sw_store_ops sw_sqlite_ops = {
 	.scan_subject = sw_sq_scan_subject,
 	.put_release = sw_sq_put_release,
 	.get_release = sw_sq_get_release,
+	.list_releases = sw_sq_list_releases,
 	.token_create = sw_sq_token_create,
 	.token_lookup = sw_sq_token_lookup,
 	.token_list = sw_sq_token_list,

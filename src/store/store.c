@@ -234,6 +234,12 @@ int sw_store_put_release(struct sw_store *st, const char *digest, const char *se
 	return st->ops->put_release(st, digest, service, version, manifest_json, bundle_path, err);
 }
 
+int sw_store_list_releases(struct sw_store *st, const char *service, json_t **arr, struct sw_err *err)
+{
+	*arr = NULL;
+	return st->ops->list_releases(st, service, arr, err);
+}
+
 int sw_store_get_release(struct sw_store *st, const char *digest, char **manifest_json, char **bundle_path,
 			 struct sw_err *err)
 {

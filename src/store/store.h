@@ -89,6 +89,8 @@ struct sw_store_ops {
 	/* *manifest_json and *bundle_path are heap strings the caller frees; SW_ENOTFOUND if absent. */
 	int (*get_release)(struct sw_store *st, const char *digest, char **manifest_json, char **bundle_path,
 			   struct sw_err *err);
+	/* Releases of service (NULL: all), newest recorded first: see sw_store_list_releases(). */
+	int (*list_releases)(struct sw_store *st, const char *service, json_t **arr, struct sw_err *err);
 	/* Fleet (store/sqlite_fleet.c): API tokens, join tokens, hosts. Records are JSON objects. */
 	int (*token_create)(struct sw_store *st, const json_t *tok, struct sw_err *err);
 	int (*token_lookup)(struct sw_store *st, const char *hash, json_t **tok, struct sw_err *err);
@@ -179,6 +181,15 @@ int sw_store_put_release(struct sw_store *st, const char *digest, const char *se
 			 const char *manifest_json, const char *bundle_path, struct sw_err *err);
 int sw_store_get_release(struct sw_store *st, const char *digest, char **manifest_json, char **bundle_path,
 			 struct sw_err *err);
+/*
+ * The releases of service (NULL: every service), newest recorded first:
+ * *arr is a new array of {digest, service, version, recorded (UTC, when the
+ * store got it), manifest (the parsed release.json object)}. A version
+ * names one release: callers use this to refuse a second digest under a
+ * version a service already has (the table itself does not forbid it, so
+ * that databases holding such pairs from before still open).
+ */
+int sw_store_list_releases(struct sw_store *st, const char *service, json_t **arr, struct sw_err *err);
 
 /*
  * ---- Fleet and deployments (control plane) -------------------------------

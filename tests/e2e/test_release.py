@@ -365,9 +365,12 @@ def test_release_records_the_commit_the_run_built(keyed):
             f"commit {second} with uncommitted changes (other changes)") in p.stderr, p.stderr
     git(sw.cwd, "checkout", "-q", "slipway.yml")
 
-    # Run on the new commit: the release names it, not stale.
+    # Run on the new commit: the release names it, not stale. 1.0.1 already names the stale release
+    # (a version names one release), so these new outputs need a version of their own.
     run_pipeline(sw)
-    rel2 = released(sw)
+    p = sw("release")
+    assert p.returncode == 2 and "version '1.0.1' of 'demo' is already release " + rel["digest"] in p.stderr, p.stderr
+    rel2 = released(sw, "--version", "1.0.2")
     assert rel2["manifest"]["git"]["commit"] == second and "stale" not in rel2["manifest"]
     created = [e for e in release_events(sw) if e[0] == "release.created"][-1][2]
     assert created["git_commit"] == second and created["stale"] is None

@@ -243,4 +243,5 @@ def test_docs_examples_are_valid(sw):
             assert line in hello.splitlines(), f"not in examples/hello/slipway.yml: {line!r}"
     # and the file itself is valid
     shutil.copy(ROOT / "examples" / "hello" / "slipway.yml", sw.cwd / "hello.yml")
+    shutil.copy(ROOT / "examples" / "hello" / "VERSION", sw.cwd / "VERSION")  # version: {file: VERSION}
     assert sw("check", "-f", "hello.yml", check=0).returncode == 0

@@ -476,7 +476,7 @@ static void test_errors_keys_and_types(void **state)
 		    "unknown secret 'L'");
 	check_error("service: x\nbuild:\n  secrets:\n    K: {}\n", "4:5", "expected exactly one of 'env' or 'file' in 'build.secrets.K'");
 	check_error("service: x\nbuild:\n  secrets:\n    K: {env: 1X}\n", "4:14", "bad environment variable name '1X'");
-	check_error("service: x\nversion: 1 2\n", "2:10", "bad version '1 2' (no spaces, at most 128 bytes)");
+	check_error("service: x\nversion: 1 2\n", "2:10", "bad version '1 2' (printable, no spaces or '/', at most 128 bytes; or {file: PATH} or {git: describe})");
 	check_error("service: x\nbuild:\n  jobs:\n    " /* 64 characters */
 		    "a123456789012345678901234567890123456789012345678901234567890123: {steps: [x]}\n",
 		    "4:5", "bad job name 'a123456789012345678901234567890123456789012345678901234567890123' "
@@ -849,6 +849,88 @@ static void test_condition_fields(void **state)
 	assert_string_equal(sw_spec_provider_name(SW_PROVIDER_PROMETHEUS), "prometheus");
 }
 
+/* `version:`: a literal, {file: PATH} (read, trimmed, checked) or {git: describe}. */
+static void test_version_sources(void **state)
+{
+	char tmpl[] = "/tmp/sw-specver-XXXXXX", path[512], out[SW_SPEC_VERSION_MAX + 1];
+	struct sw_err err = SW_ERR_INIT;
+	struct sw_spec *s;
+	FILE *f;
+
+	(void)state;
+	/* literal */
+	s = must_parse("service: a\nversion: 1.2.3\n");
+	assert_int_equal(s->version_from, SW_SPEC_VERSION_LITERAL);
+	assert_int_equal(sw_spec_version_resolve(s, NULL, out, sizeof(out), &err), 0);
+	assert_string_equal(out, "1.2.3");
+	sw_spec_free(s);
+	/* none */
+	s = must_parse("service: a\n");
+	assert_int_equal(s->version_from, SW_SPEC_VERSION_NONE);
+	assert_int_equal(sw_spec_version_resolve(s, "v1-2-gabc", out, sizeof(out), &err), 0);
+	assert_string_equal(out, "");
+	sw_spec_free(s);
+	/* git: describe, given by the caller */
+	s = must_parse("service: a\nversion: {git: describe}\n");
+	assert_int_equal(s->version_from, SW_SPEC_VERSION_GIT);
+	assert_int_equal(sw_spec_version_resolve(s, "v1.2.0-3-gabc1234", out, sizeof(out), &err), 0);
+	assert_string_equal(out, "v1.2.0-3-gabc1234");
+	assert_int_equal(sw_spec_version_resolve(s, NULL, out, sizeof(out), &err), -1);
+	assert_string_equal(err.where, "slipway.yml:2:16");
+	assert_int_equal(err.code, SW_EINPUT);
+	sw_spec_free(s);
+
+	/* structure errors, with file:line:col */
+	check_error("service: a\nversion: {fiel: VERSION}\n", "2:11", "unknown key 'fiel' (did you mean 'file'?)");
+	check_error("service: a\nversion: {git: tags}\n", "2:16", "unknown git version source 'tags' (expected 'describe')");
+	check_error("service: a\nversion: {file: VERSION, git: describe}\n", "2:26",
+		    "expected exactly one of 'file' or 'git' in 'version'");
+	check_error("service: a\nversion: {file: /etc/VERSION}\n", "2:17",
+		    "path '/etc/VERSION' must be relative");
+	check_error("service: a\nversion: 1.0/2\n", "2:10",
+		    "bad version '1.0/2' (printable, no spaces or '/', at most 128 bytes; or {file: PATH} or {git: describe})");
+
+	/* file: relative to the spec's directory, trimmed, non-empty, a usable version */
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(path, sizeof(path), "%s/slipway.yml", tmpl);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("service: a\nversion: {file: VERSION}\n", f);
+	fclose(f);
+	s = sw_spec_load(path, &err);
+	assert_non_null(s);
+	assert_int_equal(s->version_from, SW_SPEC_VERSION_FILE);
+	assert_int_equal(sw_spec_version_resolve(s, NULL, out, sizeof(out), &err), -1);
+	assert_non_null(strstr(err.msg, "version file 'VERSION'"));
+	assert_non_null(strstr(err.msg, "No such file or directory"));
+	assert_non_null(strstr(err.where, "slipway.yml:2:17"));
+	snprintf(path, sizeof(path), "%s/VERSION", tmpl);
+	f = fopen(path, "w");
+	fputs("  1.0.1\n\n", f);
+	fclose(f);
+	assert_int_equal(sw_spec_version_resolve(s, "ignored", out, sizeof(out), &err), 0);
+	assert_string_equal(out, "1.0.1");
+	f = fopen(path, "w");
+	fputs(" \n", f);
+	fclose(f);
+	assert_int_equal(sw_spec_version_resolve(s, NULL, out, sizeof(out), &err), -1);
+	assert_string_equal(err.msg, "version file 'VERSION' is empty");
+	f = fopen(path, "w");
+	fputs("1.0 beta\n", f);
+	fclose(f);
+	assert_int_equal(sw_spec_version_resolve(s, NULL, out, sizeof(out), &err), -1);
+	assert_non_null(strstr(err.msg, "holds '1.0 beta', not a usable version"));
+	unlink(path);
+	sw_spec_free(s);
+	snprintf(path, sizeof(path), "%s/slipway.yml", tmpl);
+	unlink(path);
+	rmdir(tmpl);
+
+	assert_true(sw_spec_version_ok("1.0.0+abc"));
+	assert_false(sw_spec_version_ok(""));
+	assert_false(sw_spec_version_ok("a\tb"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -866,6 +948,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_condition_fields),
 		cmocka_unit_test(test_env_unpack),
+		cmocka_unit_test(test_version_sources),
 	};
 	return cmocka_run_group_tests_name("spec", tests, NULL, NULL);
 }

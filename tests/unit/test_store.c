@@ -17,6 +17,7 @@
 #include "base/err.h"
 #include "base/fs.h"
 #include "base/hash.h"
+#include "base/json.h"
 #include "store/eventlog.h"
 #include "store/sqlite.h"
 #include "store/store.h"
@@ -485,6 +486,27 @@ static void test_releases(void **state)
 	assert_int_equal(sw_store_get_release(st, "22", NULL, NULL, &err), -1);
 	assert_int_equal(err.code, SW_ENOTFOUND);
 	assert_int_equal(count_events(st), 0);
+	/* listed newest recorded first, per service or all, with the parsed manifest */
+	{
+		json_t *arr = NULL;
+
+		assert_int_equal(sw_store_put_release(st, "33", "hello", "1.0.1", "{\"created\":\"x\"}", "/r/3", &err), 0);
+		assert_int_equal(sw_store_put_release(st, "44", "other", "9", "{}", "/r/4", &err), 0);
+		assert_int_equal(sw_store_list_releases(st, "hello", &arr, &err), 0);
+		assert_int_equal(json_array_size(arr), 2);
+		assert_string_equal(sw_json_str(json_array_get(arr, 0), "digest"), "33");
+		assert_string_equal(sw_json_str(json_array_get(arr, 0), "version"), "1.0.1");
+		assert_string_equal(sw_json_str(json_object_get(json_array_get(arr, 0), "manifest"), "created"), "x");
+		assert_non_null(sw_json_str(json_array_get(arr, 0), "recorded"));
+		assert_string_equal(sw_json_str(json_array_get(arr, 1), "digest"), d);
+		json_decref(arr);
+		assert_int_equal(sw_store_list_releases(st, NULL, &arr, &err), 0);
+		assert_int_equal(json_array_size(arr), 3);
+		json_decref(arr);
+		assert_int_equal(sw_store_list_releases(st, "none", &arr, &err), 0);
+		assert_int_equal(json_array_size(arr), 0);
+		json_decref(arr);
+	}
 	sw_store_close(st);
 }
 
