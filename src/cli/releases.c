@@ -204,9 +204,8 @@ int sw_cmd_releases(int argc, char **argv)
 				return 2;
 			break;
 		case ':':
-			return sw_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return sw_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+			return sw_cli_bad_option(cmd, c, argv, opts);
 		}
 	}
 	if (optind < argc)
