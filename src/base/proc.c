@@ -1,7 +1,8 @@
 /*
  * proc.c - /bin/sh -c in its own process group, joined output pipe, pidfd
- * exit notification, group kill and reaping (see proc.h).
- * Calls only libc and base/err.
+ * exit notification, group kill and reaping; argv programs run to
+ * completion with stdin from memory (see proc.h).
+ * Calls only libc, base/buf and base/err.
  */
 #include "base/proc.h"
 #include "base/mem.h"
@@ -9,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -17,6 +19,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+extern char **environ;
 
 /* Signals reset to SIG_DFL in the child: the parent may ignore SIGPIPE or catch the others. */
 static const int sw_proc_default_signals[] = {
@@ -187,6 +191,212 @@ void sw_proc_close(struct sw_proc *p)
 		close(p->out_fd);
 		p->out_fd = -1;
 	}
+}
+
+static int64_t sw_proc_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A pipe whose ends are both above stdio, close-on-exec; the parent's end (which) non-blocking. */
+static int sw_proc_pipe(int fds[2], int parent_end)
+{
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	fds[0] = sw_fd_above_stdio(fds[0]);
+	fds[1] = sw_fd_above_stdio(fds[1]);
+	if (fds[0] < 0 || fds[1] < 0 || fcntl(fds[parent_end], F_SETFL, O_NONBLOCK) < 0) {
+		if (fds[0] >= 0)
+			close(fds[0]);
+		if (fds[1] >= 0)
+			close(fds[1]);
+		fds[0] = fds[1] = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static void sw_proc_closefd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Read what fd has now into b (NULL: discard); 1 at EOF or error, else 0. */
+static int sw_proc_drain(int fd, struct sw_buf *b)
+{
+	char chunk[4096];
+
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n > 0) {
+			if (b)
+				sw_buf_append(b, chunk, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		return 1;
+	}
+}
+
+/*
+ * write(2) that cannot raise SIGPIPE, whatever the process does with it:
+ * the signal is blocked in this thread around the write and a pending one
+ * is taken back, so a child that stops reading gives EPIPE, not a death.
+ */
+static ssize_t sw_proc_write_nosigpipe(int fd, const void *p, size_t n)
+{
+	sigset_t pipe_set, old;
+	struct timespec zero = { 0, 0 };
+	ssize_t w;
+	int saved;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	w = write(fd, p, n);
+	saved = errno;
+	if (w < 0 && errno == EPIPE && !sigismember(&old, SIGPIPE))
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return w;
+}
+
+int sw_proc_run(char *const argv[], const void *in, size_t in_len, int timeout_ms, struct sw_buf *out,
+		struct sw_buf *errout, int *status, struct sw_err *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t mask, defs;
+	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 }, pidfd = -1, rc, ws = 0;
+	int64_t deadline = sw_proc_now_ms() + timeout_ms;
+	size_t sent = 0, i;
+	bool exited = false, timed_out = false;
+	pid_t pid;
+
+	SW_BUG_ON(!argv || !argv[0] || timeout_ms <= 0);
+	*status = 0;
+	if ((in && sw_proc_pipe(pin, 1) < 0) || sw_proc_pipe(pout, 0) < 0 || sw_proc_pipe(perr, 0) < 0) {
+		rc = errno;
+		sw_proc_closefd(&pin[0]);
+		sw_proc_closefd(&pin[1]);
+		sw_proc_closefd(&pout[0]);
+		sw_proc_closefd(&pout[1]);
+		return sw_err_set(err, SW_EIO, "cannot create a pipe: %s", strerror(rc));
+	}
+	sigemptyset(&mask);
+	sigemptyset(&defs);
+	for (i = 0; i < SW_ARRAY_LEN(sw_proc_default_signals); i++)
+		sigaddset(&defs, sw_proc_default_signals[i]);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(&attr, &mask);
+	posix_spawnattr_setsigdefault(&attr, &defs);
+	posix_spawn_file_actions_init(&fa);
+	if (in)
+		posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
+	rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	sw_proc_closefd(&pin[0]);
+	sw_proc_closefd(&pout[1]);
+	sw_proc_closefd(&perr[1]);
+	if (rc != 0) {
+		sw_proc_closefd(&pin[1]);
+		sw_proc_closefd(&pout[0]);
+		sw_proc_closefd(&perr[0]);
+		return sw_err_set(err, SW_EIO, "cannot run '%s': %s", argv[0], strerror(rc));
+	}
+	pidfd = sw_pidfd_open(pid);
+	if (in && in_len == 0)
+		sw_proc_closefd(&pin[1]);
+
+	/* Feed stdin and read both outputs until the child exits (or the deadline). */
+	while (!exited) {
+		struct pollfd pf[4];
+		int n = 0, wait_ms, r, ipid = -1, iin = -1, iout = -1, ierr = -1;
+		int64_t left = deadline - sw_proc_now_ms();
+
+		if (left <= 0) {
+			timed_out = true;
+			break;
+		}
+		wait_ms = left > 50 && pidfd < 0 ? 50 : (int)left;
+		if (pidfd >= 0) {
+			pf[n] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+			ipid = n++;
+		}
+		if (pin[1] >= 0) {
+			pf[n] = (struct pollfd){ .fd = pin[1], .events = POLLOUT };
+			iin = n++;
+		}
+		if (pout[0] >= 0) {
+			pf[n] = (struct pollfd){ .fd = pout[0], .events = POLLIN };
+			iout = n++;
+		}
+		if (perr[0] >= 0) {
+			pf[n] = (struct pollfd){ .fd = perr[0], .events = POLLIN };
+			ierr = n++;
+		}
+		r = poll(pf, (nfds_t)n, wait_ms);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r > 0 && iin >= 0 && pf[iin].revents) {
+			ssize_t w = sw_proc_write_nosigpipe(pin[1], (const char *)in + sent, in_len - sent);
+
+			if (w > 0)
+				sent += (size_t)w;
+			if ((w < 0 && errno != EAGAIN && errno != EINTR) || sent == in_len)
+				sw_proc_closefd(&pin[1]); /* all sent, or the child stopped reading (EPIPE) */
+		}
+		if (r > 0 && iout >= 0 && pf[iout].revents && sw_proc_drain(pout[0], out))
+			sw_proc_closefd(&pout[0]);
+		if (r > 0 && ierr >= 0 && pf[ierr].revents && sw_proc_drain(perr[0], errout))
+			sw_proc_closefd(&perr[0]);
+		if (pidfd < 0 || (ipid >= 0 && r > 0 && pf[ipid].revents)) {
+			siginfo_t si;
+
+			memset(&si, 0, sizeof(si));
+			if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid != 0)
+				exited = true;
+		}
+	}
+	if (!exited)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	/* What the child wrote before it exited is in the pipes: take it (a grandchild keeping them open is not waited for). */
+	if (pout[0] >= 0)
+		sw_proc_drain(pout[0], out);
+	if (perr[0] >= 0)
+		sw_proc_drain(perr[0], errout);
+	sw_proc_closefd(&pin[1]);
+	sw_proc_closefd(&pout[0]);
+	sw_proc_closefd(&perr[0]);
+	sw_proc_closefd(&pidfd);
+	*status = ws;
+	if (timed_out)
+		return sw_err_set(err, SW_ETIMEOUT, "'%s' did not finish within %d ms (killed)", argv[0], timeout_ms);
+	if (!exited)
+		return sw_err_set(err, SW_EIO, "cannot wait for '%s': %s", argv[0], strerror(errno));
+	return 0;
 }
 
 int sw_proc_exit_code(int status)

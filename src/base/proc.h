@@ -18,8 +18,14 @@
  * sw_proc_reap() first kills what is left of the group (background
  * processes a step started), then reaps the leader.
  *
- * Calls only libc and base/err. The caller owns struct sw_proc and must call
- * sw_proc_reap() (or sw_proc_close()) and close out_fd when done.
+ * sw_proc_run() is the other way in: one program run to completion with an
+ * argv (no shell in between, so no argument is ever re-parsed), in the
+ * caller's process group and environment (ssh needs $SSH_AUTH_SOCK, and
+ * Ctrl-C reaches it too), its stdin fed from memory and its stdout and
+ * stderr captured apart, killed at a deadline.
+ *
+ * Calls only libc, base/buf and base/err. The caller owns struct sw_proc and
+ * must call sw_proc_reap() (or sw_proc_close()) and close out_fd when done.
  */
 #ifndef SW_PROC_H
 #define SW_PROC_H
@@ -28,6 +34,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 
 struct sw_proc {
@@ -59,6 +66,20 @@ int sw_proc_wait_exit(struct sw_proc *p, int timeout_ms);
 void sw_proc_reap(struct sw_proc *p);
 /* Kill the group if still running, reap, close both fds. Safe to call twice. */
 void sw_proc_close(struct sw_proc *p);
+
+/*
+ * Run argv (argv[0] looked up in PATH) to completion: stdin gets
+ * in[0..in_len) and is then closed (in NULL: /dev/null); stdout goes to out
+ * and stderr to errout (NULL: discarded; what passes a buffer's max is
+ * dropped, see sw_buf_failed()). No other fd reaches the child. The child is
+ * killed with SIGKILL when it has not exited after timeout_ms (> 0).
+ * *status gets the wait status. Returns 0 once it exited (whatever its
+ * status); -1 with SW_EIO when it could not be started (a missing program is
+ * "cannot run 'ssh': No such file or directory"), or SW_ETIMEOUT when it was
+ * killed at the deadline (the output so far is kept).
+ */
+int sw_proc_run(char *const argv[], const void *in, size_t in_len, int timeout_ms, struct sw_buf *out,
+		struct sw_buf *errout, int *status, struct sw_err *err);
 
 /* Exit code of a wait status: the code, or 128 + signal number. */
 int sw_proc_exit_code(int status);

@@ -49,6 +49,12 @@ int sw_cli_bad_option(const char *cmd, int c, char **argv, const struct option *
  * mean" among names (NULL-terminated), and return 2.
  */
 int sw_cli_unknown_subcommand(const char *cmd, const char *word, const char *const *names);
+/*
+ * Parse "K=V,K=V" into the JSON object labels: keys 1..63 of A-Z a-z 0-9
+ * _ - . /, values up to 255 bytes, no key twice. -1 after printing a usage
+ * error naming the item.
+ */
+int sw_cli_parse_labels(const char *cmd, const char *text, json_t *labels);
 /* Print v (pretty, sorted keys) to stdout with a newline; steals the reference. */
 void sw_cli_print_json(json_t *v);
 /* True when stdout is a terminal (for live progress views). */

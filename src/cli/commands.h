@@ -17,6 +17,7 @@ int sw_cmd_server(int argc, char **argv);  /* cli/server.c */
 int sw_cmd_token(int argc, char **argv);   /* cli/tokens.c */
 int sw_cmd_join_token(int argc, char **argv); /* cli/tokens.c */
 int sw_cmd_hosts(int argc, char **argv);   /* cli/hosts.c */
+int sw_cmd_host_bootstrap(int argc, char **argv); /* cli/bootstrap.c, through sw_cmd_hosts */
 int sw_cmd_agent(int argc, char **argv);   /* cli/agent.c */
 int sw_cmd_deploy(int argc, char **argv);  /* cli/deploy.c */
 int sw_cmd_status(int argc, char **argv);  /* cli/deploy.c */

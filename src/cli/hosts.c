@@ -1,7 +1,8 @@
 /*
  * cli/hosts.c - `slipway hosts`: the enrolled hosts as the server sees
  * them (labels, online/offline, last seen, what runs per service and slot),
- * and `slipway hosts revoke ID`. Through the HTTP API (cli/client.h).
+ * and `slipway hosts revoke ID`; `hosts bootstrap` is in cli/bootstrap.c.
+ * Through the HTTP API (cli/client.h).
  * Calls cli/client, base/; prints.
  */
 #include "base/buf.h"
@@ -18,11 +19,15 @@
 static const char sw_hosts_usage[] =
 	"usage: slipway hosts [--server URL] [--token TOKEN] [--output text|json]\n"
 	"       slipway hosts revoke ID [--server URL] [--token TOKEN]\n"
+	"       slipway hosts bootstrap ssh://USER@HOST[:PORT] --labels K=V,... [options]\n"
+	"       ('slipway host ...' is the same command)\n"
 	"\n"
 	"List the enrolled hosts: name, id, online or offline (seen within three\n"
 	"heartbeats), last seen, labels and the release running per service and slot\n"
 	"(\"*\" marks the slot that takes traffic). 'revoke' withdraws a host's identity\n"
-	"(admin): its agent is refused from then on.\n"
+	"(admin): its agent is refused from then on. 'bootstrap' sets a host up over\n"
+	"SSH: binary, join token, agent, and waits until it is online (see\n"
+	"'slipway hosts bootstrap --help').\n"
 	"\n"
 	"options:\n"
 	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
@@ -100,6 +105,8 @@ int sw_cmd_hosts(int argc, char **argv)
 	size_t i;
 	int c;
 
+	if (argc >= 2 && !strcmp(argv[1], "bootstrap"))
+		return sw_cmd_host_bootstrap(argc - 1, argv + 1);
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -123,8 +130,12 @@ int sw_cmd_hosts(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
+		if (!strcmp(argv[optind], "bootstrap"))
+			return sw_cli_usage_error(cmd, "give 'bootstrap' first, its options after it: "
+						       "slipway hosts bootstrap ssh://USER@HOST --labels ...");
 		if (strcmp(argv[optind], "revoke"))
-			return sw_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+			return sw_cli_unknown_subcommand(cmd, argv[optind],
+							 (const char *const[]){ "revoke", "bootstrap", NULL });
 		if (optind + 1 >= argc)
 			return sw_cli_usage_error(cmd, "which host? give its ID (see 'slipway hosts')");
 		if (optind + 2 < argc)

@@ -163,6 +163,18 @@ class Server:
         return {h["name"]: h for h in self.ok("GET", "/api/v1/hosts")}
 
 
+def kill_services(root):
+    """Kill, by process group, what agents left running under their root (ROOT/run/*.pid)."""
+    run = Path(root) / "run"
+    if not run.is_dir():
+        return
+    for pf in run.glob("*.pid"):
+        try:
+            os.killpg(int(pf.read_text().split()[0]), signal.SIGKILL)
+        except (ValueError, ProcessLookupError, PermissionError, IndexError):
+            pass
+
+
 def keygen_env(home):
     """The environment of the one who makes releases (SLIPWAY_HOME=home, an actor, no server, token or
     log level of the caller's), with its signing key made by `slipway keygen`."""

@@ -1,7 +1,9 @@
 /*
  * test_proc.c - unit tests for src/base/proc: exit codes, joined output,
  * clean environment, working directory, group kill (grandchildren too) on
- * timeout and when the leader exits, spawn errors.
+ * timeout and when the leader exits, spawn errors; sw_proc_run: stdin from
+ * memory, stdout and stderr apart, large input and output without deadlock,
+ * a child that reads nothing, the deadline, a missing program.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -254,6 +256,86 @@ static void test_reap_kills_leftovers(void **state)
 	assert_int_equal(sw_proc_signal(&p, SIGTERM), -1); /* gone */
 }
 
+/* Large input through cat comes back whole; stderr kept apart; exit code seen. */
+static void test_run_stdin_stdout_stderr(void **state)
+{
+	struct sw_buf in = SW_BUF_INIT(SW_BUF_UNLIMITED), out = SW_BUF_INIT(SW_BUF_UNLIMITED),
+		      errb = SW_BUF_INIT(4096);
+	char *const cat[] = { "sh", "-c", "cat; echo oops >&2; exit 3", NULL };
+	struct sw_err err = SW_ERR_INIT;
+	size_t i;
+	int status = 0;
+
+	(void)state;
+	for (i = 0; i < 300000; i++) /* 3 MB: far past any pipe buffer, both ways */
+		sw_buf_puts(&in, "0123456789");
+	assert_int_equal(sw_proc_run(cat, in.data, in.len, 20000, &out, &errb, &status, &err), 0);
+	assert_int_equal(sw_proc_exit_code(status), 3);
+	assert_int_equal(out.len, in.len);
+	assert_memory_equal(out.data, in.data, in.len);
+	assert_string_equal(sw_buf_str(&errb), "oops\n");
+	sw_buf_release(&in);
+	sw_buf_release(&out);
+	sw_buf_release(&errb);
+}
+
+/* A child that exits without reading its input: EPIPE, not a SIGPIPE death of the caller. */
+static void test_run_child_reads_nothing(void **state)
+{
+	struct sw_buf in = SW_BUF_INIT(SW_BUF_UNLIMITED);
+	char *const t[] = { "true", NULL };
+	struct sw_err err = SW_ERR_INIT;
+	size_t i;
+	int status = -1;
+
+	(void)state;
+	signal(SIGPIPE, SIG_DFL);
+	for (i = 0; i < 100000; i++)
+		sw_buf_puts(&in, "0123456789");
+	assert_int_equal(sw_proc_run(t, in.data, in.len, 20000, NULL, NULL, &status, &err), 0);
+	assert_int_equal(sw_proc_exit_code(status), 0);
+	sw_buf_release(&in);
+}
+
+/* No input given: stdin is /dev/null (cat ends at once). Output past the buffer's max is dropped, flagged. */
+static void test_run_devnull_and_capped_output(void **state)
+{
+	struct sw_buf out = SW_BUF_INIT(100);
+	char *const c[] = { "sh", "-c", "cat; head -c 5000 /dev/zero", NULL };
+	struct sw_err err = SW_ERR_INIT;
+	int status = -1;
+
+	(void)state;
+	assert_int_equal(sw_proc_run(c, NULL, 0, 20000, &out, NULL, &status, &err), 0);
+	assert_int_equal(sw_proc_exit_code(status), 0);
+	assert_true(sw_buf_failed(&out));
+	assert_true(out.len <= 100);
+	sw_buf_release(&out);
+}
+
+/* The deadline kills the child and says so; a missing program is a clear error. */
+static void test_run_timeout_and_missing(void **state)
+{
+	char *const slow[] = { "sleep", "30", NULL }, *const none[] = { "no-such-program-sw", NULL };
+	struct sw_err err = SW_ERR_INIT;
+	struct timespec t0, t1;
+	int status = 0;
+
+	(void)state;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(sw_proc_run(slow, NULL, 0, 200, NULL, NULL, &status, &err), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(err.code, SW_ETIMEOUT);
+	assert_non_null(strstr(err.msg, "'sleep' did not finish within 200 ms"));
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	/* Killed at the deadline, not after the 30 s: a safety bound well under that. */
+	assert_true(t1.tv_sec - t0.tv_sec < 10);
+	sw_err_clear(&err);
+	assert_int_equal(sw_proc_run(none, NULL, 0, 1000, NULL, NULL, &status, &err), -1);
+	assert_int_equal(err.code, SW_EIO);
+	assert_string_equal(err.msg, "cannot run 'no-such-program-sw': No such file or directory");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +344,8 @@ int main(void)
 		cmocka_unit_test(test_no_fd_leaks),
 		cmocka_unit_test(test_spawn_error),         cmocka_unit_test(test_timeout_kills_group),
 		cmocka_unit_test(test_reap_kills_leftovers),
+		cmocka_unit_test(test_run_stdin_stdout_stderr), cmocka_unit_test(test_run_child_reads_nothing),
+		cmocka_unit_test(test_run_devnull_and_capped_output), cmocka_unit_test(test_run_timeout_and_missing),
 	};
 	return cmocka_run_group_tests_name("proc", tests, NULL, NULL);
 }
