@@ -11,6 +11,8 @@ PKGS=(
 	liblua5.4-dev libgit2-dev libcurl4-openssl-dev libmicrohttpd-dev libpq-dev libexpat1-dev
 	# tests and real peers
 	libcmocka-dev python3 python3-pytest minisign zstd sqlite3 procps haproxy prometheus
+	# host bootstrap over ssh: the client it runs, the sshd its test starts
+	openssh-client openssh-server
 )
 if [ "${1:-}" = "--bench" ]; then PKGS+=(time); fi
 

@@ -420,8 +420,8 @@ int sw_cmd_host_bootstrap(int argc, char **argv)
 		sw_boot_sleep_ms(200);
 	}
 	if (o.out == SW_OUTPUT_JSON) {
-		json_t *r = json_pack("{s:O, s:s, s:s, s:s}", "host", h, "mode", st.systemd ? "systemd" : "detached",
-				      "binary", bin_dir, "data", data_dir);
+		json_t *r = json_pack("{s:O, s:s, s:s}", "host", h, "mode", st.systemd ? "systemd" : "detached", "data",
+				      data_dir);
 
 		json_object_set_new(r, "binary", json_sprintf("%s/slipway", bin_dir));
 		json_object_set_new(r, "join_token_file", json_sprintf("%s/join-token", data_dir));
