@@ -31,8 +31,7 @@ const struct sw_cli_cmd sw_cli_commands[] = {
 	{ "server", sw_cmd_server, "run the control plane: HTTP API and rollout controller" },
 	{ "token", sw_cmd_token, "manage API tokens (create, list, revoke)" },
 	{ "join-token", sw_cmd_join_token, "create a one-time token for enrolling an agent" },
-	{ "hosts", sw_cmd_hosts, "list enrolled hosts, their health and releases; bootstrap one over SSH" },
-	{ "host", sw_cmd_hosts, "the same as 'hosts' (e.g. 'slipway host bootstrap ssh://root@web-1')" },
+	{ "hosts", sw_cmd_hosts, "list enrolled hosts; revoke one; set one up over SSH (alias: host)" },
 	{ "agent", sw_cmd_agent, "run the host agent: enroll, pull desired state, run and report" },
 	{ "deploy", sw_cmd_deploy, "upload a release (if needed) and roll it out to an environment" },
 	{ "status", sw_cmd_status, "deployments in progress, or one deployment's per-host progress" },
@@ -123,6 +122,9 @@ int main(int argc, char **argv)
 		return sw_cmd_help(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--version"))
 		return sw_cmd_version(argc - 1, argv + 1);
+	/* An alias, kept out of the table so that "did you mean" offers only the real names. */
+	if (!strcmp(argv[1], "host"))
+		return sw_cmd_hosts(argc - 1, argv + 1);
 	for (i = 0; i < sw_cli_command_count; i++)
 		if (!strcmp(argv[1], sw_cli_commands[i].name))
 			return sw_cli_commands[i].fn(argc - 1, argv + 1);

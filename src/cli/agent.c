@@ -77,59 +77,6 @@ enum {
 	OPT_MIN_FREE,
 };
 
-static int sw_agent_label_key_ok(const char *k, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > 63)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = k[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-		      c == '-' || c == '.' || c == '/'))
-			return 0;
-	}
-	return 1;
-}
-
-/* "k=v,k=v" into a JSON object; -1 after printing a usage error. */
-static int sw_agent_parse_labels(const char *cmd, const char *text, json_t *labels)
-{
-	const char *p = text;
-
-	while (*p) {
-		const char *end = strchr(p, ','), *eq;
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		char key[64], *val;
-
-		eq = memchr(p, '=', len);
-		if (!eq || !sw_agent_label_key_ok(p, (size_t)(eq - p))) {
-			sw_cli_usage_error(cmd, "--labels: '%.*s' is not KEY=VALUE (keys: letters, digits, _ - . /)",
-					   (int)len, p);
-			return -1;
-		}
-		memcpy(key, p, (size_t)(eq - p));
-		key[eq - p] = '\0';
-		if (json_object_get(labels, key)) {
-			sw_cli_usage_error(cmd, "--labels: '%s' appears twice", key);
-			return -1;
-		}
-		val = strndup(eq + 1, len - (size_t)(eq - p) - 1);
-		if (!val || strlen(val) > 255) {
-			free(val);
-			sw_cli_usage_error(cmd, "--labels: the value of '%s' is too long", key);
-			return -1;
-		}
-		json_object_set_new(labels, key, json_string(val));
-		free(val);
-		p += len;
-		if (*p == ',')
-			p++;
-	}
-	return 0;
-}
-
 static int sw_agent_parse_ports(const char *cmd, const char *text, unsigned ports[2])
 {
 	const char *comma = strchr(text, ',');
@@ -208,7 +155,7 @@ int sw_cmd_agent(int argc, char **argv)
 			cfg.name = optarg;
 			break;
 		case OPT_LABELS:
-			if (sw_agent_parse_labels(cmd, optarg, labels) < 0)
+			if (sw_cli_parse_labels(cmd, optarg, labels) < 0)
 				goto out;
 			break;
 		case OPT_PORTS:

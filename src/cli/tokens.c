@@ -290,36 +290,6 @@ int sw_cmd_token(int argc, char **argv)
 	return sw_cli_unknown_subcommand("token", argv[1], (const char *const[]){ "create", "list", "revoke", NULL });
 }
 
-/* "k=v,k=v" into a JSON object; -1 after printing a usage error. */
-static int sw_join_labels(const char *cmd, const char *text, json_t *labels, int *code)
-{
-	char item[512], *eq;
-	const char *p = text, *end;
-	size_t n;
-
-	while (*p) {
-		end = strchr(p, ',');
-		n = end ? (size_t)(end - p) : strlen(p);
-		if (n == 0 || n >= sizeof(item)) {
-			*code = sw_cli_usage_error(cmd, "--labels: expected k=v,k=v, got '%s'", text);
-			return -1;
-		}
-		memcpy(item, p, n);
-		item[n] = '\0';
-		eq = strchr(item, '=');
-		if (!eq || eq == item) {
-			*code = sw_cli_usage_error(cmd, "--labels: '%s' is not k=v", item);
-			return -1;
-		}
-		*eq = '\0';
-		json_object_set_new(labels, item, json_string(eq + 1));
-		p += n;
-		if (*p == ',')
-			p++;
-	}
-	return 0;
-}
-
 int sw_cmd_join_token(int argc, char **argv)
 {
 	const char *cmd = "join-token create";
@@ -344,10 +314,10 @@ int sw_cmd_join_token(int argc, char **argv)
 	body = json_object();
 	if (o.labels) {
 		labels = json_object();
-		if (sw_join_labels(cmd, o.labels, labels, &code) < 0) {
+		if (sw_cli_parse_labels(cmd, o.labels, labels) < 0) {
 			json_decref(labels);
 			json_decref(body);
-			return code;
+			return 2;
 		}
 		json_object_set_new(body, "labels", labels);
 	}
