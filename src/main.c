@@ -33,6 +33,7 @@ const struct sw_cli_cmd sw_cli_commands[] = {
 	{ "join-token", sw_cmd_join_token, "create a one-time token for enrolling an agent" },
 	{ "hosts", sw_cmd_hosts, "list enrolled hosts; revoke one; set one up over SSH (alias: host)" },
 	{ "agent", sw_cmd_agent, "run the host agent: enroll, pull desired state, run and report" },
+	{ "logs", sw_cmd_logs, "print (or follow) a service's log on a host, through the server" },
 	{ "deploy", sw_cmd_deploy, "upload a release (if needed) and roll it out to an environment" },
 	{ "status", sw_cmd_status, "deployments in progress, or one deployment's per-host progress" },
 	{ "rollback", sw_cmd_rollback, "deploy the previous good release of a service again" },

@@ -16,6 +16,7 @@
 #include "agent/health.h"
 #include "agent/hook.h"
 #include "agent/installer.h"
+#include "agent/logread.h"
 #include "agent/reconcile.h"
 #include "agent/runspec.h"
 #include "agent/signedrun.h"
@@ -1219,6 +1220,153 @@ static void sw_agent_nap(struct sw_agent *ag, uint64_t ms)
 		sw_agent_timedwait(&ag->tick_cv, &ag->mu, ms);
 }
 
+/* ---- log requests (`slipway logs`, agent/logread.h) ---- */
+
+#define SW_AGENT_LOG_POST_MS 10000
+#define SW_AGENT_LOG_REQS_MAX 16 /* per desired answer; the server sends at most 8 per host */
+
+/*
+ * Which log a request means: its service (else the only service this agent
+ * has slots for) and slot (else the service's active slot, else the one
+ * with a target, else 'a'). Returns 0, or -1 with a message in err.
+ * Takes ag->mu.
+ */
+static int sw_agent_log_pick(struct sw_agent *ag, const struct sw_logread_req *r, char *service, size_t size,
+			     char *slot, struct sw_err *err)
+{
+	struct sw_slot *s, *best = NULL;
+	char names[256] = "";
+	size_t nnames = 0;
+
+	pthread_mutex_lock(&ag->mu);
+	if (r->service[0]) {
+		sw_strlcpy(service, r->service, size);
+	} else {
+		for (s = ag->slots; s; s = s->next) {
+			struct sw_slot *o;
+
+			for (o = ag->slots; o != s; o = o->next)
+				if (!strcmp(o->service, s->service))
+					break;
+			if (o != s)
+				continue; /* counted already */
+			if (nnames++ == 0)
+				sw_strlcpy(service, s->service, size);
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", nnames > 1 ? ", " : "",
+				 s->service);
+		}
+		if (nnames != 1) {
+			pthread_mutex_unlock(&ag->mu);
+			if (nnames == 0)
+				return sw_err_set(err, SW_ENOTFOUND, "this host runs no service: name the service");
+			return sw_err_set(err, SW_EINPUT, "this host runs several services (%s): name one", names);
+		}
+	}
+	*slot = r->slot;
+	for (s = ag->slots; s && !*slot; s = s->next) {
+		if (strcmp(s->service, service) || !s->has_target || s->remove)
+			continue;
+		if (s->t_active && (!best || !best->t_active || s->slot < best->slot))
+			best = s;
+		else if (!best || (!best->t_active && s->slot < best->slot))
+			best = s;
+	}
+	if (!*slot)
+		*slot = best ? best->slot : 'a';
+	pthread_mutex_unlock(&ag->mu);
+	return 0;
+}
+
+/* Answer one log request (r->id known) with a chunk or an error. */
+static void sw_agent_log_answer(struct sw_agent *ag, const struct sw_logread_req *r, const struct sw_err *rerr)
+{
+	struct sw_buf body = SW_BUF_INIT((size_t)1 << 20), resp = SW_BUF_INIT(65536);
+	struct sw_logread_chunk chunk;
+	struct sw_httpc_req req = { 0 };
+	struct sw_err err = SW_ERR_INIT;
+	char service[SW_SERVICE_NAME_MAX], slot = 0, path[PATH_MAX], url[2048];
+	json_t *doc = NULL;
+	long status = 0;
+
+	sw_logread_chunk_init(&chunk);
+	if (rerr)
+		err = *rerr;
+	else if (sw_agent_log_pick(ag, r, service, sizeof(service), &slot, &err) == 0) {
+		snprintf(path, sizeof(path), "%s/logs/%s-%c.log", ag->root, service, slot);
+		if (sw_logread_file(path, r->offset, r->lines, r->max_bytes, &chunk, &err) == 0) {
+			char sl[2] = { slot, '\0' };
+
+			doc = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:s%, s:b, s:b}", "id", (json_int_t)r->id, "service",
+					service, "slot", sl, "offset", (json_int_t)chunk.offset, "next_offset",
+					(json_int_t)chunk.next_offset, "size", (json_int_t)chunk.size, "data",
+					chunk.data.data ? chunk.data.data : "", chunk.data.len, "restarted",
+					(int)chunk.restarted, "more", (int)chunk.more);
+		} else if (err.code == SW_ENOTFOUND) {
+			sw_err_set(&err, SW_ENOTFOUND, "no log for service '%s' slot %c on this host (logs/%s-%c.log)",
+				   service, slot, service, slot);
+		}
+	}
+	if (!doc) {
+		char msg[1024];
+
+		sw_strlcpy(msg, err.msg[0] ? err.msg : "cannot read the log", sizeof(msg));
+		doc = json_pack("{s:I, s:{s:s, s:s}}", "id", (json_int_t)r->id, "error", "code",
+				err.code == SW_ENOTFOUND ? "not_found"
+				: err.code == SW_EINPUT	 ? "bad_request"
+							 : "failed",
+				"message", msg);
+	}
+	sw_logread_chunk_release(&chunk);
+	if (!doc || sw_json_canonical(doc, &body) < 0) {
+		sw_warn("cannot build the answer to log request %lld", (long long)r->id);
+		goto out;
+	}
+	sw_agent_url(ag, url, sizeof(url), "/api/v1/agent/logs");
+	req.method = "POST";
+	req.url = url;
+	req.token = ag->token;
+	req.body = body.data;
+	req.body_len = body.len;
+	req.timeout_ms = SW_AGENT_LOG_POST_MS;
+	sw_err_clear(&err);
+	if (sw_httpc_do(&req, &status, &resp, &err) < 0)
+		sw_warn("cannot send the answer to log request %lld: %s", (long long)r->id, err.msg);
+	else if (status != 200)
+		sw_debug("log request %lld: the server refused the answer (HTTP %ld): its asker may have given up",
+			 (long long)r->id, status);
+out:
+	json_decref(doc);
+	sw_buf_release(&body);
+	sw_buf_release(&resp);
+}
+
+/* The "log_requests" of a desired answer, if any: answer each. */
+static void sw_agent_logs(struct sw_agent *ag, const struct sw_buf *resp)
+{
+	struct sw_err err = SW_ERR_INIT;
+	const json_t *reqs;
+	json_t *doc;
+	size_t i;
+
+	if (!resp->data || !memmem(resp->data, resp->len, "\"log_requests\"", 14))
+		return;
+	doc = sw_json_parse(resp->data, resp->len, SW_DESIRED_MAX_BYTES, "desired state", &err);
+	reqs = json_object_get(doc, "log_requests");
+	for (i = 0; i < json_array_size(reqs) && i < SW_AGENT_LOG_REQS_MAX; i++) {
+		struct sw_logread_req r;
+
+		sw_err_clear(&err);
+		if (sw_logread_parse(json_array_get(reqs, i), &r, &err) < 0) {
+			sw_warn("log request: %s", err.msg);
+			if (r.id > 0)
+				sw_agent_log_answer(ag, &r, &err);
+			continue;
+		}
+		sw_agent_log_answer(ag, &r, NULL);
+	}
+	json_decref(doc);
+}
+
 static void *sw_agent_poll_thread(void *arg)
 {
 	struct sw_agent *ag = arg;
@@ -1279,6 +1427,7 @@ static void *sw_agent_poll_thread(void *arg)
 			sw_info("reached the server again");
 		failures = 0;
 		backoff = 500;
+		sw_agent_logs(ag, &resp);
 		if (first || d->generation != gen) {
 			gen = d->generation;
 			first = false;

@@ -19,6 +19,7 @@ int sw_cmd_join_token(int argc, char **argv); /* cli/tokens.c */
 int sw_cmd_hosts(int argc, char **argv);   /* cli/hosts.c */
 int sw_cmd_host_bootstrap(int argc, char **argv); /* cli/bootstrap.c, through sw_cmd_hosts */
 int sw_cmd_agent(int argc, char **argv);   /* cli/agent.c */
+int sw_cmd_logs(int argc, char **argv);    /* cli/logs.c */
 int sw_cmd_deploy(int argc, char **argv);  /* cli/deploy.c */
 int sw_cmd_status(int argc, char **argv);  /* cli/deploy.c */
 int sw_cmd_rollback(int argc, char **argv); /* cli/deploy.c */

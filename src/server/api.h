@@ -86,6 +86,9 @@ int sw_api_deploy_measurements(struct sw_api *a, struct sw_err *err);
 int sw_api_deploy_abort(struct sw_api *a, struct sw_err *err);
 int sw_api_deploy_verb(struct sw_api *a, struct sw_err *err);
 int sw_api_rollback(struct sw_api *a, struct sw_err *err);
+/* api_logs.c */
+int sw_api_host_logs(struct sw_api *a, struct sw_err *err);
+int sw_api_agent_logs(struct sw_api *a, struct sw_err *err);
 /* api_events.c */
 int sw_api_events(struct sw_api *a, struct sw_err *err);
 

@@ -1,6 +1,7 @@
 /*
  * api_agent.c - the routes agents call: enroll with a join token, long-poll
- * desired state, report status (routes in routes.c).
+ * desired state (answered early, with "log_requests", when `slipway logs`
+ * waits for this host: server/logreq.h), report status (routes in routes.c).
  *
  * Enrollment runs in one transaction: consume the join token (401 when
  * unknown, used or expired), create the host (labels: the agent's,
@@ -17,6 +18,7 @@
 #include "server/api.h"
 #include "base/clock.h"
 #include "base/json.h"
+#include "server/logreq.h"
 #include "server/validate.h"
 
 #include <sodium.h>
@@ -197,7 +199,7 @@ int sw_api_agent_desired(struct sw_api *a, struct sw_err *err)
 	struct sw_server *s = a->srv;
 	int64_t want, wait, gen = 0;
 	uint64_t deadline, seq;
-	json_t *rows = NULL, *services;
+	json_t *rows = NULL, *services, *out, *logs;
 	int rc, last = 0;
 
 	if (sw_val_query_int(sw_http_query(a->req, "generation"), "generation", 0, INT64_MAX, 0, &want, err) < 0 ||
@@ -215,7 +217,7 @@ int sw_api_agent_desired(struct sw_api *a, struct sw_err *err)
 		sw_server_unlock(s);
 		if (rc < 0)
 			return -1;
-		if (gen > want || last || wait == 0)
+		if (gen > want || last || wait == 0 || sw_logreqs_pending(s->logs, a->who.id))
 			break;
 		json_decref(rows);
 		rows = NULL;
@@ -223,9 +225,12 @@ int sw_api_agent_desired(struct sw_api *a, struct sw_err *err)
 	}
 	services = sw_api_group_desired(rows);
 	json_decref(rows);
-	return sw_api_reply(a, 200,
-			    json_pack("{s:I, s:I, s:o}", "generation", (json_int_t)gen, "heartbeat_ms",
-				      (json_int_t)s->heartbeat_ms, "services", services));
+	out = json_pack("{s:I, s:I, s:o}", "generation", (json_int_t)gen, "heartbeat_ms", (json_int_t)s->heartbeat_ms,
+			"services", services);
+	logs = sw_logreqs_take(s->logs, a->who.id);
+	if (logs)
+		json_object_set_new(out, "log_requests", logs);
+	return sw_api_reply(a, 200, out);
 }
 
 int sw_api_agent_status(struct sw_api *a, struct sw_err *err)

@@ -38,6 +38,18 @@ const struct sw_route sw_routes[] = {
 	  "Revoke a host's identity: every agent route answers it 401 \"host identity revoked\". Event "
 	  "`host.revoked`." },
 
+	{ "GET", "/api/v1/hosts/{host}/logs", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE, sw_api_host_logs,
+	  "query: `service?` (default: the host's only service), `slot?` (`a`|`b`, default: the service's active "
+	  "slot), `offset?` (byte offset >= 0; absent: the last `lines` lines), `lines?` (1..1000, default 20), "
+	  "`max_bytes?` (1..65536, default 65536), `wait?` (seconds 1..30, default 10)",
+	  "200 `{host, service, slot, offset, next_offset, size, data, restarted, more}`; 404 unknown host, or no "
+	  "such log on it; 409 the host is offline or revoked; 504 its agent did not answer within `wait`",
+	  "A service's log, read by the host's agent: {host} is a host name or id. `data` is at most `max_bytes` "
+	  "of text (bytes that are not UTF-8 and control characters other than newline and tab read `?`); ask "
+	  "again with `offset=next_offset` to follow (`more`: the log goes on already). An offset past the end "
+	  "(the log was rotated or truncated) reads from 0 with `restarted: true`. The request reaches the agent "
+	  "on its long-poll of /api/v1/agent/desired (`log_requests`), its answer comes back on "
+	  "/api/v1/agent/logs (docs/agent.md, \"Logs\")." },
 	{ "GET", "/api/v1/releases", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE, sw_api_release_list, "query: `service?`",
 	  "200 `[{digest: \"sha256:<hex>\", service, version, created, key_id, uploaded, environments: [{env, state, "
 	  "deployment}], hosts: [{host, slot, state, active}]}]`, newest upload first; 400 bad service name",
@@ -141,9 +153,18 @@ const struct sw_route sw_routes[] = {
 	  "(`replaced`), and `host.replaced` on a takeover." },
 	{ "GET", "/api/v1/agent/desired", SW_ACCESS_AGENT, SW_ROUTE_BODY_NONE, sw_api_agent_desired,
 	  "query: `generation?` (default 0), `wait?` (seconds 0..30, default 0)",
-	  "200 `{generation, heartbeat_ms, services: [{service, slots: [{slot, digest, port, active}]}]}`",
-	  "The host's desired state; blocks until its generation is above `generation` or `wait` passes. What a "
-	  "slot runs is not in it: the agent takes it from the release's signed release.json (docs/agent.md)." },
+	  "200 `{generation, heartbeat_ms, services: [{service, slots: [{slot, digest, port, active}]}], "
+	  "log_requests?: [{id, service?, slot?, offset?, lines, max_bytes}]}`",
+	  "The host's desired state; blocks until its generation is above `generation`, a log request for the "
+	  "host is waiting (`log_requests`, each handed over once; answer on /api/v1/agent/logs) or `wait` passes. "
+	  "What a slot runs is not in it: the agent takes it from the release's signed release.json "
+	  "(docs/agent.md)." },
+	{ "POST", "/api/v1/agent/logs", SW_ACCESS_AGENT, SW_ROUTE_BODY_JSON, sw_api_agent_logs,
+	  "`{id, service, slot, offset, next_offset, size, data (at most 65536 bytes), restarted?, more?}` or "
+	  "`{id, error: {code: \"not_found\"|\"bad_request\"|\"failed\", message}}`",
+	  "200 `{ok: true}`; 404 no such request waiting for this host (unknown, another host's, or its asker "
+	  "gave up)",
+	  "The agent's answer to a log request it got on its long-poll." },
 	{ "POST", "/api/v1/agent/status", SW_ACCESS_AGENT, SW_ROUTE_BODY_JSON, sw_api_agent_status,
 	  "`{generation, services: [{service, slot, digest, state, port?, pid?, message?, active?, verdict?, "
 	  "verdict_message?}], disk_free_bytes?}`; state: installing, installed, starting, healthy, unhealthy, "

@@ -12,6 +12,7 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/http.h"
+#include "server/logreq.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -346,6 +347,7 @@ static void sw_server_free(struct sw_server *s)
 	for (i = 0; i < s->nkeys; i++)
 		free(s->keys[i].text);
 	free(s->keys);
+	sw_logreqs_free(s->logs);
 	pthread_mutex_destroy(&s->store_lock);
 	pthread_mutex_destroy(&s->notify_lock);
 	pthread_cond_destroy(&s->notify_cond);
@@ -372,6 +374,7 @@ int sw_server_start(const struct sw_server_config *cfg, struct sw_server **out, 
 		return -1;
 	s = sw_xcalloc(1, sizeof(*s));
 	s->lock_fd = -1;
+	s->logs = sw_logreqs_new();
 	pthread_mutex_init(&s->store_lock, NULL);
 	pthread_mutex_init(&s->notify_lock, NULL);
 	pthread_condattr_init(&ca);

@@ -27,7 +27,10 @@
  * (sw_server_notify), and waits are sliced so that changes made by the
  * controller thread are seen within SW_SERVER_POLL_MS as well.
  *
- * Calls server/http, server/api, store/, rollout/controller.h,
+ * Log requests (`slipway logs`) wait the same way, on s->logs, which has
+ * its own lock (server/logreq.h).
+ *
+ * Calls server/http, server/api, server/logreq, store/, rollout/controller.h,
  * release/minisign.h, base/. The struct from sw_server_start is freed by
  * sw_server_stop.
  */
@@ -71,6 +74,7 @@ struct sw_trusted_key {
 
 struct sw_controller;
 struct sw_http;
+struct sw_logreqs;
 
 struct sw_server {
 	char data_dir[PATH_MAX];
@@ -94,6 +98,7 @@ struct sw_server {
 	uint64_t upload_timeout_ms;
 	pthread_t sweeper;          /* removes abandoned uploads (api_releases.c) */
 	int sweeper_started;
+	struct sw_logreqs *logs;    /* log requests in flight to agents (server/logreq.h) */
 };
 
 int sw_server_start(const struct sw_server_config *cfg, struct sw_server **out, struct sw_err *err);

@@ -452,3 +452,115 @@ int sw_val_abort(const json_t *b, const char **reason, bool *emergency, struct s
 	*emergency = json_is_true(v);
 	return sw_val_str(b, "reason", 0, 0, 512, reason, err);
 }
+
+int sw_val_logs_query(const struct sw_val_logs_args *in, struct sw_val_logs_query *q, struct sw_err *err)
+{
+	int64_t v;
+
+	memset(q, 0, sizeof(*q));
+	if (in->service && *in->service) {
+		if (!sw_val_name_ok(in->service))
+			return sw_val_fail(err, "service", "query argument 'service' must be a service name (1 to 63 of "
+					   "A-Z a-z 0-9 . _ -, not starting with '.' or '-')");
+		q->service = in->service;
+	}
+	if (in->slot && *in->slot) {
+		if (strcmp(in->slot, "a") && strcmp(in->slot, "b"))
+			return sw_val_fail(err, "slot", "query argument 'slot' must be \"a\" or \"b\"");
+		q->slot = in->slot[0];
+	}
+	q->offset = -1;
+	if (in->offset && *in->offset &&
+	    sw_val_query_int(in->offset, "offset", 0, INT64_MAX, 0, &q->offset, err) < 0)
+		return -1;
+	if (sw_val_query_int(in->lines, "lines", 1, SW_VAL_LOG_LINES_MAX, SW_VAL_LOG_LINES_DEFAULT, &v, err) < 0)
+		return -1;
+	q->lines = (unsigned)v;
+	if (sw_val_query_int(in->max_bytes, "max_bytes", 1, SW_VAL_LOG_BYTES_MAX, SW_VAL_LOG_BYTES_MAX, &v, err) < 0)
+		return -1;
+	q->max_bytes = (unsigned)v;
+	if (sw_val_query_int(in->wait, "wait", 1, SW_VAL_LOG_WAIT_MAX_S, SW_VAL_LOG_WAIT_DEFAULT_S, &v, err) < 0)
+		return -1;
+	q->wait_s = (unsigned)v;
+	return 0;
+}
+
+/* An integer field >= 0 of the agent's log answer, copied into out. */
+static int sw_val_log_uint(const json_t *b, const json_t *out, const char *key, struct sw_err *err)
+{
+	const json_t *v = json_object_get(b, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return sw_val_fail(err, key, "field '%s' must be an integer >= 0", key);
+	json_object_set_new((json_t *)out, key, json_integer(json_integer_value(v)));
+	return 0;
+}
+
+int sw_val_agent_logs(const json_t *b, int64_t *id, json_t **answer, struct sw_err *err)
+{
+	static const char *const flags[] = { "restarted", "more" };
+	const json_t *v, *e;
+	size_t i;
+	json_t *out;
+	const char *s, *code;
+
+	*answer = NULL;
+	*id = 0;
+	v = b ? json_object_get(b, "id") : NULL;
+	if (!json_is_integer(v) || json_integer_value(v) < 1)
+		return sw_val_fail(err, "id", "field 'id' must be an integer >= 1");
+	*id = json_integer_value(v);
+	e = json_object_get(b, "error");
+	if (e && !json_is_null(e)) {
+		code = json_string_value(json_object_get(e, "code"));
+		s = json_string_value(json_object_get(e, "message"));
+		if (!json_is_object(e) || !code ||
+		    (strcmp(code, "not_found") && strcmp(code, "bad_request") && strcmp(code, "failed")))
+			return sw_val_fail(err, "error.code", "field 'error.code' must be \"not_found\", \"bad_request\" "
+					   "or \"failed\"");
+		if (!s || json_string_length(json_object_get(e, "message")) > 1024 || !*s)
+			return sw_val_fail(err, "error.message", "field 'error.message' must be a string of 1 to 1024 "
+					   "bytes");
+		*answer = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", s);
+		return 0;
+	}
+	out = json_object();
+	s = json_string_value(json_object_get(b, "service"));
+	if (!s || !sw_val_name_ok(s)) {
+		json_decref(out);
+		return sw_val_fail(err, "service", "field 'service' must be a service name");
+	}
+	json_object_set_new(out, "service", json_string(s));
+	s = json_string_value(json_object_get(b, "slot"));
+	if (!s || (strcmp(s, "a") && strcmp(s, "b"))) {
+		json_decref(out);
+		return sw_val_fail(err, "slot", "field 'slot' must be \"a\" or \"b\"");
+	}
+	json_object_set_new(out, "slot", json_string(s));
+	if (sw_val_log_uint(b, out, "offset", err) < 0 || sw_val_log_uint(b, out, "next_offset", err) < 0 ||
+	    sw_val_log_uint(b, out, "size", err) < 0) {
+		json_decref(out);
+		return -1;
+	}
+	if (json_integer_value(json_object_get(out, "next_offset")) < json_integer_value(json_object_get(out, "offset"))) {
+		json_decref(out);
+		return sw_val_fail(err, "next_offset", "field 'next_offset' must not be below 'offset'");
+	}
+	v = json_object_get(b, "data");
+	if (!json_is_string(v) || json_string_length(v) > SW_VAL_LOG_BYTES_MAX) {
+		json_decref(out);
+		return sw_val_fail(err, "data", "field 'data' must be a string of at most %d bytes", SW_VAL_LOG_BYTES_MAX);
+	}
+	json_object_set_new(out, "data", json_stringn(json_string_value(v), json_string_length(v)));
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		s = flags[i];
+		v = json_object_get(b, s);
+		if (v && !json_is_null(v) && !json_is_boolean(v)) {
+			json_decref(out);
+			return sw_val_fail(err, s, "field '%s' must be true or false", s);
+		}
+		json_object_set_new(out, s, json_boolean(json_is_true(v)));
+	}
+	*answer = out;
+	return 0;
+}

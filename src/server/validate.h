@@ -15,6 +15,10 @@
  *   rollback       {service, env, emergency?, to?: version | digest | digest
  *                   prefix (1..128 of A-Z a-z 0-9 . _ + - :), reason?: 0..512}
  *   abort          {reason?}
+ *   agent logs     {id, service, slot, offset, next_offset, size, data,
+ *                   restarted?, more?} or {id, error: {code, message}}
+ * Query arguments: integers in a range (sw_val_query_int); the log query
+ * of GET /api/v1/hosts/{host}/logs (sw_val_logs_query).
  * User-facing bodies refuse unknown fields; agent bodies ignore them (newer
  * agents may send more). Labels: at most 32, keys 1..63 of [A-Za-z0-9._/-],
  * values 0..128 printable. Names (hosts, services, envs): 1..63 of
@@ -75,5 +79,34 @@ int sw_val_rollback(const json_t *b, struct sw_val_rollback *out, struct sw_err 
 int sw_val_abort(const json_t *b, const char **reason, bool *emergency, struct sw_err *err);
 /* The body of a manual verb: {reason?: string (pause, abort), full?: boolean (promote)}. */
 int sw_val_verb(const json_t *b, const char **reason, bool *full, struct sw_err *err);
+
+/*
+ * GET /api/v1/hosts/{host}/logs: the query arguments as received (NULL when
+ * absent), checked: service (a name), slot (a|b), offset (>= 0; absent: a
+ * tail), lines (1..1000, default 20), max_bytes (1..65536, default 65536),
+ * wait (seconds 1..30, default 10).
+ */
+#define SW_VAL_LOG_LINES_MAX 1000
+#define SW_VAL_LOG_LINES_DEFAULT 20
+#define SW_VAL_LOG_BYTES_MAX 65536
+#define SW_VAL_LOG_WAIT_MAX_S 30
+#define SW_VAL_LOG_WAIT_DEFAULT_S 10
+struct sw_val_logs_args {
+	const char *service, *slot, *offset, *lines, *max_bytes, *wait;
+};
+struct sw_val_logs_query {
+	const char *service; /* NULL: the host's only service */
+	char slot;           /* 0: the active slot */
+	int64_t offset;      /* -1: a tail */
+	unsigned lines, max_bytes, wait_s;
+};
+int sw_val_logs_query(const struct sw_val_logs_args *in, struct sw_val_logs_query *q, struct sw_err *err);
+/*
+ * POST /api/v1/agent/logs: {id >= 1, service, slot, offset, next_offset >=
+ * offset, size, data (at most 65536 bytes), restarted?, more?} or {id,
+ * error: {code: not_found|bad_request|failed, message (1..1024)}}. *answer
+ * gets a new object with only those fields (the caller's).
+ */
+int sw_val_agent_logs(const json_t *b, int64_t *id, json_t **answer, struct sw_err *err);
 
 #endif
