@@ -32,8 +32,8 @@ from e2eutil import HELLO_BUILD, HELLO_DIR, Procs, ServerReads, api_call, free_p
 
 HOSTS = ["web-1", "web-2"]
 
-# A service that prints two lines, then one line each time the file `trigger` appears in its
-# working directory's parent given by TRIGGER (an absolute path baked into the signed spec).
+# A service that prints two lines, then one line each time the file {trigger}.<host name> appears
+# (an absolute path baked into the signed spec; one per host, as every host runs the service).
 TALKER_SPEC = """\
 service: talker
 version: 1.0.0
@@ -44,7 +44,7 @@ build:
         - run: mkdir -p dist && echo 1.0.0 > dist/VERSION
       outputs: [dist/]
 run:
-  command: "echo talker says hello; echo talker line two >&2; while :; do if [ -f {trigger} ]; then rm -f {trigger}; echo talker late line; fi; sleep 0.05; done"
+  command: "echo talker says hello; echo talker line two >&2; while :; do if [ -f {trigger}.$SLIPWAY_HOST ]; then rm -f {trigger}.$SLIPWAY_HOST; echo talker late line; fi; sleep 0.05; done"
 environments:
   staging:
     hosts: {{ env: web }}
@@ -207,7 +207,7 @@ def test_logs_follow_shows_a_later_line(fleet, releases):
                 return any(text in l for l in seen)
     try:
         wait_for(lambda: saw("talker says hello"), timeout=20, what="logs -f to print the first lines")
-        releases["trigger"].write_text("")
+        releases["trigger"].with_name(releases["trigger"].name + ".web-1").write_text("")
         wait_for(lambda: saw("talker late line"), timeout=20, what="logs -f to print the line written later")
         assert proc.poll() is None, "logs -f ended on its own"
     finally:
