@@ -129,9 +129,8 @@ int sw_cmd_logs(int argc, char **argv)
 			token = optarg;
 			break;
 		case ':':
-			return sw_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return sw_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+			return sw_cli_bad_option(cmd, c, argv, opts);
 		}
 	}
 	if (optind >= argc)
