@@ -39,7 +39,9 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "release/catalog.h"
 #include "release/release.h"
+#include "spec/spec.h"
 
 #include <getopt.h>
 #include <libgen.h>
@@ -53,13 +55,17 @@
 #define SW_DCLI_DEFAULT_TIMEOUT_MS (60ull * 60 * 1000)
 
 static const char sw_deploy_usage[] =
-	"usage: slipway deploy BUNDLE --env ENV [--wait] [--timeout DURATION] [--server URL] [--token TOKEN]\n"
-	"                      [--output text|json]\n"
+	"usage: slipway deploy BUNDLE|SERVICE@VERSION|SERVICE@latest --env ENV [--wait] [--timeout DURATION]\n"
+	"                      [--server URL] [--token TOKEN] [--output text|json]\n"
 	"\n"
 	"Deploy a release made by 'slipway release' to an environment. BUNDLE is its\n"
 	"<sha256>.tar.zst; the signatures and release.json beside it are uploaded with\n"
-	"it if the server does not have the release yet. The environment's hosts,\n"
-	"strategy and checks come from the slipway.yml inside the release.\n"
+	"it if the server does not have the release yet. SERVICE@VERSION names a release\n"
+	"by its version (SERVICE@latest: the newest made): a local one under\n"
+	"$SLIPWAY_HOME/releases/SERVICE/ first (uploaded as a bundle is), else the one\n"
+	"the server has. An unknown version is refused, naming the versions there are.\n"
+	"The environment's hosts, strategy and checks come from the slipway.yml inside\n"
+	"the release.\n"
 	"\n"
 	"options:\n"
 	"  --env ENV         environment to deploy to (required)\n"
@@ -809,37 +815,223 @@ static int sw_dcli_upload(struct sw_dcli *d, const char *hex, const char *dir, b
 	return 0;
 }
 
+/* SERVICE@VERSION rather than a bundle path: an '@' and neither a '/' nor the bundle's suffix. */
+static bool sw_dcli_is_ref(const char *arg)
+{
+	size_t n = strlen(arg);
+
+	return strchr(arg, '@') && !strchr(arg, '/') && !(n >= 8 && !strcmp(arg + n - 8, ".tar.zst"));
+}
+
+/*
+ * The server's releases of service ([{digest, version, created, ...}]), from
+ * GET /api/v1/releases?service=S (an array, or {releases: [...]}). A server
+ * without that route lists none. *arr: new reference.
+ */
+static int sw_dcli_server_releases(struct sw_dcli *d, const char *service, json_t **arr, struct sw_err *err)
+{
+	struct sw_err e2 = SW_ERR_INIT;
+	char path[256], esc[200];
+	json_t *resp = NULL, *list;
+
+	*arr = NULL;
+	if (sw_client_escape(service, esc, sizeof(esc)) < 0)
+		return sw_err_set(err, SW_EINPUT, "service name '%.64s' is too long", service);
+	snprintf(path, sizeof(path), "/api/v1/releases?service=%s", esc);
+	if (sw_client_json(&d->cl, "GET", path, NULL, &resp, &e2) < 0) {
+		if (d->cl.last_status == 404 || d->cl.last_status == 405) {
+			*arr = json_array();
+			return 0;
+		}
+		*err = e2;
+		return -1;
+	}
+	list = json_is_array(resp) ? resp : json_object_get(resp, "releases");
+	*arr = json_is_array(list) ? json_incref(list) : json_array();
+	json_decref(resp);
+	return 0;
+}
+
+/* Add version -> created to known (the oldest created kept: the order versions are listed in). */
+static void sw_dcli_known(json_t *known, const char *version, const char *created)
+{
+	const char *old = sw_json_str(known, version);
+
+	if (!old || strcmp(created, old) < 0)
+		json_object_set_new(known, version, json_string(created));
+}
+
+static int sw_dcli_cmp_created(const void *a, const void *b)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	int c = strcmp(sw_dcli_str(x, "created"), sw_dcli_str(y, "created"));
+
+	return c ? c : strcmp(sw_dcli_str(x, "version"), sw_dcli_str(y, "version"));
+}
+
+/* "hello@1.0.9: no such release; hello has 1.0.0, 1.0.1" (oldest first), or "... hello has none". */
+static int sw_dcli_no_such(const char *service, const char *version, const json_t *known, struct sw_err *err)
+{
+	struct sw_buf b = SW_BUF_INIT(2048);
+	json_t *items = json_array(), *v;
+	const char *k;
+	size_t i, n;
+	json_t **vec;
+	int rc;
+
+	json_object_foreach((json_t *)known, k, v)
+		json_array_append_new(items, json_pack("{s:s, s:O}", "version", k, "created", v));
+	n = json_array_size(items);
+	vec = sw_xcalloc(n ? n : 1, sizeof(*vec));
+	for (i = 0; i < n; i++)
+		vec[i] = json_array_get(items, i);
+	qsort(vec, n, sizeof(*vec), sw_dcli_cmp_created);
+	for (i = 0; i < n && i < 30; i++)
+		sw_buf_printf(&b, "%s%s", i ? ", " : "", sw_dcli_str(vec[i], "version"));
+	if (n > 30)
+		sw_buf_printf(&b, " and %zu more", n - 30);
+	rc = sw_err_set(err, SW_EINPUT, "%s@%s: no such release; %s has %s", service, version, service,
+			n ? sw_buf_str(&b) : "none (make one with 'slipway release')");
+	free(vec);
+	json_decref(items);
+	sw_buf_release(&b);
+	return rc;
+}
+
+/*
+ * SERVICE@VERSION (or @latest): a local release (catalog.h) gives its bundle
+ * path in bundle; else the server's release of that version (newest created
+ * for latest) gives its digest in hex, bundle left "". SW_EINPUT for a bad
+ * ref, an unknown version (naming those there are), or a version that names
+ * two releases.
+ */
+static int sw_dcli_resolve(struct sw_dcli *d, const char *ref, char *bundle, size_t bsize, char hex[SW_SHA256_HEX],
+			   char *version, size_t vsize, struct sw_err *err)
+{
+	struct sw_catalog cat = SW_CATALOG_INIT;
+	const struct sw_catalog_entry *e;
+	struct sw_err e2 = SW_ERR_INIT;
+	char service[128], dir[PATH_MAX];
+	json_t *list = NULL, *r, *known = json_object();
+	const json_t *hit = NULL;
+	const char *dg;
+	bool latest;
+	size_t i;
+	int rc = -1;
+
+	bundle[0] = hex[0] = '\0';
+	if (sw_catalog_parse_ref(ref, service, sizeof(service), version, vsize, err) < 0)
+		goto out;
+	if (!sw_spec_service_name_ok(service)) {
+		sw_err_set(err, SW_EINPUT, "'%s': '%s' is not a service name", ref, service);
+		goto out;
+	}
+	latest = !strcmp(version, SW_CATALOG_LATEST);
+	if (sw_catalog_default_dir(dir, sizeof(dir), err) < 0 || sw_catalog_load(&cat, dir, service, err) < 0)
+		goto out;
+	if ((e = sw_catalog_find(&cat, service, version, &e2))) {
+		if (sw_strlcpy(bundle, e->bundle, bsize) < 0 || sw_strlcpy(version, e->version, vsize) < 0) {
+			sw_err_set(err, SW_EINPUT, "path of release '%s' is too long", ref);
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	if (e2.code != SW_ENOTFOUND) {
+		*err = e2;
+		goto out;
+	}
+	for (i = 0; i < cat.n; i++)
+		sw_dcli_known(known, cat.v[i].version, cat.v[i].created);
+	/* None here: the server's. */
+	if (sw_client_init(&d->cl, d->server, d->token, err) < 0 || sw_dcli_server_releases(d, service, &list, err) < 0)
+		goto out;
+	json_array_foreach(list, i, r) {
+		if (!sw_json_str(r, "digest") || !sw_json_str(r, "version") ||
+		    (sw_json_str(r, "service") && strcmp(sw_json_str(r, "service"), service)))
+			continue;
+		sw_dcli_known(known, sw_json_str(r, "version"), sw_dcli_str(r, "created"));
+		if (latest ? (!hit || strcmp(sw_dcli_str(r, "created"), sw_dcli_str(hit, "created")) > 0)
+			   : !strcmp(sw_json_str(r, "version"), version)) {
+			if (!latest && hit && strcmp(sw_json_str(hit, "digest"), sw_json_str(r, "digest"))) {
+				sw_err_set(err, SW_EINPUT, "version '%s' of '%s' names two releases on the server: %s and %s",
+					   version, service, sw_json_str(hit, "digest"), sw_json_str(r, "digest"));
+				goto out;
+			}
+			hit = r;
+		}
+	}
+	if (!hit) {
+		sw_dcli_no_such(service, version, known, err);
+		goto out;
+	}
+	dg = sw_json_str(hit, "digest");
+	if (!strncmp(dg, "sha256:", 7))
+		dg += 7;
+	if (!sw_is_sha256_hex(dg)) {
+		sw_err_set(err, SW_EIO, "the server listed release '%s' of '%s' with a malformed digest", version, service);
+		goto out;
+	}
+	memcpy(hex, dg, SW_SHA256_HEX);
+	if (sw_strlcpy(version, sw_json_str(hit, "version"), vsize) < 0) {
+		sw_err_set(err, SW_EIO, "the server listed a version of '%s' that is too long", service);
+		goto out;
+	}
+	rc = 0;
+out:
+	sw_catalog_release(&cat);
+	json_decref(list);
+	json_decref(known);
+	return rc;
+}
+
 int sw_cmd_deploy(int argc, char **argv)
 {
 	struct sw_dcli d = { .cmd = "deploy", .usage = sw_deploy_usage, .allowed = F_ENV | F_WAIT | F_TIMEOUT };
-	char hex[SW_SHA256_HEX], dir[PATH_MAX], name[128], mpath[PATH_MAX];
+	char hex[SW_SHA256_HEX], dir[PATH_MAX], name[128], mpath[PATH_MAX], bpath[PATH_MAX], version[160], sv[128];
 	struct sw_err err = SW_ERR_INIT;
-	json_t *manifest, *body, *dep = NULL, *extra;
-	const char *service;
-	bool uploaded;
+	json_t *manifest = NULL, *body, *dep = NULL, *extra;
+	const char *service = NULL, *bundle = NULL;
+	bool uploaded = false, ref;
 	int code = 0, rc;
 
 	if (sw_dcli_parse(&d, argc, argv, &code) < 0)
 		return code;
 	if (!d.arg)
-		return sw_cli_usage_error(d.cmd, "which release? give the bundle (<sha256>.tar.zst from 'slipway release')");
+		return sw_cli_usage_error(d.cmd, "which release? give the bundle (<sha256>.tar.zst from 'slipway release') "
+					  "or SERVICE@VERSION");
 	if (!d.env || !*d.env)
 		return sw_cli_usage_error(d.cmd, "which environment? give --env ENV");
-	if (sw_dcli_bundle(d.arg, hex, dir, sizeof(dir), &err) < 0)
+	ref = sw_dcli_is_ref(d.arg);
+	if (!ref)
+		bundle = d.arg;
+	else if (sw_dcli_resolve(&d, d.arg, bpath, sizeof(bpath), hex, version, sizeof(version), &err) < 0)
 		return sw_cli_fail(d.cmd, &err);
-	if (sw_fs_check_regular(d.arg, &err) < 0)
-		return sw_cli_fail(d.cmd, &err);
-	sw_release_file_name(SW_RELEASE_MANIFEST, hex, name, sizeof(name));
-	if (sw_path_join(mpath, sizeof(mpath), dir, name) < 0 ||
-	    !(manifest = sw_json_load_file(mpath, 1u << 20, &err)))
-		return sw_cli_fail(d.cmd, &err);
-	service = sw_json_str(manifest, "service");
-	if (!service) {
-		sw_err_set(&err, SW_EINPUT, "'%s' names no service", mpath);
-		json_decref(manifest);
-		return sw_cli_fail(d.cmd, &err);
+	else if (bpath[0])
+		bundle = bpath; /* a local release: as if its bundle had been given */
+	if (bundle) {
+		if (sw_dcli_bundle(bundle, hex, dir, sizeof(dir), &err) < 0 || sw_fs_check_regular(bundle, &err) < 0)
+			return sw_cli_fail(d.cmd, &err);
+		sw_release_file_name(SW_RELEASE_MANIFEST, hex, name, sizeof(name));
+		if (sw_path_join(mpath, sizeof(mpath), dir, name) < 0 ||
+		    !(manifest = sw_json_load_file(mpath, 1u << 20, &err)))
+			return sw_cli_fail(d.cmd, &err);
+		service = sw_json_str(manifest, "service");
+		if (!service) {
+			sw_err_set(&err, SW_EINPUT, "'%s' names no service", mpath);
+			json_decref(manifest);
+			return sw_cli_fail(d.cmd, &err);
+		}
+	} else {
+		/* Only the server has it: deployed by digest, nothing to upload. */
+		snprintf(sv, sizeof(sv), "%.*s", (int)(strchr(d.arg, '@') - d.arg), d.arg);
+		service = sv;
 	}
-	if (sw_client_init(&d.cl, d.server, d.token, &err) < 0 || sw_dcli_upload(&d, hex, dir, &uploaded, &err) < 0) {
+	if (ref && d.out != SW_OUTPUT_JSON)
+		printf("%s is release %s (sha256:%.12s, %s)\n", d.arg, version, hex,
+		       bundle ? "made here" : "on the server");
+	if ((!d.cl.server[0] && sw_client_init(&d.cl, d.server, d.token, &err) < 0) ||
+	    (bundle && sw_dcli_upload(&d, hex, dir, &uploaded, &err) < 0)) {
 		json_decref(manifest);
 		return sw_cli_fail(d.cmd, &err);
 	}

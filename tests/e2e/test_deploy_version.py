@@ -1,10 +1,13 @@
 """Scenario tests for releases named by version (issue 9, "Releases a person
 can name"), with test_failfast.py's fleet (a real `slipway server`, three
 `slipway agent` processes, examples/hello, environment `staging`: rolling,
-max_unavailable 1) and releases of hello 1.0.0, 2.0.0, 3.0.0 and 4.0.0-bad
-(/healthz answers 503: rolled back) made with the real `slipway run /
-release`:
+max_unavailable 1) and releases of hello 0.9.0-bad (/healthz answers 503: rolled back), 1.0.0,
+2.0.0 and 3.0.0, made in that order with the real `slipway run / release`:
 
+  - `slipway deploy hello@1.0.0` and `hello@latest` (3.0.0) from the
+    releases made here (uploaded first), then, from a home with no releases,
+    the server's releases by the same names (nothing uploaded); an unknown
+    version is refused with exit 2, naming the versions there are;
   - `slipway rollback hello --env staging --to 1.0.0` two releases back:
     the hosts run 1.0.0 again; the deployment, its events, `status` and
     `history` say it was a rollback to 1.0.0 and why, with the versions
@@ -14,11 +17,12 @@ release`:
 Every wait is bounded and follows a state.
 """
 import json
+import os
 import subprocess
 
 import pytest
 
-from e2eutil import HELLO_DIR, keygen_env, wait_for
+from e2eutil import HELLO_DIR, keygen_env, slipway_bin as _bin, wait_for
 from test_failfast import HOSTS, Fleet, make_release
 
 
@@ -28,10 +32,11 @@ def releases(tmp_path_factory):
     if not (HELLO_DIR / "build" / "hello").exists():
         subprocess.run(["make", "-s", "-C", str(HELLO_DIR)], check=True, timeout=300, stdout=subprocess.DEVNULL)
     env = keygen_env(base / "home")
-    rel = {name: dict(make_release(base, env, name, version), version=version)
-           for name, version in (("v1", "1.0.0"), ("v2", "2.0.0"), ("v3", "3.0.0"))}
-    rel["bad"] = dict(make_release(base, env, "bad", "4.0.0-bad", extra_env=', HELLO_UNHEALTHY: "1"'),
-                      version="4.0.0-bad")
+    # Made in this order: hello@latest is 3.0.0.
+    rel = {"bad": dict(make_release(base, env, "bad", "0.9.0-bad", extra_env=', HELLO_UNHEALTHY: "1"'),
+                       version="0.9.0-bad")}
+    for name, version in (("v1", "1.0.0"), ("v2", "2.0.0"), ("v3", "3.0.0")):
+        rel[name] = dict(make_release(base, env, name, version), version=version)
     return {"home": base / "home", "pub": base / "home" / "keys" / "slipway.pub", **rel}
 
 
@@ -40,6 +45,14 @@ def fleet(releases, tmp_path):
     f = Fleet(tmp_path, releases["pub"])
     yield f
     f.stop()
+
+
+def cli_in(fleet, home, *args, timeout=120):
+    """The CLI with SLIPWAY_HOME=home (where `slipway release` put the releases), against the fleet's server."""
+    env = dict(os.environ, SLIPWAY_HOME=str(home), SLIPWAY_SERVER=fleet.url, SLIPWAY_TOKEN=fleet.admin,
+               SLIPWAY_ACTOR="tester@example.com")
+    env.pop("SLIPWAY_LOG", None)
+    return subprocess.run([_bin(), *map(str, args)], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def events_of(fleet, dep_id):
@@ -107,7 +120,7 @@ def test_rollback_to_a_release_that_never_ran_there_is_refused(fleet, releases):
     rc, dep = fleet.deploy(releases["bad"], "--wait")
     assert rc == 1 and dep["state"] == "rolled_back", dep
     ran = f"2.0.0 (sha256:{v2['digest'][:12]}), 1.0.0 (sha256:{v1['digest'][:12]})"
-    for to in ("4.0.0-bad", "9.9.9", releases["bad"]["digest"][:12], releases["v3"]["digest"]):
+    for to in ("0.9.0-bad", "9.9.9", releases["bad"]["digest"][:12], releases["v3"]["digest"]):
         p = fleet.cli("rollback", "hello", "--env", "staging", "--to", to)
         assert p.returncode == 2, (to, p.stdout, p.stderr)
         assert f"hello '{to}' never ran in staging; releases that ran there, newest first: {ran}" in p.stderr, \
@@ -124,3 +137,57 @@ def test_rollback_to_a_release_that_never_ran_there_is_refused(fleet, releases):
     # Nothing was started by the refusals.
     hist = json.loads(fleet.cli("history", "hello", "--env", "staging", "--output", "json").stdout)
     assert len(hist) == 4, hist
+
+
+def test_deploy_by_version_and_latest(fleet, releases):
+    home, v1, v3 = releases["home"], releases["v1"], releases["v3"]
+
+    # A home without releases, a server without any of hello's.
+    p = fleet.cli("deploy", "hello@1.0.0", "--env", "staging")
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "hello@1.0.0: no such release; hello has none" in p.stderr, p.stderr
+
+    # A release made here: uploaded, then deployed.
+    p = cli_in(fleet, home, "deploy", "hello@1.0.0", "--env", "staging", "--wait")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"hello@1.0.0 is release 1.0.0 (sha256:{v1['digest'][:12]}, made here)" in p.stdout, p.stdout
+    assert "uploading release" in p.stdout and "succeeded in" in p.stdout, p.stdout
+    assert fleet.running(v1["digest"])
+
+    # @latest: the newest made (3.0.0, made after 0.9.0-bad, 1.0.0 and 2.0.0).
+    p = cli_in(fleet, home, "deploy", "hello@latest", "--env", "staging", "--wait", "--output", "json")
+    assert p.returncode == 0, p.stdout + p.stderr
+    dep = json.loads(p.stdout)
+    assert dep["digest"] == v3["digest"] and dep["version"] == "3.0.0" and dep["uploaded"] is True, dep
+    assert fleet.running(v3["digest"])
+
+    # An unknown version: refused, naming every version made here (oldest first); nothing started.
+    p = cli_in(fleet, home, "deploy", "hello@1.0.9", "--env", "staging")
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "hello@1.0.9: no such release; hello has 0.9.0-bad, 1.0.0, 2.0.0, 3.0.0" in p.stderr, p.stderr
+
+
+def test_deploy_by_version_from_the_server(fleet, releases):
+    v1, v3 = releases["v1"], releases["v3"]
+    empty = fleet.tmp / "cli-home"  # fleet.cli's home: no releases made there
+    for rel in (v1, v3):  # the server gets 1.0.0 and 3.0.0, in that order
+        rc, dep = fleet.deploy(rel, "--wait")
+        assert rc == 0, dep
+
+    # From a home without releases: the server's release of that version, nothing uploaded.
+    assert not (empty / "releases").exists()
+    p = fleet.cli("deploy", "hello@1.0.0", "--env", "staging", "--wait", "--output", "json")
+    assert p.returncode == 0, p.stdout + p.stderr
+    dep = json.loads(p.stdout)
+    assert dep["digest"] == v1["digest"] and dep["uploaded"] is False and dep["state"] == "succeeded", dep
+    p = fleet.cli("deploy", "hello@latest", "--env", "staging", "--wait")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"hello@latest is release 3.0.0 (sha256:{v3['digest'][:12]}, on the server)" in p.stdout, p.stdout
+    assert "uploading" not in p.stdout, p.stdout
+    assert fleet.running(v3["digest"])
+    # The server has 1.0.0 and 3.0.0 only.
+    p = fleet.cli("deploy", "hello@2.0.0", "--env", "staging")
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "hello@2.0.0: no such release; hello has 1.0.0, 3.0.0" in p.stderr, p.stderr
+    hist = json.loads(fleet.cli("history", "hello", "--env", "staging", "--output", "json").stdout)
+    assert [d["version"] for d in hist] == ["3.0.0", "1.0.0", "3.0.0", "1.0.0"], hist
