@@ -3,7 +3,7 @@
 # fuzz corpus replay, e2e scenarios). SANITIZE=address,undefined builds the
 # whole tree with sanitizers into build/san.
 
-PKGS := yaml-0.1 jansson libsodium sqlite3 libarchive lua5.4 libgit2 libcurl libmicrohttpd libpq expat
+PKGS := yaml-0.1 jansson libsodium sqlite3 libarchive lua5.4 libgit2 libcurl libmicrohttpd gnutls libpq expat
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)

@@ -8,9 +8,9 @@ PKGS=(
 	build-essential make pkg-config git clang libclang-rt-14-dev
 	# libraries (DESIGN.md, Dependencies)
 	libyaml-dev libjansson-dev libsodium-dev libsqlite3-dev libarchive-dev libzstd-dev
-	liblua5.4-dev libgit2-dev libcurl4-openssl-dev libmicrohttpd-dev libpq-dev libexpat1-dev
+	liblua5.4-dev libgit2-dev libcurl4-openssl-dev libmicrohttpd-dev libgnutls28-dev libpq-dev libexpat1-dev
 	# tests and real peers
-	libcmocka-dev python3 python3-pytest minisign zstd sqlite3 procps haproxy prometheus
+	libcmocka-dev python3 python3-pytest minisign zstd sqlite3 procps haproxy prometheus openssl
 	# host bootstrap over ssh: the client it runs, the sshd its test starts
 	openssh-client openssh-server
 )

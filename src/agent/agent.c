@@ -30,6 +30,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/num.h"
+#include "base/tls.h"
 #include "spec/spec.h"
 
 #include <dirent.h>
@@ -125,6 +126,7 @@ struct sw_agent {
 	uint64_t heartbeat_ms, poll_wait_s, log_max;
 	unsigned log_keep;
 	bool stop_on_exit;
+	struct sw_httpc_tls tls; /* how to trust the server (identity, flags) */
 	struct sw_installer inst;
 
 	pthread_mutex_t mu;
@@ -1395,6 +1397,7 @@ static void *sw_agent_poll_thread(void *arg)
 		req.method = "GET";
 		req.url = url;
 		req.token = ag->token;
+		req.tls = &ag->tls;
 		req.timeout_ms = (wait + 15) * 1000;
 		sw_buf_reset(&resp);
 		if (sw_httpc_do(&req, &status, &resp, &err) < 0 || status != 200) {
@@ -1493,6 +1496,7 @@ static int sw_agent_post_status(struct sw_agent *ag, const char *body, size_t le
 	req.body = body;
 	req.body_len = len;
 	req.timeout_ms = timeout_ms;
+	req.tls = &ag->tls;
 	sw_buf_reset(resp);
 	return sw_httpc_do(&req, status, resp, err);
 }
@@ -1592,11 +1596,48 @@ static void *sw_agent_signal_thread(void *arg)
 
 /* ---- enrollment ---- */
 
+/* A --pin / --ca that differs from the identity's replaces it (saved, as a new --server is). */
+static void sw_agent_tls_override(const struct sw_agent_config *cfg, struct sw_identity *id)
+{
+	struct sw_err serr = SW_ERR_INIT;
+	bool changed = false;
+
+	if (cfg->pin && strcmp(cfg->pin, id->pin)) {
+		sw_warn("using --pin '%s' instead of '%s' from the identity (saved)", cfg->pin,
+			id->pin[0] ? id->pin : "none");
+		sw_strlcpy(id->pin, cfg->pin, sizeof(id->pin));
+		changed = true;
+	}
+	if (cfg->ca_file && strcmp(cfg->ca_file, id->ca)) {
+		sw_warn("using --ca '%s' instead of '%s' from the identity (saved)", cfg->ca_file, id->ca[0] ? id->ca : "none");
+		sw_strlcpy(id->ca, cfg->ca_file, sizeof(id->ca));
+		changed = true;
+	}
+	if (changed && sw_identity_save(cfg->root, id, &serr) < 0)
+		sw_warn("cannot save the new TLS settings: %s", serr.msg);
+}
+
+/* ag->tls from what the agent trusts, and the loopback rule for the server URL (before any connection). */
+static int sw_agent_tls_set(struct sw_agent *ag, const struct sw_agent_config *cfg, const char *server,
+			    const char *pin, const char *ca, struct sw_err *err)
+{
+	memset(&ag->tls, 0, sizeof(ag->tls));
+	ag->tls.insecure_http = cfg->insecure_http;
+	if (sw_strlcpy(ag->tls.pin, pin, sizeof(ag->tls.pin)) < 0 || sw_strlcpy(ag->tls.ca_file, ca, sizeof(ag->tls.ca_file)) < 0)
+		return sw_err_set(err, SW_EINPUT, "TLS pin or CA path too long");
+	if (pin[0] && !strncmp(server, "http://", 7))
+		return sw_err_set(err, SW_EINPUT,
+				  "the server URL '%s' is plain HTTP, but this agent trusts the server by its TLS pin: use "
+				  "https://",
+				  server);
+	return sw_httpc_check_url(server, cfg->insecure_http, "server URL", err);
+}
+
 static int sw_agent_identity(struct sw_agent *ag, const struct sw_agent_config *cfg, struct sw_identity *id,
 			     struct sw_err *err)
 {
 	uint64_t backoff = 500;
-	char host[256] = "", filetok[SW_JOIN_TOKEN_MAX];
+	char host[256] = "", filetok[SW_JOIN_TOKEN_MAX], secret[SW_JOIN_TOKEN_MAX], tpin[SW_TLS_PIN_MAX];
 	const char *join = cfg->join_token;
 	int r = sw_identity_load(cfg->root, id, err), rc;
 
@@ -1624,7 +1665,8 @@ static int sw_agent_identity(struct sw_agent *ag, const struct sw_agent_config *
 		if (cfg->ports[0] && (cfg->ports[0] != id->ports[0] || cfg->ports[1] != id->ports[1]))
 			sw_warn("--ports differ from the enrolled ports %u,%u; the server's desired state decides the ports",
 				id->ports[0], id->ports[1]);
-		return 0;
+		sw_agent_tls_override(cfg, id);
+		return sw_agent_tls_set(ag, cfg, id->server, id->pin, id->ca, err);
 	}
 	if (!cfg->join_token && !cfg->join_file)
 		return sw_err_set(err, SW_EINPUT,
@@ -1645,14 +1687,28 @@ static int sw_agent_identity(struct sw_agent *ag, const struct sw_agent_config *
 			return -1;
 		join = filetok;
 	}
+	/* The join token may carry the server's pin (base/tls.h): only its secret goes to the server. */
+	rc = sw_tls_join_split(join, strlen(join), secret, sizeof(secret), tpin, err);
+	sodium_memzero(filetok, sizeof(filetok));
+	if (rc < 0)
+		goto out;
+	if (cfg->pin && tpin[0] && strcmp(cfg->pin, tpin)) {
+		rc = sw_err_set(err, SW_EINPUT, "--pin '%s' differs from the pin the join token carries ('%s')", cfg->pin,
+				tpin);
+		goto out;
+	}
+	rc = sw_agent_tls_set(ag, cfg, cfg->server, cfg->pin ? cfg->pin : tpin, cfg->ca_file ? cfg->ca_file : "", err);
+	if (rc < 0)
+		goto out;
 	for (;;) {
-		struct sw_enroll_request rq = { cfg->server, join, cfg->name ? cfg->name : host, cfg->labels,
+		struct sw_enroll_request rq = { cfg->server, secret, &ag->tls, cfg->name ? cfg->name : host, cfg->labels,
 						{ cfg->ports[0], cfg->ports[1] } };
 		bool stop;
 
 		sw_err_clear(err);
 		if (sw_enroll(cfg->root, &rq, id, err) == 0) {
-			sw_info("enrolled as '%s' (host id %s)", id->name, id->host_id);
+			sw_info("enrolled as '%s' (host id %s)%s", id->name, id->host_id,
+				id->pin[0] ? ", trusting the server by its TLS pin" : "");
 			rc = 0;
 			break;
 		}
@@ -1671,7 +1727,8 @@ static int sw_agent_identity(struct sw_agent *ag, const struct sw_agent_config *
 		}
 		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
 	}
-	sodium_memzero(filetok, sizeof(filetok));
+out:
+	sodium_memzero(secret, sizeof(secret));
 	return rc;
 }
 
@@ -1732,6 +1789,7 @@ int sw_agent_run(const struct sw_agent_config *cfg, struct sw_err *err)
 	sw_identity_release(&id);
 	if (sw_installer_init(&ag->inst, ag->root, ag->server, ag->token, err) < 0)
 		goto restore;
+	ag->inst.tls = ag->tls;
 	if (cfg->max_unpacked_bytes)
 		ag->inst.limits.max_total_bytes = ag->inst.limits.max_entry_bytes = cfg->max_unpacked_bytes;
 	if (cfg->min_free_set)

@@ -45,8 +45,11 @@
 struct sw_agent_config {
 	const char *root;
 	const char *server;     /* NULL: the one in the identity file */
-	const char *join_token; /* NULL: join_file, or an identity must exist */
+	const char *join_token; /* NULL: join_file, or an identity must exist; may end in ".<pin>" (base/tls.h) */
 	const char *join_file;  /* the token's file (agent/enroll.h), read only to enroll; NULL: none */
+	const char *ca_file;    /* verify the server against this CA file; NULL: the identity's */
+	const char *pin;        /* "sha256//..."; NULL: the join token's, else the identity's */
+	bool insecure_http;     /* allow http:// to a server that is not loopback */
 	const char *name;       /* host name for enrollment; NULL: gethostname() */
 	const json_t *labels;   /* object of strings, or NULL */
 	unsigned ports[2];      /* 0: from the identity */

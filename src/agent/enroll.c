@@ -184,6 +184,21 @@ int sw_identity_load(const char *root, struct sw_identity *id, struct sw_err *er
 	}
 	hb = sw_json_int(v, "heartbeat_ms", 1000);
 	id->heartbeat_ms = hb >= 50 && hb <= 600000 ? (uint64_t)hb : 1000;
+	if (json_object_get(v, "pin")) {
+		const char *pin = sw_json_str(v, "pin");
+		unsigned char hash[SW_TLS_PIN_BYTES];
+		char what[PATH_MAX + 16];
+
+		snprintf(what, sizeof(what), "'%s': field 'pin'", path);
+		if (!pin || sw_tls_pin_parse(pin, strlen(pin), what, hash, err) < 0) {
+			if (!pin)
+				sw_err_set(err, SW_EINPUT, "'%s': field 'pin' must be a string", path);
+			goto out;
+		}
+		sw_tls_pin_format(hash, id->pin);
+	}
+	if (json_object_get(v, "ca") && sw_identity_copy(id->ca, sizeof(id->ca), v, "ca", path, err) < 0)
+		goto out;
 	id->labels = json_incref(json_is_object(json_object_get(v, "labels")) ? json_object_get(v, "labels") : NULL);
 	if (!id->labels)
 		id->labels = json_object();
@@ -222,6 +237,10 @@ int sw_identity_save(const char *root, const struct sw_identity *id, struct sw_e
 		      "enrolled", ts);
 	if (!v)
 		return sw_err_set(err, SW_EINTERNAL, "cannot build the identity");
+	if (id->pin[0])
+		json_object_set_new(v, "pin", json_string(id->pin));
+	if (id->ca[0])
+		json_object_set_new(v, "ca", json_string(id->ca));
 	if (sw_json_pretty(v, &b) < 0) {
 		json_decref(v);
 		sw_buf_release(&b);
@@ -319,6 +338,7 @@ int sw_enroll(const char *root, const struct sw_enroll_request *rq, struct sw_id
 	req.body = body.data;
 	req.body_len = body.len;
 	req.timeout_ms = 30000;
+	req.tls = rq->tls;
 	if (sw_httpc_do(&req, &status, &resp, err) < 0)
 		goto out;
 	if (status != 200 && status != 201) {
@@ -348,6 +368,10 @@ int sw_enroll(const char *root, const struct sw_enroll_request *rq, struct sw_id
 	}
 	id->ports[0] = rq->ports[0];
 	id->ports[1] = rq->ports[1];
+	if (rq->tls) {
+		sw_strlcpy(id->pin, rq->tls->pin, sizeof(id->pin));
+		sw_strlcpy(id->ca, rq->tls->ca_file, sizeof(id->ca));
+	}
 	id->labels = rq->labels ? json_deep_copy(rq->labels) : json_object();
 	if (sw_enroll_write_keys(root, json_object_get(out, "trusted_keys"), err) < 0 ||
 	    sw_identity_save(root, id, err) < 0) {

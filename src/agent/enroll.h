@@ -15,6 +15,10 @@
  *   | ports        | [A, B]: slot a listens on A, slot b on B          |
  *   | heartbeat_ms | status report interval the server asked for       |
  *   | enrolled     | UTC time of enrollment                            |
+ *   | pin          | optional: the server certificate's pin, sha256//... |
+ *   |              | (base/tls.h), from the join token or --pin; every |
+ *   |              | connection to the server must match it            |
+ *   | ca           | optional: the CA file the server is verified with |
  * <root>/trusted/<KEY ID>.pub: each trusted key, minisign format (0644).
  *
  * The join token is never written anywhere. Secrets read from the file are
@@ -37,6 +41,8 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/httpc.h"
+#include "base/tls.h"
 
 #define SW_IDENTITY_FILE "agent.json"
 #define SW_JOIN_TOKEN_MAX 512 /* longest join token accepted from a file, NUL included */
@@ -48,6 +54,8 @@ struct sw_identity {
 	char name[256];
 	unsigned ports[2];
 	uint64_t heartbeat_ms;
+	char pin[SW_TLS_PIN_MAX]; /* "" = none */
+	char ca[PATH_MAX];        /* "" = none */
 	json_t *labels; /* owned (sw_identity_release) */
 };
 
@@ -58,7 +66,8 @@ void sw_identity_release(struct sw_identity *id);
 
 struct sw_enroll_request {
 	const char *server;
-	const char *join_token;
+	const char *join_token; /* the secret only (no ".<pin>") */
+	const struct sw_httpc_tls *tls; /* how to trust the server; its pin and CA are saved in the identity */
 	const char *name;
 	const json_t *labels;
 	unsigned ports[2];

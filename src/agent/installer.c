@@ -182,6 +182,7 @@ static int sw_installer_download(struct sw_installer *in, const char *digest, co
 	req.method = "GET";
 	req.url = url;
 	req.token = in->token;
+	req.tls = &in->tls;
 	req.download_path = dest;
 	req.timeout_ms = in->download_timeout_ms;
 	if (sw_httpc_do(&req, &status, &resp, err) < 0) {

@@ -57,6 +57,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/httpc.h"
 #include "release/bundle.h"
 #include "release/minisign.h"
 
@@ -68,6 +69,7 @@ struct sw_installer {
 	size_t nkeys;
 	struct sw_bundle_limits limits; /* host-wide; see above */
 	uint64_t download_timeout_ms;
+	struct sw_httpc_tls tls; /* how to trust the server (the agent's; zeroed by init) */
 	pthread_mutex_t lock;
 };
 

@@ -18,6 +18,62 @@ int sw_httpc_global_init(void)
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
+int sw_httpc_check_url(const char *url, bool insecure_http, const char *what, struct sw_err *err)
+{
+	char *scheme = NULL, *host = NULL, bare[256];
+	CURLU *u = curl_url();
+	int rc = -1;
+	size_t n;
+
+	if (!u)
+		return sw_err_set(err, SW_EINTERNAL, "cannot parse URLs");
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || (strcmp(scheme, "http") && strcmp(scheme, "https"))) {
+		sw_err_set(err, SW_EINPUT, "%s: '%s' is not an http:// or https:// URL", what, url);
+		goto out;
+	}
+	n = strlen(host);
+	if (host[0] == '[' && n >= 2 && host[n - 1] == ']') /* an IPv6 literal */
+		snprintf(bare, sizeof(bare), "%.*s", (int)(n - 2), host + 1);
+	else
+		snprintf(bare, sizeof(bare), "%s", host);
+	if (!strcmp(scheme, "http") && !sw_tls_host_is_loopback(bare) && !insecure_http) {
+		sw_err_set(err, SW_EINPUT,
+			   "%s: refusing plain HTTP to '%s', which is not loopback: tokens would cross the network in "
+			   "clear; use https:// (the server's --tls-cert), or --insecure-http / SLIPWAY_INSECURE_HTTP=1",
+			   what, url);
+		goto out;
+	}
+	rc = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* The TLS options for a request to slipway server (httpc.h). */
+static void sw_httpc_set_tls(CURL *c, const struct sw_httpc_tls *tls)
+{
+	if (tls->ca_file[0])
+		curl_easy_setopt(c, CURLOPT_CAINFO, tls->ca_file);
+	if (tls->pin[0]) {
+		curl_easy_setopt(c, CURLOPT_PINNEDPUBLICKEY, tls->pin);
+		if (!tls->ca_file[0]) {
+			/* The pin alone identifies the server (a self-signed certificate has no chain to check). */
+			curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+			curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+		}
+	}
+}
+
+/* A TLS failure that means "this is not the server you were told to trust". */
+static int sw_httpc_cert_failure(CURLcode rc)
+{
+	return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
+	       rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_INVALIDCERTSTATUS;
+}
+
 struct sw_httpc_sink {
 	struct sw_buf *buf; /* in memory, or */
 	FILE *file;         /* to a temporary file */
@@ -55,6 +111,8 @@ int sw_httpc_do(const struct sw_httpc_req *req, long *status, struct sw_buf *res
 	int ret = -1;
 
 	*status = 0;
+	if (req->tls && sw_httpc_check_url(req->url, req->tls->insecure_http, "server URL", err) < 0)
+		return -1;
 	c = curl_easy_init();
 	if (!c)
 		return sw_err_set(err, SW_EINTERNAL, "cannot create an HTTP client");
@@ -67,6 +125,8 @@ int sw_httpc_do(const struct sw_httpc_req *req, long *status, struct sw_buf *res
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sw_httpc_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	if (req->tls)
+		sw_httpc_set_tls(c, req->tls);
 	if (req->token) {
 		snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", req->token);
 		headers = curl_slist_append(headers, hdr);
@@ -131,6 +191,13 @@ int sw_httpc_do(const struct sw_httpc_req *req, long *status, struct sw_buf *res
 	}
 	if (rc == CURLE_OPERATION_TIMEDOUT) {
 		sw_err_set(err, SW_ETIMEOUT, "request to '%s' timed out", req->url);
+		goto out;
+	}
+	if (req->tls && sw_httpc_cert_failure(rc)) {
+		sw_err_set(err, SW_EAUTH,
+			   "cannot verify the TLS certificate of '%s': %s (trust it with --ca FILE, or --pin with the "
+			   "server's DATA/tls.pin)",
+			   req->url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		goto out;
 	}
 	if (rc != CURLE_OK) {

@@ -11,9 +11,11 @@
 #include "base/httpc.h"
 #include "base/log.h"
 #include "base/num.h"
+#include "base/tls.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <sodium.h>
@@ -41,6 +43,14 @@ static const char sw_agent_usage[] =
 	"                          enroll. Or set $SLIPWAY_JOIN_TOKEN\n"
 	"  --join TOKEN            the join token itself (discouraged: it shows in 'ps' until the\n"
 	"                          agent blanks it, and in shell history)\n"
+	"                          A token made on a TLS server carries the server's pin, which\n"
+	"                          the agent keeps in DIR/agent.json and checks on every connection\n"
+	"  --ca FILE               verify the server's certificate against this CA (or $SLIPWAY_CA;\n"
+	"                          kept in DIR/agent.json)\n"
+	"  --pin PIN               trust the server whose certificate key has this pin, sha256//...\n"
+	"                          (the server's DATA/tls.pin; or $SLIPWAY_PIN; kept in agent.json)\n"
+	"  --insecure-http         allow an http:// server that is not loopback\n"
+	"                          (or SLIPWAY_INSECURE_HTTP=1): tokens then cross the network in clear\n"
 	"  --name NAME             host name to enroll with (default: the machine's host name)\n"
 	"  --labels K=V,...        host labels to enroll with (e.g. env=staging,region=eu)\n"
 	"  --ports A,B             the ports of slot a and slot b (required to enroll)\n"
@@ -75,6 +85,9 @@ enum {
 	OPT_STOP,
 	OPT_MAX_UNPACKED,
 	OPT_MIN_FREE,
+	OPT_CA,
+	OPT_PIN,
+	OPT_INSECURE_HTTP,
 };
 
 static int sw_agent_parse_ports(const char *cmd, const char *text, unsigned ports[2])
@@ -110,14 +123,19 @@ int sw_cmd_agent(int argc, char **argv)
 		{ "stop-services-on-exit", no_argument, NULL, OPT_STOP },
 		{ "max-unpacked", required_argument, NULL, OPT_MAX_UNPACKED },
 		{ "min-free", required_argument, NULL, OPT_MIN_FREE },
+		{ "ca", required_argument, NULL, OPT_CA },
+		{ "pin", required_argument, NULL, OPT_PIN },
+		{ "insecure-http", no_argument, NULL, OPT_INSECURE_HTTP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd = "agent", *env_server, *env_join;
+	const char *cmd = "agent", *env_server, *env_join, *env;
 	struct sw_agent_config cfg;
 	char join[SW_JOIN_TOKEN_MAX] = "";
 	struct sw_err err = SW_ERR_INIT;
-	char root[PATH_MAX];
+	char root[PATH_MAX], pin[SW_TLS_PIN_MAX];
+	const char *pin_from = "--pin";
+	unsigned char hash[SW_TLS_PIN_BYTES];
 	json_t *labels = json_object();
 	uint64_t v;
 	int c, rc = 2;
@@ -210,6 +228,15 @@ int sw_cmd_agent(int argc, char **argv)
 			cfg.min_free_bytes = v;
 			cfg.min_free_set = true;
 			break;
+		case OPT_CA:
+			cfg.ca_file = optarg;
+			break;
+		case OPT_PIN:
+			cfg.pin = optarg;
+			break;
+		case OPT_INSECURE_HTTP:
+			cfg.insecure_http = true;
+			break;
 		case ':':
 		default:
 			rc = sw_cli_bad_option(cmd, c, argv, opts);
@@ -256,6 +283,27 @@ int sw_cmd_agent(int argc, char **argv)
 			"--join-file FILE (mode 600) or $SLIPWAY_JOIN_TOKEN");
 	if (!cfg.join_token && !cfg.join_file && env_join && env_join[0])
 		cfg.join_token = env_join;
+	if (!cfg.ca_file && (env = getenv("SLIPWAY_CA")) && env[0])
+		cfg.ca_file = env;
+	if (!cfg.pin && (env = getenv("SLIPWAY_PIN")) && env[0]) {
+		cfg.pin = env;
+		pin_from = "SLIPWAY_PIN";
+	}
+	if ((env = getenv("SLIPWAY_INSECURE_HTTP")) && !strcmp(env, "1"))
+		cfg.insecure_http = true;
+	if (cfg.pin) {
+		if (sw_tls_pin_parse(cfg.pin, strlen(cfg.pin), pin_from, hash, &err) < 0) {
+			rc = sw_cli_fail(cmd, &err);
+			goto out;
+		}
+		sw_tls_pin_format(hash, pin);
+		cfg.pin = pin;
+	}
+	if (cfg.ca_file && access(cfg.ca_file, R_OK) < 0) {
+		sw_err_set(&err, SW_EINPUT, "--ca: cannot read '%s': %s", cfg.ca_file, strerror(errno));
+		rc = sw_cli_fail(cmd, &err);
+		goto out;
+	}
 	cfg.labels = labels;
 	if (sw_httpc_global_init() < 0) {
 		sw_err_set(&err, SW_EINTERNAL, "cannot initialise the HTTP client");

@@ -37,6 +37,7 @@ static const char sw_analysis_usage[] =
 	"  --limit N         only the last N (after --analysis)\n"
 	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
 	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
+	SW_CLIENT_TLS_USAGE
 	"  --output FMT      text (default) or json: {deployment, measurements: [...]},\n"
 	"                    each measurement {seq, id, step, analysis, verdict, values,\n"
 	"                    message, time, background, dry_run}\n"
@@ -212,7 +213,7 @@ int sw_cmd_analysis(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "server", required_argument, NULL, OPT_SERVER },
-		{ "token", required_argument, NULL, OPT_TOKEN },
+		{ "token", required_argument, NULL, OPT_TOKEN }, SW_CLIENT_TLS_LONGOPTS,
 		{ "output", required_argument, NULL, OPT_OUTPUT },
 		{ "analysis", required_argument, NULL, OPT_ANALYSIS },
 		{ "limit", required_argument, NULL, OPT_LIMIT },
@@ -232,6 +233,11 @@ int sw_cmd_analysis(int argc, char **argv)
 		case 'h':
 			fputs(sw_analysis_usage, stdout);
 			return 0;
+		case SW_CLIENT_OPT_CA:
+		case SW_CLIENT_OPT_PIN:
+		case SW_CLIENT_OPT_INSECURE_HTTP:
+			sw_client_tls_option(c, optarg);
+			break;
 		case OPT_SERVER:
 			o.server = optarg;
 			break;

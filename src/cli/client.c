@@ -8,10 +8,62 @@
 #include "base/httpc.h"
 #include "base/json.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int sw_client_curl_ready;
+
+/* The TLS options of this process's one command (set while parsing flags). */
+static struct {
+	const char *ca, *pin;
+	bool insecure_http;
+} sw_client_tls_opts;
+
+void sw_client_tls_option(int id, const char *value)
+{
+	switch (id) {
+	case SW_CLIENT_OPT_CA:
+		sw_client_tls_opts.ca = value;
+		break;
+	case SW_CLIENT_OPT_PIN:
+		sw_client_tls_opts.pin = value;
+		break;
+	case SW_CLIENT_OPT_INSECURE_HTTP:
+		sw_client_tls_opts.insecure_http = true;
+		break;
+	default:
+		break;
+	}
+}
+
+/* --ca / --pin / --insecure-http, else the environment, checked (client.h). */
+static int sw_client_tls_init(struct sw_client *c, struct sw_err *err)
+{
+	const char *ca = sw_client_tls_opts.ca ? sw_client_tls_opts.ca : getenv("SLIPWAY_CA");
+	const char *pin = sw_client_tls_opts.pin ? sw_client_tls_opts.pin : getenv("SLIPWAY_PIN");
+	const char *insecure = getenv("SLIPWAY_INSECURE_HTTP");
+	unsigned char hash[SW_TLS_PIN_BYTES];
+	int fd;
+
+	c->tls.insecure_http = sw_client_tls_opts.insecure_http || (insecure && !strcmp(insecure, "1"));
+	if (ca && *ca) {
+		fd = open(ca, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return sw_err_set(err, SW_EINPUT, "--ca: cannot read '%s': %s", ca, strerror(errno));
+		close(fd);
+		if (sw_strlcpy(c->tls.ca_file, ca, sizeof(c->tls.ca_file)) < 0)
+			return sw_err_set(err, SW_EINPUT, "--ca: path too long");
+	}
+	if (pin && *pin) {
+		if (sw_tls_pin_parse(pin, strlen(pin), sw_client_tls_opts.pin ? "--pin" : "SLIPWAY_PIN", hash, err) < 0)
+			return -1;
+		sw_tls_pin_format(hash, c->tls.pin);
+	}
+	return sw_httpc_check_url(c->server, c->tls.insecure_http, "server URL", err);
+}
 
 enum sw_code sw_client_status_code(long status)
 {
@@ -55,6 +107,13 @@ int sw_client_init(struct sw_client *c, const char *server_opt, const char *toke
 	n = strlen(c->server);
 	while (n > 0 && c->server[n - 1] == '/')
 		c->server[--n] = '\0';
+	if (!sw_client_curl_ready) {
+		if (sw_httpc_global_init() < 0)
+			return sw_err_set(err, SW_EINTERNAL, "cannot initialise libcurl");
+		sw_client_curl_ready = 1;
+	}
+	if (sw_client_tls_init(c, err) < 0)
+		return -1;
 	if (!token || !*token)
 		return sw_err_set(err, SW_EINPUT, "no token given: use --token TOKEN or set SLIPWAY_TOKEN");
 	if (sw_strlcpy(c->token, token, sizeof(c->token)) < 0)
@@ -62,11 +121,6 @@ int sw_client_init(struct sw_client *c, const char *server_opt, const char *toke
 	for (n = 0; c->token[n]; n++)
 		if ((unsigned char)c->token[n] <= 0x20 || c->token[n] == 0x7f)
 			return sw_err_set(err, SW_EINPUT, "token contains a space or control character");
-	if (!sw_client_curl_ready) {
-		if (sw_httpc_global_init() < 0)
-			return sw_err_set(err, SW_EINTERNAL, "cannot initialise libcurl");
-		sw_client_curl_ready = 1;
-	}
 	return 0;
 }
 
@@ -124,6 +178,7 @@ int sw_client_json(struct sw_client *c, const char *method, const char *path, co
 	req.method = method;
 	req.url = url;
 	req.token = c->token;
+	req.tls = &c->tls;
 	req.body = body ? in.data : NULL;
 	req.body_len = body ? in.len : 0;
 	req.timeout_ms = c->timeout_ms;
@@ -168,6 +223,7 @@ int sw_client_upload(struct sw_client *c, const char *path, const char *file, st
 	req.method = "PUT";
 	req.url = url;
 	req.token = c->token;
+	req.tls = &c->tls;
 	req.upload_path = file;
 	req.content_type = "application/octet-stream";
 	/* Large files: a generous floor over the usual request timeout. */
@@ -200,6 +256,7 @@ int sw_client_download(struct sw_client *c, const char *path, const char *file, 
 	req.method = "GET";
 	req.url = url;
 	req.token = c->token;
+	req.tls = &c->tls;
 	req.download_path = file;
 	req.timeout_ms = c->timeout_ms > 600000 ? c->timeout_ms : 600000;
 	if (sw_httpc_do(&req, &status, &out, err) < 0)

@@ -21,7 +21,17 @@
  *   | 504           | SW_ETIMEOUT   | 1    |
  *   | other non-2xx | SW_EIO        | 1    |
  * c->last_status holds the status of the last request (0: no answer).
- * Transport failures are SW_EIO / SW_ETIMEOUT from base/httpc.
+ * Transport failures are SW_EIO / SW_ETIMEOUT from base/httpc; a server
+ * certificate that cannot be verified is SW_EAUTH (exit 1).
+ *
+ * Trusting the server (every command that talks to it takes these options;
+ * base/httpc.h says what they do):
+ *   | option          | environment               | checked at init (exit 2)        |
+ *   | --ca FILE       | SLIPWAY_CA                | the file can be read             |
+ *   | --pin PIN       | SLIPWAY_PIN               | "sha256//" + 44 base64 characters |
+ *   | --insecure-http | SLIPWAY_INSECURE_HTTP=1   | -                                |
+ * Without --insecure-http, an http:// server URL whose host is not loopback
+ * is refused at init, before any connection.
  *
  * Ownership: *resp is a new reference the caller decrefs (NULL on error).
  * Calls base/httpc, base/json, base/err; no printing.
@@ -33,17 +43,32 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/httpc.h"
 
 #define SW_CLIENT_RESP_MAX ((size_t)16 << 20) /* largest JSON answer accepted */
 
+/* Option ids and getopt_long entries for the table above (include <getopt.h> first). */
+enum { SW_CLIENT_OPT_CA = 0x1000, SW_CLIENT_OPT_PIN, SW_CLIENT_OPT_INSECURE_HTTP };
+#define SW_CLIENT_TLS_LONGOPTS                                                                                       \
+	{ "ca", required_argument, NULL, SW_CLIENT_OPT_CA }, { "pin", required_argument, NULL, SW_CLIENT_OPT_PIN }, \
+		{ "insecure-http", no_argument, NULL, SW_CLIENT_OPT_INSECURE_HTTP }
+#define SW_CLIENT_TLS_USAGE                                                                       \
+	"  --ca FILE         trust a server certificate this CA signed (default $SLIPWAY_CA)\n"  \
+	"  --pin PIN         trust the server whose certificate key has this pin, sha256//...\n"        \
+	"                    (the server's DATA/tls.pin; default $SLIPWAY_PIN)\n"                       \
+	"  --insecure-http   allow an http:// server that is not loopback (SLIPWAY_INSECURE_HTTP=1)\n"
+/* Record one of those options (id from the table); sw_client_init uses them. */
+void sw_client_tls_option(int id, const char *value);
+
 struct sw_client {
 	char server[1024]; /* "http://127.0.0.1:7070", no trailing '/' */
+	struct sw_httpc_tls tls;
 	char token[512];
 	uint64_t timeout_ms; /* per request; default 30 s (raise it for long-polls) */
 	long last_status;
 };
 
-/* Resolve server and token (options first, then the environment). */
+/* Resolve server, token and TLS trust (options first, then the environment). */
 int sw_client_init(struct sw_client *c, const char *server_opt, const char *token_opt, struct sw_err *err);
 /*
  * method path with an optional JSON body (not stolen). On 2xx, *resp (if

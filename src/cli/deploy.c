@@ -73,6 +73,7 @@ static const char sw_deploy_usage[] =
 	"  --timeout D       give up waiting after D (default 1h; the deployment goes on)\n"
 	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
 	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
+	SW_CLIENT_TLS_USAGE
 	"  --output FMT      text (default) or json\n"
 	"  -h, --help        show this help\n";
 
@@ -91,6 +92,7 @@ static const char sw_status_usage[] =
 	"  --timeout D       stop watching after D (default 1h)\n"
 	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
 	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
+	SW_CLIENT_TLS_USAGE
 	"  --output FMT      text (default) or json\n"
 	"  -h, --help        show this help\n";
 
@@ -118,6 +120,7 @@ static const char sw_rollback_usage[] =
 	"  --timeout D       give up waiting after D (default 1h)\n"
 	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
 	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
+	SW_CLIENT_TLS_USAGE
 	"  --output FMT      text (default) or json\n"
 	"  -h, --help        show this help\n";
 
@@ -136,6 +139,7 @@ static const char sw_history_usage[] =
 	"  --limit N         at most N deployments (1..1000, default 50)\n"
 	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
 	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
+	SW_CLIENT_TLS_USAGE
 	"  --output FMT      text (default) or json\n"
 	"  -h, --help        show this help\n";
 
@@ -178,7 +182,7 @@ static unsigned sw_dcli_flag(int c)
 static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_code)
 {
 	static const struct option opts[] = {
-		{ "server", required_argument, NULL, OPT_SERVER }, { "token", required_argument, NULL, OPT_TOKEN },
+		{ "server", required_argument, NULL, OPT_SERVER }, { "token", required_argument, NULL, OPT_TOKEN }, SW_CLIENT_TLS_LONGOPTS,
 		{ "output", required_argument, NULL, OPT_OUTPUT }, { "env", required_argument, NULL, OPT_ENV },
 		{ "wait", no_argument, NULL, OPT_WAIT },	   { "watch", no_argument, NULL, OPT_WATCH },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT }, { "limit", required_argument, NULL, OPT_LIMIT },
@@ -207,6 +211,11 @@ static int sw_dcli_parse(struct sw_dcli *d, int argc, char **argv, int *exit_cod
 			fputs(d->usage, stdout);
 			*exit_code = 0;
 			return -1;
+		case SW_CLIENT_OPT_CA:
+		case SW_CLIENT_OPT_PIN:
+		case SW_CLIENT_OPT_INSECURE_HTTP:
+			sw_client_tls_option(c, optarg);
+			continue;
 		case OPT_SERVER:
 			d->server = optarg;
 			continue;
@@ -1094,6 +1103,7 @@ int sw_cmd_rollback(int argc, char **argv)
 	"%s" \
 	"  --server URL      server URL (default $SLIPWAY_SERVER)\n" \
 	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n" \
+	SW_CLIENT_TLS_USAGE \
 	"  --output FMT      text (default) or json\n" \
 	"  -h, --help        show this help\n"
 

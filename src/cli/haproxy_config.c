@@ -47,6 +47,7 @@ static const char sw_hcfg_usage[] =
 	"  -f, --file FILE   the spec (default slipway.yml)\n"
 	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
 	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
+	SW_CLIENT_TLS_USAGE
 	"  --output FMT      text (default: the config) or json\n"
 	"                    ({backend, servers: [{name, address, port, host, slot}], config})\n"
 	"  -h, --help        show this help\n";
@@ -84,7 +85,7 @@ int sw_cmd_haproxy_config(int argc, char **argv)
 		{ "env", required_argument, NULL, OPT_ENV },
 		{ "file", required_argument, NULL, 'f' },
 		{ "server", required_argument, NULL, OPT_SERVER },
-		{ "token", required_argument, NULL, OPT_TOKEN },
+		{ "token", required_argument, NULL, OPT_TOKEN }, SW_CLIENT_TLS_LONGOPTS,
 		{ "output", required_argument, NULL, OPT_OUTPUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -118,6 +119,11 @@ int sw_cmd_haproxy_config(int argc, char **argv)
 			break;
 		case 'f':
 			file = optarg;
+			break;
+		case SW_CLIENT_OPT_CA:
+		case SW_CLIENT_OPT_PIN:
+		case SW_CLIENT_OPT_INSECURE_HTTP:
+			sw_client_tls_option(c, optarg);
 			break;
 		case OPT_SERVER:
 			server = optarg;

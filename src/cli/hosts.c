@@ -32,6 +32,7 @@ static const char sw_hosts_usage[] =
 	"options:\n"
 	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
 	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
+	SW_CLIENT_TLS_USAGE
 	"  --output FMT      text (default) or json\n"
 	"  -h, --help        show this help\n";
 
@@ -91,7 +92,7 @@ int sw_cmd_hosts(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "server", required_argument, NULL, OPT_SERVER },
-		{ "token", required_argument, NULL, OPT_TOKEN },
+		{ "token", required_argument, NULL, OPT_TOKEN }, SW_CLIENT_TLS_LONGOPTS,
 		{ "output", required_argument, NULL, OPT_OUTPUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -114,6 +115,11 @@ int sw_cmd_hosts(int argc, char **argv)
 		case 'h':
 			fputs(sw_hosts_usage, stdout);
 			return 0;
+		case SW_CLIENT_OPT_CA:
+		case SW_CLIENT_OPT_PIN:
+		case SW_CLIENT_OPT_INSECURE_HTTP:
+			sw_client_tls_option(c, optarg);
+			break;
 		case OPT_SERVER:
 			server = optarg;
 			break;

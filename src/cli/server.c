@@ -21,12 +21,18 @@
 static const char sw_server_usage[] =
 	"usage: slipway server --data DIR [--listen ADDR:PORT] [--trust KEY.pub]... [--heartbeat DURATION]\n"
 	"                      [--upload-timeout DURATION] [--max-unpacked SIZE]\n"
+	"                      [--tls-cert FILE --tls-key FILE] [--insecure-http]\n"
 	"\n"
 	"Run the control plane in the foreground: the HTTP JSON API (docs/api.md) and the\n"
 	"rollout controller, with the store at DIR/slipway.db. On the first start it writes an\n"
 	"admin token to DIR/admin.token (mode 0600). Release uploads must be signed by a\n"
 	"trusted key: every --trust file and every DIR/trusted/*.pub. Stops cleanly on\n"
 	"SIGTERM or SIGINT; a restarted server resumes unfinished deployments.\n"
+	"\n"
+	"TLS: with --tls-cert and --tls-key the API is served over HTTPS (TLS 1.2/1.3);\n"
+	"the certificate's public-key pin is printed and written to DIR/tls.pin, and join\n"
+	"tokens carry it so that agents trust this server from their first request. Plain\n"
+	"HTTP is served only on loopback addresses unless --insecure-http.\n"
 	"\n"
 	"options:\n"
 	"  --data DIR            data directory (created 0700)\n"
@@ -40,14 +46,32 @@ static const char sw_server_usage[] =
 	"                        write (default 1h; swept at start and periodically)\n"
 	"  --max-unpacked SIZE   refuse at commit a release unpacking to more (default 1GB;\n"
 	"                        keep it equal to the agents' --max-unpacked)\n"
+	"  --tls-cert FILE       PEM certificate (then its chain) to serve HTTPS with\n"
+	"  --tls-key FILE        its PEM private key (unencrypted; keep it mode 0600)\n"
+	"  --insecure-http       allow plain HTTP on an address that is not loopback (tokens\n"
+	"                        then cross the network in clear: a loud warning is logged)\n"
 	"  -h, --help            show this help\n";
 
-enum { OPT_DATA = 256, OPT_LISTEN, OPT_TRUST, OPT_HEARTBEAT, OPT_ROUTES_MD, OPT_UPLOAD_TIMEOUT, OPT_MAX_UNPACKED };
+enum {
+	OPT_DATA = 256,
+	OPT_LISTEN,
+	OPT_TRUST,
+	OPT_HEARTBEAT,
+	OPT_ROUTES_MD,
+	OPT_UPLOAD_TIMEOUT,
+	OPT_MAX_UNPACKED,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_INSECURE_HTTP,
+};
 
 static void sw_server_ready(const struct sw_server *s, void *ctx)
 {
 	(void)ctx;
 	printf("slipway server: listening on %s (data %s)\n", s->url, s->data_dir);
+	if (s->tls_on)
+		printf("slipway server: TLS certificate pin %s (in %s/tls.pin; give it to clients with --pin)\n",
+		       s->tls.pin, s->data_dir);
 	if (s->admin_token_written)
 		printf("slipway server: wrote an admin token to %s/admin.token\n", s->data_dir);
 	fflush(stdout);
@@ -63,6 +87,9 @@ int sw_cmd_server(int argc, char **argv)
 		{ "routes-markdown", no_argument, NULL, OPT_ROUTES_MD },
 		{ "upload-timeout", required_argument, NULL, OPT_UPLOAD_TIMEOUT },
 		{ "max-unpacked", required_argument, NULL, OPT_MAX_UNPACKED },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+		{ "insecure-http", no_argument, NULL, OPT_INSECURE_HTTP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -118,6 +145,15 @@ int sw_cmd_server(int argc, char **argv)
 							  optarg);
 			}
 			cfg.max_unpacked_bytes = ms;
+			break;
+		case OPT_TLS_CERT:
+			cfg.tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			cfg.tls_key = optarg;
+			break;
+		case OPT_INSECURE_HTTP:
+			cfg.insecure_http = 1;
 			break;
 		case ':':
 		default:

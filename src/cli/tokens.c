@@ -28,6 +28,7 @@ static const char sw_token_usage[] =
 	"options (every command):\n"
 	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
 	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
+	SW_CLIENT_TLS_USAGE
 	"  --output FMT      text (default) or json\n"
 	"  -h, --help        show this help\n";
 
@@ -86,6 +87,7 @@ static const char sw_join_usage[] =
 	"  --replace HOST    the token enrolls only HOST, taking over its enrolled name\n"
 	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
 	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
+	SW_CLIENT_TLS_USAGE
 	"  --output FMT      text (default) or json\n"
 	"  -h, --help        show this help\n";
 
@@ -100,7 +102,7 @@ struct sw_tok_opts {
 static int sw_tok_parse(const char *cmd, const char *usage, int argc, char **argv, struct sw_tok_opts *o, int *code)
 {
 	static const struct option opts[] = {
-		{ "server", required_argument, NULL, OPT_SERVER }, { "token", required_argument, NULL, OPT_TOKEN },
+		{ "server", required_argument, NULL, OPT_SERVER }, { "token", required_argument, NULL, OPT_TOKEN }, SW_CLIENT_TLS_LONGOPTS,
 		{ "output", required_argument, NULL, OPT_OUTPUT }, { "role", required_argument, NULL, OPT_ROLE },
 		{ "name", required_argument, NULL, OPT_NAME },     { "labels", required_argument, NULL, OPT_LABELS },
 		{ "ttl", required_argument, NULL, OPT_TTL },       { "help", no_argument, NULL, 'h' },
@@ -117,6 +119,11 @@ static int sw_tok_parse(const char *cmd, const char *usage, int argc, char **arg
 			fputs(usage, stdout);
 			*code = 0;
 			return -1;
+		case SW_CLIENT_OPT_CA:
+		case SW_CLIENT_OPT_PIN:
+		case SW_CLIENT_OPT_INSECURE_HTTP:
+			sw_client_tls_option(c, optarg);
+			break;
 		case OPT_SERVER:
 			o->server = optarg;
 			break;

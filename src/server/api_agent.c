@@ -76,6 +76,7 @@ int sw_api_agent_enroll(struct sw_api *a, struct sw_err *err)
 	struct sw_server *s = a->srv;
 	struct sw_val_enroll req;
 	char secret[SW_TOKEN_MAX], hash[SW_SHA256_HEX], jhash[SW_SHA256_HEX], id[80], subject[96], replace[136];
+	char jsecret[136];
 	json_t *jlabels = NULL, *labels = NULL, *rec = NULL, *host = NULL, *keys, *out;
 	int64_t now = sw_clock_wall_ms();
 	int rc = -1, reenrolled = 0, revoked = 0;
@@ -83,7 +84,10 @@ int sw_api_agent_enroll(struct sw_api *a, struct sw_err *err)
 
 	if (sw_val_enroll(a->body, &req, err) < 0)
 		return -1;
-	sw_auth_token_hash(req.join_token, jhash);
+	/* A join token may end in ".<pin>" (base/tls.h): only the secret before it is ours to check. */
+	snprintf(jsecret, sizeof(jsecret), "%.*s", (int)strcspn(req.join_token, "."), req.join_token);
+	sw_auth_token_hash(jsecret, jhash);
+	sodium_memzero(jsecret, sizeof(jsecret));
 	sw_auth_new_token("swh_", secret, sizeof(secret));
 	sw_auth_token_hash(secret, hash);
 	sw_server_lock(s);

@@ -5,6 +5,8 @@
  */
 #include "server/api.h"
 #include "base/clock.h"
+#include "base/mem.h"
+#include "base/tls.h"
 #include "server/validate.h"
 
 #include <sodium.h>
@@ -98,6 +100,7 @@ int sw_api_join_create(struct sw_api *a, struct sw_err *err)
 {
 	struct sw_server *s = a->srv;
 	char secret[SW_TOKEN_MAX], hash[SW_SHA256_HEX], expires[SW_TIME_STR_MAX];
+	char token[SW_TOKEN_MAX + 1 + SW_TLS_PIN_URL_LEN + 1];
 	const json_t *labels;
 	const char *replace;
 	uint64_t ttl_ms;
@@ -133,10 +136,18 @@ int sw_api_join_create(struct sw_api *a, struct sw_err *err)
 		return -1;
 	}
 	sw_server_notify(s);
-	out = json_pack("{s:s, s:s, s:I, s:o}", "token", secret, "expires", expires, "expires_ms", (json_int_t)expires_ms,
+	/* Over TLS the token carries the server's pin (base/tls.h), so that the agent trusts this server at once. */
+	if (!s->tls_on)
+		sw_strlcpy(token, secret, sizeof(token));
+	else if (sw_tls_join_compose(secret, s->tls.pin_hash, token, sizeof(token)) < 0)
+		sw_die("join token buffer too small");
+	out = json_pack("{s:s, s:s, s:I, s:o}", "token", token, "expires", expires, "expires_ms", (json_int_t)expires_ms,
 			"labels", l);
 	if (replace)
 		json_object_set_new(out, "replace", json_string(replace));
+	if (s->tls_on)
+		json_object_set_new(out, "pin", json_string(s->tls.pin));
 	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(token, sizeof(token));
 	return sw_api_reply(a, 201, out);
 }

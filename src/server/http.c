@@ -535,8 +535,8 @@ int sw_http_parse_listen(const char *addr, char *host, size_t host_size, unsigne
 	return 0;
 }
 
-int sw_http_start(const char *addr, const struct sw_http_hooks *hooks, struct sw_http **out, unsigned *bound_port,
-		  struct sw_err *err)
+int sw_http_start(const char *addr, const struct sw_http_tls *tls, const struct sw_http_hooks *hooks,
+		  struct sw_http **out, unsigned *bound_port, struct sw_err *err)
 {
 	struct addrinfo hints, *ai = NULL;
 	struct sockaddr_storage ss;
@@ -545,6 +545,13 @@ int sw_http_start(const char *addr, const struct sw_http_hooks *hooks, struct sw
 	const union MHD_DaemonInfo *info;
 	struct sw_http *h;
 	int rc;
+	/* With TLS: the certificate, the key, TLS 1.2 and 1.3 only (without: the END alone). */
+	struct MHD_OptionItem tls_opts[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, tls ? (void *)tls->cert_pem : NULL },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, tls ? (void *)tls->key_pem : NULL },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 
 	*out = NULL;
 	if (sw_http_parse_listen(addr, host, sizeof(host), &port, err) < 0)
@@ -574,6 +581,11 @@ int sw_http_start(const char *addr, const struct sw_http_hooks *hooks, struct sw
 	flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_POLL;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (tls) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+			return sw_err_set(err, SW_EINPUT, "this libmicrohttpd is built without TLS: cannot serve --tls-cert");
+		flags |= MHD_USE_TLS;
+	}
 	h = sw_xcalloc(1, sizeof(*h));
 	h->hooks = *hooks;
 	atomic_init(&h->next_id, 1);
@@ -583,10 +595,11 @@ int sw_http_start(const char *addr, const struct sw_http_hooks *hooks, struct sw
 				MHD_OPTION_NOTIFY_COMPLETED, sw_http_completed, h, MHD_OPTION_CONNECTION_TIMEOUT,
 				(unsigned)SW_HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)SW_HTTP_CONN_LIMIT,
 				MHD_OPTION_THREAD_STACK_SIZE, SW_HTTP_THREAD_STACK, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-				SW_HTTP_CONN_MEMORY, MHD_OPTION_END);
+				SW_HTTP_CONN_MEMORY, MHD_OPTION_ARRAY, tls ? tls_opts : tls_opts + 3, MHD_OPTION_END);
 	if (!h->d) {
 		free(h);
-		return sw_err_set(err, SW_EIO, "cannot listen on '%s' (address in use or not available)", addr);
+		return sw_err_set(err, SW_EIO, "cannot listen on '%s' (address in use or not available%s)", addr,
+				  tls ? ", or the TLS certificate refused: see the log above" : "");
 	}
 	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
 	if (bound_port)

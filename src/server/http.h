@@ -95,13 +95,19 @@ struct sw_http_hooks {
 	void (*finish)(void *ctx, struct sw_http_req *r);
 };
 
+/* TLS for the daemon: libmicrohttpd's own (GnuTLS), PEM text that must outlive the daemon. */
+struct sw_http_tls {
+	const char *cert_pem; /* the certificate, then its chain */
+	const char *key_pem;
+};
+
 /*
  * Listen on addr ("127.0.0.1:7070", "[::1]:7070", ":7070" for every
- * address; port 0 picks a free one) and serve with hooks (copied).
- * *bound_port gets the port listened on.
+ * address; port 0 picks a free one) and serve with hooks (copied), over
+ * TLS 1.2 or 1.3 when tls is not NULL. *bound_port gets the port listened on.
  */
-int sw_http_start(const char *addr, const struct sw_http_hooks *hooks, struct sw_http **out, unsigned *bound_port,
-		  struct sw_err *err);
+int sw_http_start(const char *addr, const struct sw_http_tls *tls, const struct sw_http_hooks *hooks,
+		  struct sw_http **out, unsigned *bound_port, struct sw_err *err);
 /* Stop accepting, wait for the connection threads (long-polls must have been woken), free. */
 void sw_http_stop(struct sw_http *h);
 

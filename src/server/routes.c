@@ -24,9 +24,11 @@ const struct sw_route sw_routes[] = {
 	  "Revoke an API token; it is refused (401) from then on. Event `token.revoked`." },
 	{ "POST", "/api/v1/join-tokens", SW_ACCESS_ADMIN, SW_ROUTE_BODY_JSON, sw_api_join_create,
 	  "`{labels?: {name: value}, ttl?: duration (1s..168h, default 1h), replace?: host name}`",
-	  "201 `{token, expires, expires_ms, labels, replace?}`; 404 no host called `replace`; 409 it is revoked",
+	  "201 `{token, expires, expires_ms, labels, replace?, pin?}`; 404 no host called `replace`; 409 it is revoked",
 	  "Create a one-time join token for `slipway agent --join-file`. Its labels override the agent's. With "
 	  "`replace`, the token enrolls only that (enrolled, not revoked) host name and takes it over. "
+	  "On a server with TLS, `pin` is its certificate's pin and the token ends in `.` and the same pin in "
+	  "base64url (see TLS): the agent trusts this server from its first request. "
 	  "Event `join_token.created` (with `replace`)." },
 
 	{ "GET", "/api/v1/hosts", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE, sw_api_hosts_list, "-",
@@ -143,7 +145,7 @@ const struct sw_route sw_routes[] = {
 	  "Events with a seq above `after`; when there are none, waits up to `wait` seconds for one." },
 
 	{ "POST", "/api/v1/agent/enroll", SW_ACCESS_JOIN, SW_ROUTE_BODY_JSON, sw_api_agent_enroll,
-	  "`{join_token, name, labels?, ports: [A, B]}`",
+	  "`{join_token, name, labels?, ports: [A, B]}` (a `.<pin>` ending of `join_token` is ignored)",
 	  "201 `{host_id, name, host_token, labels, trusted_keys: [public key file text], heartbeat_ms}`; "
 	  "401 \"unknown join token\", \"join token already used\", \"join token expired\"; 403 a `replace` "
 	  "token used for another name; 409 the name is taken (without a `replace` token for it) or revoked",
@@ -318,6 +320,24 @@ int sw_routes_markdown(struct sw_buf *out)
 		    "\n"
 		    "Every answer carries an `X-Request-Id` header. Long-polls (`wait`) return at once when there\n"
 		    "is something new, otherwise after `wait` seconds (at most 30).\n"
+		    "\n"
+		    "## TLS\n"
+		    "\n"
+		    "`slipway server --tls-cert FILE --tls-key FILE` serves the API over HTTPS (libmicrohttpd's own\n"
+		    "TLS, 1.2 and 1.3) and writes `server.url` as `https://...`. Without them it serves plain HTTP,\n"
+		    "and only on a loopback address (127.0.0.0/8, ::1, `localhost`) unless `--insecure-http` is given\n"
+		    "(a loud warning is logged): tokens would otherwise cross the network in clear. At each start with\n"
+		    "TLS the server prints its certificate's pin, `sha256//` and the base64 SHA-256 of the public key\n"
+		    "(SubjectPublicKeyInfo), and writes it to `<data>/tls.pin`.\n"
+		    "\n"
+		    "Clients verify the server: the CLI with `--ca FILE` (`SLIPWAY_CA`: a CA that signed the\n"
+		    "certificate; host name checked) or `--pin sha256//...` (`SLIPWAY_PIN`: the public key must\n"
+		    "match; enough alone for a self-signed certificate), else the system's CA store. A certificate\n"
+		    "that does not verify fails with `cannot verify the TLS certificate of ...` (exit 1). Both the\n"
+		    "CLI and agents refuse an `http://` server URL whose host is not loopback, before connecting,\n"
+		    "unless `--insecure-http` (`SLIPWAY_INSECURE_HTTP=1`). A join token made on a TLS server carries\n"
+		    "the pin (`swj_<secret>.<pin in base64url>`); the agent keeps it in `ROOT/agent.json` at\n"
+		    "enrollment and checks every later connection against it (docs/agent.md).\n"
 		    "\n"
 		    "## Routes\n"
 		    "\n"

@@ -275,12 +275,28 @@ static int sw_server_write_url(struct sw_server *s, const char *listen, unsigned
 	if (!strcmp(host, "::"))
 		sw_strlcpy(host, "::1", sizeof(host));
 	if (strchr(host, ':'))
-		snprintf(s->url, sizeof(s->url), "http://[%s]:%u", host, port);
+		snprintf(s->url, sizeof(s->url), "%s://[%s]:%u", s->tls_on ? "https" : "http", host, port);
 	else
-		snprintf(s->url, sizeof(s->url), "http://%s:%u", host, port);
+		snprintf(s->url, sizeof(s->url), "%s://%s:%u", s->tls_on ? "https" : "http", host, port);
 	snprintf(text, sizeof(text), "%s\n", s->url);
 	if (sw_path_join(path, sizeof(path), s->data_dir, "server.url") < 0)
 		return sw_err_set(err, SW_EINPUT, "path too long under '%s'", s->data_dir);
+	return sw_fs_write_atomic(path, text, strlen(text), 0644, err);
+}
+
+/* DATA/tls.pin: the pin of this start's certificate, or no file without TLS (a stale pin misleads). */
+static int sw_server_write_pin(struct sw_server *s, struct sw_err *err)
+{
+	char path[PATH_MAX], text[SW_TLS_PIN_MAX + 1];
+
+	if (sw_path_join(path, sizeof(path), s->data_dir, "tls.pin") < 0)
+		return sw_err_set(err, SW_EINPUT, "path too long under '%s'", s->data_dir);
+	if (!s->tls_on) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return sw_err_set(err, SW_EIO, "cannot remove '%s': %s", path, strerror(errno));
+		return 0;
+	}
+	snprintf(text, sizeof(text), "%s\n", s->tls.pin);
 	return sw_fs_write_atomic(path, text, strlen(text), 0644, err);
 }
 
@@ -353,6 +369,7 @@ static void sw_server_free(struct sw_server *s)
 	pthread_cond_destroy(&s->notify_cond);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd); /* the lock goes with it */
+	sw_tls_cert_release(&s->tls);
 	free(s);
 }
 
@@ -372,6 +389,18 @@ int sw_server_start(const struct sw_server_config *cfg, struct sw_server **out, 
 		return sw_err_set(err, SW_EINPUT, "no data directory given (--data DIR)");
 	if (sw_http_parse_listen(listen, host, sizeof(host), &port, err) < 0)
 		return -1;
+	if (!cfg->tls_cert != !cfg->tls_key)
+		return sw_err_set(err, SW_EINPUT, "--tls-cert and --tls-key go together: give both or neither");
+	if (!cfg->tls_cert && !sw_tls_host_is_loopback(host)) {
+		if (!cfg->insecure_http)
+			return sw_err_set(err, SW_EINPUT,
+					  "refusing plain HTTP on '%s', which is not loopback: tokens would cross the network "
+					  "in clear; give --tls-cert FILE --tls-key FILE, or --insecure-http",
+					  listen);
+		sw_warn("INSECURE: serving plain HTTP on '%s' (--insecure-http): API, agent and join tokens cross the "
+			"network unencrypted and anyone on the path can take them",
+			listen);
+	}
 	s = sw_xcalloc(1, sizeof(*s));
 	s->lock_fd = -1;
 	s->logs = sw_logreqs_new();
@@ -391,6 +420,11 @@ int sw_server_start(const struct sw_server_config *cfg, struct sw_server **out, 
 		s->unpack_limits = def;
 		if (cfg->max_unpacked_bytes)
 			s->unpack_limits.max_total_bytes = s->unpack_limits.max_entry_bytes = cfg->max_unpacked_bytes;
+	}
+	if (cfg->tls_cert) {
+		if (sw_tls_cert_load(cfg->tls_cert, cfg->tls_key, &s->tls, err) < 0)
+			goto fail;
+		s->tls_on = 1;
 	}
 	if (sw_strlcpy(s->data_dir, cfg->data_dir, sizeof(s->data_dir)) < 0) {
 		sw_err_set(err, SW_EINPUT, "data directory path too long");
@@ -444,11 +478,17 @@ int sw_server_start(const struct sw_server_config *cfg, struct sw_server **out, 
 	hooks.begin = sw_api_begin;
 	hooks.handle = sw_api_handle;
 	hooks.finish = sw_api_finish;
-	if (sw_http_start(listen, &hooks, &s->http, &s->port, err) < 0)
-		goto fail;
-	if (sw_server_write_url(s, listen, s->port, err) < 0)
+	{
+		struct sw_http_tls ht = { s->tls.cert_pem, s->tls.key_pem };
+
+		if (sw_http_start(listen, s->tls_on ? &ht : NULL, &hooks, &s->http, &s->port, err) < 0)
+			goto fail;
+	}
+	if (sw_server_write_pin(s, err) < 0 || sw_server_write_url(s, listen, s->port, err) < 0)
 		goto fail;
 	sw_info("server listening url=%s data=%s trusted_keys=%zu", s->url, s->data_dir, s->nkeys);
+	if (s->tls_on)
+		sw_info("TLS certificate pin=%s (also in %s/tls.pin)", s->tls.pin, s->data_dir);
 	*out = s;
 	return 0;
 fail:

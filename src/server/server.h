@@ -12,7 +12,11 @@
  *   |                             | flock(LOCK_EX) held for the process's life, so    |
  *   |                             | that a second server on the same --data exits 2   |
  *   | server.url                  | "http://ADDR:PORT\n" while listening (removed at  |
- *   |                             | stop only while it still names this server)       |
+ *   |                             | stop only while it still names this server);      |
+ *   |                             | "https://..." with TLS                            |
+ *   | tls.pin                     | "sha256//...\n": the TLS certificate's public-key |
+ *   |                             | pin (base/tls.h), written at each start with TLS, |
+ *   |                             | removed at a start without                        |
  *   | trusted/<name>.pub          | minisign public keys trusted for uploads          |
  *   | releases/<digest>/incoming/ | uploads in progress; removed when not written for  |
  *   |                             | upload_timeout (a thread sweeps every ~1/4 of it,  |
@@ -46,6 +50,7 @@
 #include "base/err.h"
 #include "release/bundle.h"
 #include "release/minisign.h"
+#include "server/tls.h"
 #include "store/store.h"
 
 #define SW_SERVER_DEFAULT_LISTEN "127.0.0.1:7070"
@@ -63,6 +68,9 @@ struct sw_server_config {
 	int no_controller;              /* tests: do not start the rollout controller */
 	uint64_t upload_timeout_ms;     /* abandoned uploads; default SW_SERVER_UPLOAD_TIMEOUT_MS */
 	uint64_t max_unpacked_bytes;    /* commit check; default SW_BUNDLE_MAX_TOTAL_DEFAULT */
+	const char *tls_cert;           /* PEM certificate (chain) and key: serve HTTPS (both or neither) */
+	const char *tls_key;
+	int insecure_http;              /* allow plain HTTP on an address that is not loopback */
 };
 
 struct sw_trusted_key {
@@ -99,8 +107,16 @@ struct sw_server {
 	pthread_t sweeper;          /* removes abandoned uploads (api_releases.c) */
 	int sweeper_started;
 	struct sw_logreqs *logs;    /* log requests in flight to agents (server/logreq.h) */
+	int tls_on;                 /* serving HTTPS with tls (its pin goes into join tokens) */
+	struct sw_tls_cert tls;
 };
 
+/*
+ * Start serving. Refused before anything is bound or written (SW_EINPUT):
+ * plain HTTP on a listen address that is not loopback (base/tls.h) unless
+ * insecure_http, one of tls_cert / tls_key without the other, and a
+ * certificate or key that does not load (server/tls.h, naming the file).
+ */
 int sw_server_start(const struct sw_server_config *cfg, struct sw_server **out, struct sw_err *err);
 /* Stop serving (wakes long-polls), stop the controller, close the store, free. */
 void sw_server_stop(struct sw_server *s);

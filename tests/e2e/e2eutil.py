@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -73,15 +74,17 @@ def haproxy_cmd(sock, command, timeout=2.0):
             out += d
 
 
-def api_call(url, token, method, path, body=None, timeout=10):
-    """(status, JSON answer or its text) of one API call; (None, None) when the server cannot be reached."""
+def api_call(url, token, method, path, body=None, timeout=10, cafile=None):
+    """(status, JSON answer or its text) of one API call; (None, None) when the server cannot be reached.
+    An https:// server is verified against cafile."""
     data = json.dumps(body).encode() if body is not None else None
+    context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
     req = urllib.request.Request(url + path, data=data, method=method)
     req.add_header("Authorization", "Bearer " + token)
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
             text = r.read().decode()
             return r.status, json.loads(text) if text else None
     except urllib.error.HTTPError as e:
@@ -135,15 +138,19 @@ class ServerReads:
 
 
 class Server:
-    """`slipway server` on a free loopback port under procs (data in tmp/data, log tmp/server.log), admin token."""
+    """`slipway server` on a free loopback port under procs (data in tmp/data, log tmp/server.log), admin token;
+    over HTTPS with tls=(cert, key), its API calls then verified against cert."""
 
-    def __init__(self, procs, tmp, trust=None):
+    def __init__(self, procs, tmp, trust=None, tls=None):
         self.data = tmp / "data"
+        self.cafile = tls[0] if tls else None
         port = free_port()
         env = dict(os.environ, SLIPWAY_HOME=str(tmp / "server-home"), SLIPWAY_LOG="info")
         args = [slipway_bin(), "server", "--data", self.data, "--listen", f"127.0.0.1:{port}", "--heartbeat", "300ms"]
         if trust:
             args += ["--trust", trust]
+        if tls:
+            args += ["--tls-cert", tls[0], "--tls-key", tls[1]]
         self.proc = procs.start(args, tmp / "server.log", env=env)
         url_file, tok_file = self.data / "server.url", self.data / "admin.token"
         wait_for(lambda: self.proc.poll() is None and url_file.exists() and tok_file.exists(), what="server.url")
@@ -152,7 +159,7 @@ class Server:
         wait_for(lambda: self.api("GET", "/api/v1/health")[0] == 200, what="server health")
 
     def api(self, method, path, body=None, timeout=10):
-        return api_call(self.url, self.admin, method, path, body, timeout)
+        return api_call(self.url, self.admin, method, path, body, timeout, self.cafile)
 
     def ok(self, method, path, body=None):
         status, out = self.api(method, path, body)
