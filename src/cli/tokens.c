@@ -35,6 +35,7 @@ static const char sw_token_usage[] =
 #define SW_TOK_COMMON_OPTIONS \
 	"  --server URL      server URL (default $SLIPWAY_SERVER)\n" \
 	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n" \
+	SW_CLIENT_TLS_USAGE \
 	"  --output FMT      text (default) or json\n" \
 	"  -h, --help        show this help\n"
 
