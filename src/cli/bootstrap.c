@@ -61,6 +61,11 @@ static const char sw_boot_usage[] =
 	"  --agent-server URL      the server's URL as the host reaches it (default: --server)\n"
 	"  --server URL            server URL (default $SLIPWAY_SERVER)\n"
 	"  --token TOKEN           API token (default $SLIPWAY_TOKEN)\n"
+	"  --ca FILE, --pin PIN    trust the server as every client does (default $SLIPWAY_CA,\n"
+	"                          $SLIPWAY_PIN; docs/api.md, TLS); the agent on the host\n"
+	"                          trusts it through the pin its join token carries\n"
+	"  --insecure-http         allow an http:// server that is not loopback (this command only:\n"
+	"                          the host's agent refuses one)\n"
 	"  --output FMT            text (default) or json\n"
 	"  -h, --help              show this help\n"
 	"\n"
@@ -129,7 +134,7 @@ static int sw_boot_parse(int argc, char **argv, struct sw_boot_opts *o, int *cod
 		{ "remote-dir", required_argument, NULL, OPT_REMOTE_DIR },
 		{ "agent-server", required_argument, NULL, OPT_AGENT_SERVER },
 		{ "server", required_argument, NULL, OPT_SERVER },
-		{ "token", required_argument, NULL, OPT_TOKEN },
+		{ "token", required_argument, NULL, OPT_TOKEN }, SW_CLIENT_TLS_LONGOPTS,
 		{ "output", required_argument, NULL, OPT_OUTPUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -150,6 +155,11 @@ static int sw_boot_parse(int argc, char **argv, struct sw_boot_opts *o, int *cod
 			fputs(sw_boot_usage, stdout);
 			*code = 0;
 			return -1;
+		case SW_CLIENT_OPT_CA:
+		case SW_CLIENT_OPT_PIN:
+		case SW_CLIENT_OPT_INSECURE_HTTP:
+			sw_client_tls_option(c, optarg);
+			break;
 		case OPT_LABELS:
 			o->labels = optarg;
 			break;
@@ -311,6 +321,11 @@ int sw_cmd_host_bootstrap(int argc, char **argv)
 		return sw_cli_usage_error(cmd, "%s: '%s' is not an http:// or https:// URL without spaces, quotes, "
 					       "'\\', '$' or '%%'",
 					  o.agent_server ? "--agent-server" : "server URL", agent.server);
+	}
+	/* The host's agent refuses plain HTTP off loopback (no --insecure-http there): say so before any step. */
+	if (sw_httpc_check_url(agent.server, false, o.agent_server ? "--agent-server" : "server URL", &err) < 0) {
+		json_decref(labels);
+		return sw_cli_fail(cmd, &err);
 	}
 	ssh.identity = o.identity;
 	memcpy(ssh.options, o.ssh_options, sizeof(o.ssh_options));

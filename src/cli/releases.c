@@ -39,6 +39,7 @@ static const char sw_releases_usage[] =
 	"  --remote          list the server's releases\n"
 	"  --server URL      server URL (default $SLIPWAY_SERVER); implies --remote\n"
 	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
+	SW_CLIENT_TLS_USAGE
 	"  --output FMT      text (default) or json\n"
 	"  -h, --help        show this help\n";
 
@@ -172,7 +173,7 @@ int sw_cmd_releases(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "remote", no_argument, NULL, OPT_REMOTE },
 		{ "server", required_argument, NULL, OPT_SERVER },
-		{ "token", required_argument, NULL, OPT_TOKEN },
+		{ "token", required_argument, NULL, OPT_TOKEN }, SW_CLIENT_TLS_LONGOPTS,
 		{ "output", required_argument, NULL, OPT_OUTPUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -195,6 +196,11 @@ int sw_cmd_releases(int argc, char **argv)
 		case OPT_SERVER:
 			server = optarg;
 			remote = true;
+			break;
+		case SW_CLIENT_OPT_CA:
+		case SW_CLIENT_OPT_PIN:
+		case SW_CLIENT_OPT_INSECURE_HTTP:
+			sw_client_tls_option(c, optarg);
 			break;
 		case OPT_TOKEN:
 			token = optarg;
