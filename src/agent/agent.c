@@ -1186,6 +1186,7 @@ static void sw_agent_adopt(struct sw_agent *ag)
 
 /* ---- network threads ---- */
 
+/* A URL on the server; every request to it also sets req.tls = &ag->tls (how the server is trusted). */
 static void sw_agent_url(struct sw_agent *ag, char *out, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -1327,6 +1328,7 @@ static void sw_agent_log_answer(struct sw_agent *ag, const struct sw_logread_req
 	req.method = "POST";
 	req.url = url;
 	req.token = ag->token;
+	req.tls = &ag->tls;
 	req.body = body.data;
 	req.body_len = body.len;
 	req.timeout_ms = SW_AGENT_LOG_POST_MS;

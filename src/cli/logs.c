@@ -41,6 +41,7 @@ static const char sw_logs_usage[] =
 	"                    host goes offline\n"
 	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
 	"  --token TOKEN     API token, viewer or above (default $SLIPWAY_TOKEN)\n"
+	SW_CLIENT_TLS_USAGE
 	"  -h, --help        show this help\n"
 	"\n"
 	"exit status: 0 printed; 1 the host is offline or did not answer (10 s), or\n"
@@ -86,7 +87,7 @@ int sw_cmd_logs(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "server", required_argument, NULL, OPT_SERVER },
-		{ "token", required_argument, NULL, OPT_TOKEN },
+		{ "token", required_argument, NULL, OPT_TOKEN }, SW_CLIENT_TLS_LONGOPTS,
 		{ "slot", required_argument, NULL, OPT_SLOT },
 		{ "lines", required_argument, NULL, 'n' },
 		{ "follow", no_argument, NULL, 'f' },
@@ -127,6 +128,11 @@ int sw_cmd_logs(int argc, char **argv)
 			break;
 		case OPT_TOKEN:
 			token = optarg;
+			break;
+		case SW_CLIENT_OPT_CA:
+		case SW_CLIENT_OPT_PIN:
+		case SW_CLIENT_OPT_INSECURE_HTTP:
+			sw_client_tls_option(c, optarg);
 			break;
 		case ':':
 		default:

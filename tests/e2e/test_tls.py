@@ -9,7 +9,8 @@ written; the CLI verifies the server with --ca or --pin (SLIPWAY_PIN) and fails
 with a certificate error without them or with a wrong pin (exit 1), and refuses
 an http:// URL to a host that is not loopback before connecting (exit 2); an
 agent enrolled through a join token carrying the server's pin comes online over
-TLS, keeps the pin in agent.json, and a deploy to it works; an old-format join
+TLS, keeps the pin in agent.json, a deploy to it works and `slipway logs` reads
+its service's log through it; an old-format join
 token (no pin) works with --ca; a token whose pin is not the server's is refused
 at enrollment (exit 1). Nothing is sent off 127.0.0.0/8: the refusals of
 non-loopback addresses happen before any connection.
@@ -190,6 +191,10 @@ def test_agent_enrolls_with_the_pin_in_its_join_token_and_deploys(tmp_path, proc
         assert r.status == 200
     slot = [s for s in srv.hosts()["tls-1"]["services"] if s["slot"] == "a"][0]
     assert slot["state"] == "healthy" and slot["digest"] == release["digest"]
+    # The service's log comes from the agent through the server: the agent's answer goes over TLS too.
+    p = run("logs", "tls-1", "hello", env=cli, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "--- slipway" in p.stdout, p.stdout
 
 
 def test_join_token_forms_and_agent_refusals(tmp_path, procs):
