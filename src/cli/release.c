@@ -403,6 +403,17 @@ static int sw_release_run(const struct sw_release_cli *o)
 	}
 	sw_minisign_seckey_wipe(&key);
 	have_key = 0;
+	if (res.existed) {
+		const char *signed_spec = sw_json_str(res.manifest, "spec");
+
+		/* The existing release keeps the slipway.yml it was signed with: say so when this one differs. */
+		if (!signed_spec || strcmp(signed_spec, sw_buf_str(&spec_text)))
+			fprintf(stderr,
+				"slipway release: warning: '%s' differs from the slipway.yml release %s %s was signed with; "
+				"that release (its run: and environments:) is unchanged. To release this slipway.yml, "
+				"change the outputs and the version\n",
+				spec->path, spec->service, version);
+	}
 	if (!res.existed && sw_release_record(&res, spec->service, version, summary, stale, &err) < 0) {
 		sw_release_remove(&res);
 		goto fail;

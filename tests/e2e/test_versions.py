@@ -126,6 +126,13 @@ def test_a_version_names_one_release(keyed):
     # the same outputs and version again: the existing release, nothing written
     again = json.loads(run_and_release(sw).stdout)
     assert again["existing"] is True and again["digest"] == first["digest"]
+    assert "differs from the slipway.yml" not in sw("release", check=0).stderr
+    # ... with another slipway.yml: still the existing release, and a warning that it keeps the one it was signed with
+    (sw.cwd / "slipway.yml").write_text(SPEC.format(version="version: 1.0.0\n") + "# edited\n")
+    sw("run", check=0, timeout=120)
+    p = sw("release", "--output", "json", check=0)
+    assert json.loads(p.stdout)["existing"] is True
+    assert "differs from the slipway.yml release app 1.0.0 was signed with" in p.stderr, p.stderr
     # other outputs under the same version: refused (bad input), naming the version and both digests
     (sw.cwd / "payload").write_text("changed\n")
     sw("run", check=0, timeout=120)
