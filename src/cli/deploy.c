@@ -367,16 +367,28 @@ static const char *sw_dcli_dur_text(int64_t ms, char *out, size_t size)
 	return sw_format_duration_ms((uint64_t)(ms >= 60000 ? ms / 1000 * 1000 : ms / 100 * 100), out, size);
 }
 
-/* The digest a host runs or is going to, as far as the record says. */
+/*
+ * The digest a host runs or is going to, as far as the record says. A host
+ * being rolled back shows what it gets back (the view's "restores": its
+ * active release before; null: none), not what its deployment slot still
+ * reports (the release rolled back); a host not reached yet what it is told
+ * to run now (the view's "runs"; null: nothing, shown as "-").
+ */
 static const char *sw_dcli_host_digest(const json_t *dep, const json_t *h)
 {
 	const char *phase = sw_dcli_str(h, "phase");
 	const json_t *rep = json_object_get(h, "reported");
 
+	if (!strcmp(phase, "restoring") || !strcmp(phase, "restored")) {
+		if (json_object_get(h, "restores"))
+			return sw_json_str(h, "restores"); /* NULL when it ran nothing before: "-" */
+		return sw_json_str(dep, "prev_digest");
+	}
+	/* Not reached yet: what it runs now (NULL when it never ran the service: "-"). */
+	if (!strcmp(phase, "waiting"))
+		return json_object_get(h, "runs") ? sw_json_str(h, "runs") : sw_json_str(dep, "prev_digest");
 	if (json_is_object(rep) && sw_json_str(rep, "digest"))
 		return sw_json_str(rep, "digest");
-	if (!strcmp(phase, "waiting") || !strcmp(phase, "restoring") || !strcmp(phase, "restored"))
-		return sw_json_str(dep, "prev_digest");
 	return sw_json_str(dep, "digest");
 }
 

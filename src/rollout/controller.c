@@ -1738,6 +1738,26 @@ json_t *sw_rollout_view(struct sw_store *st, const json_t *dep, uint64_t heartbe
 						      oh->slot[slot].message ? oh->slot[slot].message : ""));
 		else
 			json_object_set_new(h, "reported", json_null());
+		/* What the host is told to run now, active (null: nothing, e.g. a host that never ran this service). */
+		if (oh) {
+			const char *runs = NULL;
+			int k;
+
+			for (k = 0; k < 2 && !runs; k++)
+				if (oh->want[k] && json_is_true(json_object_get(oh->want[k], "active")))
+					runs = sw_json_str(oh->want[k], "digest");
+			json_object_set_new(h, "runs", runs ? json_string(runs) : json_null());
+		}
+		/* What a rollback gives the host back: its active release before (null: it ran none). */
+		if (json_is_true(json_object_get(ph, "touched"))) {
+			const json_t *row, *back = NULL;
+			size_t j;
+
+			json_array_foreach(json_object_get(ph, "before"), j, row)
+				if (!back && json_is_true(json_object_get(row, "active")) && sw_json_str(row, "digest"))
+					back = json_object_get(row, "digest");
+			json_object_set(h, "restores", back ? (json_t *)back : json_null());
+		}
 		json_array_append_new(hosts, h);
 	}
 	json_object_set_new(v, "hosts", hosts);
@@ -1766,6 +1786,14 @@ json_t *sw_rollout_view(struct sw_store *st, const json_t *dep, uint64_t heartbe
 		json_object_set(v, "measurements", json_object_get(g, "measurements"));
 		json_object_set(v, "analyses", json_object_get(g, "analyses"));
 		json_decref(g);
+	}
+	/* An analysis still "running" in a deployment that has ended measures no more: it stopped. */
+	if (sw_dep_state_parse(sw_json_str(dep, "state"), &s) == 0 && sw_dep_state_final(s)) {
+		json_t *a;
+
+		json_array_foreach(json_object_get(v, "analyses"), i, a)
+			if (!strcmp(sw_json_str(a, "state") ? sw_json_str(a, "state") : "", "running"))
+				json_object_set_new(a, "state", json_string("stopped"));
 	}
 	return v;
 }

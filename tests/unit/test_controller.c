@@ -395,6 +395,30 @@ static void test_create_errors(void **state)
 	assert_string_equal(err.msg, "deployment dep-1 of hello to staging is still pending");
 }
 
+/* A background analysis still "running" in the record of a deployment that has ended is shown stopped. */
+static void test_view_analysis_after_end(void **state)
+{
+	struct fixture *f = *state;
+	json_t *dep, *view, *a;
+	const char *final_states[] = { "succeeded", "progressing" };
+	size_t k;
+
+	for (k = 0; k < 2; k++) {
+		dep = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{}, s:{s:s, s:[], s:[{s:s, s:b, s:s, s:i, s:[]}]}}", "id",
+				"dep-9", "service", "hello", "env", "prod", "digest", D1, "state", final_states[k], "spec",
+				"plan", "strategy", "canary", "hosts", "cruns", "name", "errors", "background", 1, "state",
+				"running", "step", 1, "measurements");
+		lock(f);
+		view = sw_rollout_view(f->st, dep, 600);
+		unlock(f);
+		a = json_array_get(json_object_get(view, "analyses"), 0);
+		assert_non_null(a);
+		assert_string_equal(json_string_value(json_object_get(a, "state")), k == 0 ? "stopped" : "running");
+		json_decref(view);
+		json_decref(dep);
+	}
+}
+
 static void test_rollout_and_rollback(void **state)
 {
 	const struct sw_rollback_req plain = { 0 };
@@ -858,6 +882,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollout_and_rollback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_view_analysis_after_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_rolls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_to, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
