@@ -140,9 +140,14 @@ const struct sw_route sw_routes[] = {
 	  "events record `{to, version, digest, reason}`." },
 
 	{ "GET", "/api/v1/events", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE, sw_api_events,
-	  "query: `after?` (seq, default 0), `wait?` (seconds 0..30, default 0), `limit?` (1..1000, default 100)",
-	  "200 `{events: [{seq, time, actor, kind, subject, payload, hash}], last}`",
-	  "Events with a seq above `after`; when there are none, waits up to `wait` seconds for one." },
+	  "query: `after?` (seq, default 0), `wait?` (seconds 0..30, default 0), `limit?` (1..1000, default 100), "
+	  "`order?` (`oldest`, the default, or `newest`), with `newest`: `before?` (seq, default 0: none), `kind?`",
+	  "200 `{events: [{seq, time, actor, kind, subject, payload, prev_hash, hash}], last}`; with "
+	  "`order=newest`: `{events, next}`; 400 `wait` with `order=newest`, `before` or `kind` without it",
+	  "Events with a seq above `after`, oldest first; when there are none, waits up to `wait` seconds for one. "
+	  "`order=newest`: the end of the log backwards (`slipway audit log --server`): newest first, seq below "
+	  "`before` and above `after`, of `kind` if given; `next` is the `before` of the next (older) page, 0 when "
+	  "there is none." },
 
 	{ "POST", "/api/v1/agent/enroll", SW_ACCESS_JOIN, SW_ROUTE_BODY_JSON, sw_api_agent_enroll,
 	  "`{join_token, name, labels?, ports: [A, B]}` (a `.<pin>` ending of `join_token` is ignored)",

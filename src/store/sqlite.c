@@ -483,6 +483,35 @@ static int sw_sq_scan_subject(struct sw_store *st, const char *subject, const ch
 	return 0;
 }
 
+/* Newest first, by the primary key (seq) backwards; its own statement, so a callback may scan again. */
+static int sw_sq_scan_newest(struct sw_store *st, int64_t after, int64_t before, const char *kind, size_t limit,
+			     sw_event_cb cb, void *ctx, struct sw_err *err)
+{
+	static const char sql[] = "SELECT seq, time, actor, kind, subject, payload, prev_hash, hash FROM events "
+				  "WHERE seq > ?1 AND (?2 = 0 OR seq < ?2) AND (?3 IS NULL OR kind = ?3) "
+				  "ORDER BY seq DESC LIMIT ?4";
+	struct sw_sqlite *s = sw_sq(st);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return sw_sq_fail(s, rc, "prepare", err);
+	rc = sqlite3_bind_int64(stmt, 1, after);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(stmt, 2, before);
+	if (rc == SQLITE_OK)
+		rc = kind ? sqlite3_bind_text(stmt, 3, kind, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, 3);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(stmt, 4, sw_sq_limit(limit));
+	if (rc == SQLITE_OK)
+		rc = sw_sq_scan_rows(stmt, cb, ctx);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return sw_sq_fail(s, rc, "read events", err);
+	return 0;
+}
+
 static int sw_sq_get_release(struct sw_store *st, const char *digest, char **manifest_json, char **bundle_path,
 			     struct sw_err *err)
 {
@@ -586,6 +615,7 @@ static const struct sw_store_ops sw_sqlite_ops = {
 	.insert_event = sw_sq_insert_event,
 	.scan_events = sw_sq_scan_events,
 	.scan_subject = sw_sq_scan_subject,
+	.scan_newest = sw_sq_scan_newest,
 	.put_release = sw_sq_put_release,
 	.get_release = sw_sq_get_release,
 	.list_releases = sw_sq_list_releases,

@@ -226,6 +226,17 @@ int sw_store_scan_subject(struct sw_store *st, const char *subject, const char *
 	return st->ops->scan_subject(st, subject, kind, after, limit, cb, ctx, err);
 }
 
+int sw_store_scan_newest(struct sw_store *st, int64_t after, int64_t before, const char *kind, size_t limit,
+			 sw_event_cb cb, void *ctx, struct sw_err *err)
+{
+	if (after < 0 || before < 0)
+		return sw_err_set(err, SW_EINPUT, "scan between seq %lld and %lld: expected 0 or more", (long long)after,
+				  (long long)before);
+	if (!st->ops->scan_newest)
+		return sw_err_set(err, SW_EINTERNAL, "the %s store has no scan_newest", st->ops->name);
+	return st->ops->scan_newest(st, after, before, kind, limit, cb, ctx, err);
+}
+
 int sw_store_put_release(struct sw_store *st, const char *digest, const char *service, const char *version,
 			 const char *manifest_json, const char *bundle_path, struct sw_err *err)
 {

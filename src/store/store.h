@@ -83,6 +83,12 @@ struct sw_store_ops {
 	 */
 	int (*scan_subject)(struct sw_store *st, const char *subject, const char *kind, int64_t after, size_t limit,
 			    sw_event_cb cb, void *ctx, struct sw_err *err);
+	/*
+	 * Events with after < seq < before (before 0: no upper bound), of one
+	 * kind when kind is not NULL, newest first, at most limit (0: all).
+	 */
+	int (*scan_newest)(struct sw_store *st, int64_t after, int64_t before, const char *kind, size_t limit,
+			   sw_event_cb cb, void *ctx, struct sw_err *err);
 	/* Releases: digest -> manifest JSON (canonical) and where the bundle lives. */
 	int (*put_release)(struct sw_store *st, const char *digest, const char *service, const char *version,
 			   const char *manifest_json, const char *bundle_path, struct sw_err *err);
@@ -171,6 +177,17 @@ int sw_store_scan(struct sw_store *st, int64_t after, size_t limit, sw_event_cb 
  */
 int sw_store_scan_subject(struct sw_store *st, const char *subject, const char *kind, int64_t after, size_t limit,
 			  sw_event_cb cb, void *ctx, struct sw_err *err);
+
+/*
+ * The end of the log, newest first: events with after < seq < before
+ * (before 0: no upper bound; after 0: from the first), of one kind when
+ * kind is not NULL, at most limit (0: all). The next page (older events)
+ * is before the smallest seq seen. cb returning non-zero stops early (not
+ * an error). SW_EINPUT for a negative after or before. (`audit log`, GET
+ * /api/v1/events?order=newest.)
+ */
+int sw_store_scan_newest(struct sw_store *st, int64_t after, int64_t before, const char *kind, size_t limit,
+			 sw_event_cb cb, void *ctx, struct sw_err *err);
 
 /*
  * Record a release. Idempotent: the same digest with the same manifest again

@@ -194,27 +194,27 @@ def test_run_events_log(sw):
     doc = sw.json("audit", "log")
     evs = doc["events"]
     assert doc["count"] == len(evs)
-    kinds = [e["kind"] for e in evs]
-    assert kinds[0] == "pipeline.started"
-    assert kinds[-1] == "pipeline.finished"
+    kinds = [e["kind"] for e in evs]  # newest first
+    assert kinds[-1] == "pipeline.started"
+    assert kinds[0] == "pipeline.finished"
     assert kinds.count("job.finished") == 2
     assert all(e["actor"] == "tester@example.com" for e in evs)
     assert all(isinstance(e["payload"], dict) for e in evs)
-    assert [e["seq"] for e in evs] == list(range(1, len(evs) + 1))
+    assert [e["seq"] for e in evs] == list(range(len(evs), 0, -1))
     jobs = sw.json("audit", "log", "--kind", "job.finished")["events"]
     assert [e["kind"] for e in jobs] == ["job.finished", "job.finished"]
     one = sw.json("audit", "log", "--kind", "job.finished", "--limit", "1")["events"]
-    assert len(one) == 1 and one[0]["seq"] == jobs[0]["seq"]
+    assert len(one) == 1 and one[0]["seq"] == jobs[0]["seq"] == max(e["seq"] for e in jobs)
     page = sw.json("audit", "log", "--after", "1", "--limit", "2")["events"]
-    assert [e["seq"] for e in page] == [2, 3]
+    assert [e["seq"] for e in page] == [len(evs), len(evs) - 1]
     assert sw.json("audit", "log", "--after", str(len(evs)))["events"] == []
     # text: one line per event, seq first
     text = sw("audit", "log", check=0).stdout.splitlines()
     assert len(text) == len(evs)
-    first = text[0].split("  ")
-    assert first[0] == "1" and first[2] == "tester@example.com" and first[3] == "pipeline.started"
-    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", first[1])
-    assert json.loads(first[5]) == evs[0]["payload"]
+    last = text[-1].split("  ")
+    assert last[0] == "1" and last[2] == "tester@example.com" and last[3] == "pipeline.started"
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", last[1])
+    assert json.loads(last[5]) == evs[-1]["payload"]
     assert sw("audit", "log", "--kind", "release.signed", check=0).stdout == "no events\n"
 
 
@@ -359,7 +359,7 @@ def test_verify_read_only_database(sw):
         assert p.stdout.startswith(f"event log ok: {n} events")
         p = _as_nobody(binary, env, "audit", "log", "--db", copy, "--limit", "1")
         assert p.returncode == 0, p.stderr
-        assert p.stdout.startswith("1  ")
+        assert p.stdout.startswith(f"{n}  ")  # the newest
         assert sorted(os.listdir(ro)) == ["slipway.db"]
     finally:
         _rmtree(base)

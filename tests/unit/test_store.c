@@ -333,6 +333,42 @@ static void test_append_scan(void **state)
 	free(c);
 }
 
+/* The end of the log backwards (audit log): newest first, limit, kind, the (after, before) window. */
+static void test_scan_newest(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err err = SW_ERR_INIT;
+	struct collect *c = calloc(1, sizeof(*c));
+	struct sw_store *st = open_ok(f->db);
+	int i;
+
+	assert_non_null(c);
+	for (i = 1; i <= 6; i++)
+		append_ok(st, i % 2 ? "job.finished" : "pipeline.finished", NULL, i);
+	assert_int_equal(sw_store_scan_newest(st, 0, 0, NULL, 0, collect_cb, c, &err), 0);
+	assert_int_equal(c->n, 6);
+	for (i = 0; i < 6; i++)
+		assert_int_equal(c->seq[i], 6 - i);
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(sw_store_scan_newest(st, 0, 0, NULL, 2, collect_cb, c, &err), 0);
+	assert_int_equal(c->n, 2); /* the newest two */
+	assert_int_equal(c->seq[0], 6);
+	assert_int_equal(c->seq[1], 5);
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(sw_store_scan_newest(st, 0, 5, "job.finished", 0, collect_cb, c, &err), 0);
+	assert_int_equal(c->n, 2); /* below 5, that kind: 3, 1 */
+	assert_int_equal(c->seq[0], 3);
+	assert_int_equal(c->seq[1], 1);
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(sw_store_scan_newest(st, 4, 0, NULL, 0, collect_cb, c, &err), 0);
+	assert_int_equal(c->n, 2);
+	assert_int_equal(c->seq[1], 5);
+	assert_int_equal(sw_store_scan_newest(st, -1, 0, NULL, 0, collect_cb, c, &err), -1);
+	assert_int_equal(err.code, SW_EINPUT);
+	sw_store_close(st);
+	free(c);
+}
+
 static void test_transactions(void **state)
 {
 	struct fixture *f = *state;
@@ -1102,6 +1138,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_readonly_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_appenders, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_subject, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_newest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_subject_uses_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v2_to_v3, setup, teardown),
 	};
