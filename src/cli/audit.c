@@ -50,7 +50,8 @@ static const char sw_audit_verify_usage[] =
 	"  -h, --help      show this help\n";
 
 static const char sw_audit_log_usage[] =
-	"usage: slipway audit log [--db URL | --server [URL] [--token TOKEN]] [--limit N] [--after SEQ]\n"
+	"usage: slipway audit log [--db URL | --server [URL] [--token TOKEN] [--ca FILE | --pin PIN]]\n"
+	"                         [--limit N] [--after SEQ]\n"
 	"                         [--kind KIND] [--output text|json]\n"
 	"\n"
 	"List events newest first: seq, time, actor, kind, subject, payload. --limit N\n"
@@ -63,6 +64,7 @@ static const char sw_audit_log_usage[] =
 	"  --server [URL]    read the server's log instead (URL default $SLIPWAY_SERVER;\n"
 	"                    needs a viewer token)\n"
 	"  --token TOKEN     API token for --server (default $SLIPWAY_TOKEN)\n"
+	SW_CLIENT_TLS_USAGE
 	"  --limit N         only the newest N events (1..1000000000; default all)\n"
 	"  --after SEQ       only events with a seq greater than SEQ\n"
 	"  --kind KIND       only events of this kind (e.g. deployment.rolled_back)\n"
@@ -281,10 +283,12 @@ static int sw_audit_log(int argc, char **argv)
 		{ "after", required_argument, NULL, OPT_AFTER },
 		{ "limit", required_argument, NULL, OPT_LIMIT },
 		{ "kind", required_argument, NULL, OPT_KIND },
+		SW_CLIENT_TLS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "audit log", *db = NULL, *server = NULL, *token = NULL;
+	bool tls = false;
 	bool remote = false;
 	struct sw_audit_log l;
 	struct sw_err err = SW_ERR_INIT;
@@ -315,6 +319,12 @@ static int sw_audit_log(int argc, char **argv)
 		case OPT_TOKEN:
 			token = optarg;
 			break;
+		case SW_CLIENT_OPT_CA:
+		case SW_CLIENT_OPT_PIN:
+		case SW_CLIENT_OPT_INSECURE_HTTP:
+			sw_client_tls_option(c, optarg);
+			tls = true;
+			break;
 		case OPT_OUTPUT:
 			if (sw_cli_parse_output(cmd, optarg, &l.out) < 0)
 				return 2;
@@ -341,8 +351,8 @@ static int sw_audit_log(int argc, char **argv)
 		return sw_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 	if (remote && db)
 		return sw_cli_usage_error(cmd, "give --db (a local log) or --server (the server's), not both");
-	if (token && !remote)
-		return sw_cli_usage_error(cmd, "--token goes with --server");
+	if ((token || tls) && !remote)
+		return sw_cli_usage_error(cmd, "--token, --ca, --pin and --insecure-http go with --server");
 	sw_buf_init(&l.line, SW_BUF_UNLIMITED);
 	if (l.out == SW_OUTPUT_JSON)
 		l.events = json_array();
