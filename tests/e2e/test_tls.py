@@ -11,7 +11,8 @@ an http:// URL to a host that is not loopback before connecting (exit 2); an
 agent enrolled through a join token carrying the server's pin comes online over
 TLS, keeps the pin in agent.json, a deploy to it works and `slipway logs` reads
 its service's log through it; an old-format join
-token (no pin) works with --ca; a token whose pin is not the server's is refused
+token (no pin) works with --ca, and the server accepts a whole token (pin
+included) at enrollment; a token whose pin is not the server's is refused
 at enrollment (exit 1). Nothing is sent off 127.0.0.0/8: the refusals of
 non-loopback addresses happen before any connection.
 """
@@ -215,6 +216,11 @@ def test_join_token_forms_and_agent_refusals(tmp_path, procs):
              what="agent with an old-format token online")
     ident = json.loads((root / "agent.json").read_text())
     assert "pin" not in ident and ident["ca"] == str(cert)
+
+    # An agent that sends the whole token (an older agent): the server checks only the secret before the '.'.
+    status, out = srv.api("POST", "/api/v1/agent/enroll",
+                          {"join_token": token(), "name": "whole-token", "ports": [free_port(), free_port()]})
+    assert status == 201 and out["host_token"].startswith("swh_"), (status, out)
 
     # A token whose pin is not this server's: the certificate check fails; enrollment ends (exit 1), unused.
     forged = token().partition(".")[0] + "." + base64.urlsafe_b64encode(b"\x01" * 32).decode().rstrip("=")
