@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/num.h"
 #include "base/tls.h"
+#include "base/fs.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 
@@ -299,8 +300,9 @@ int sw_cmd_agent(int argc, char **argv)
 		sw_tls_pin_format(hash, pin);
 		cfg.pin = pin;
 	}
-	if (cfg.ca_file && access(cfg.ca_file, R_OK) < 0) {
-		sw_err_set(&err, SW_EINPUT, "--ca: cannot read '%s': %s", cfg.ca_file, strerror(errno));
+	if (cfg.ca_file && sw_fs_check_regular(cfg.ca_file, &err) < 0) { /* no directory, no FIFO */
+		sw_err_prefix(&err, "--ca");
+		err.code = SW_EINPUT;
 		rc = sw_cli_fail(cmd, &err);
 		goto out;
 	}

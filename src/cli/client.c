@@ -4,6 +4,7 @@
  * server's error bodies into struct sw_err.
  */
 #include "cli/client.h"
+#include "base/fs.h"
 #include "base/buf.h"
 #include "base/httpc.h"
 #include "base/json.h"
@@ -46,14 +47,16 @@ static int sw_client_tls_init(struct sw_client *c, struct sw_err *err)
 	const char *pin = sw_client_tls_opts.pin ? sw_client_tls_opts.pin : getenv("SLIPWAY_PIN");
 	const char *insecure = getenv("SLIPWAY_INSECURE_HTTP");
 	unsigned char hash[SW_TLS_PIN_BYTES];
-	int fd;
 
 	c->tls.insecure_http = sw_client_tls_opts.insecure_http || (insecure && !strcmp(insecure, "1"));
 	if (ca && *ca) {
-		fd = open(ca, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return sw_err_set(err, SW_EINPUT, "--ca: cannot read '%s': %s", ca, strerror(errno));
-		close(fd);
+		/* a regular file (a directory or FIFO is refused without blocking), readable */
+		if (sw_fs_check_regular(ca, err) < 0) {
+			sw_err_prefix(err, "--ca");
+			if (err)
+				err->code = SW_EINPUT;
+			return -1;
+		}
 		if (sw_strlcpy(c->tls.ca_file, ca, sizeof(c->tls.ca_file)) < 0)
 			return sw_err_set(err, SW_EINPUT, "--ca: path too long");
 	}

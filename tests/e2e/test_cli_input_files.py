@@ -94,3 +94,17 @@ def test_release_missing_run_and_missing_key_are_both_exit_2(sw, tmp_path):
     p = subprocess.run([slipway_bin(), "release"], cwd=sw.cwd, env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 1, p.stderr
     assert "status 'failed'" in p.stderr
+
+
+def test_ca_file_must_be_a_regular_file(sw, tmp_path):
+    fifo(tmp_path / "ca.fifo")
+    (tmp_path / "ca.d").mkdir()
+    env = {"SLIPWAY_SERVER": "http://127.0.0.1:9", "SLIPWAY_TOKEN": "x"}
+    for ca, why in (("ca.fifo", "is not a regular file"), ("ca.d", "is a directory")):
+        p = run_bounded(sw, "hosts", "--ca", tmp_path / ca, env=env)
+        assert p.returncode == 2, p.stderr
+        assert f"--ca: '{tmp_path / ca}' {why}" in p.stderr
+    p = run_bounded(sw, "agent", "--root", tmp_path / "root", "--server", "http://127.0.0.1:9", "--ca",
+                    tmp_path / "ca.fifo")
+    assert p.returncode == 2, p.stderr
+    assert "is not a regular file" in p.stderr
