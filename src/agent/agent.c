@@ -107,6 +107,7 @@ struct sw_slot {
 	struct sw_backoff backoff;
 	struct sw_crashloop crash;
 	char verdict_msg[768]; /* the latest verdict's explanation */
+	char last_exit[400];   /* this release's last exit here, with its last output lines ("" none) */
 	uint64_t log_since;    /* the log's size when the release started: its own lines come after */
 	bool crashed;
 	uint64_t restart_at;
@@ -437,21 +438,25 @@ static void sw_slot_verdict_msg(struct sw_slot *s, const char *tail, const char 
 /* The process was seen dead: schedule a restart with backoff. */
 static void sw_slot_on_exit(struct sw_slot *s)
 {
-	char desc[64], dur[32];
+	char desc[64], dur[32], tail[300];
 	uint64_t now = sw_clock_mono_ms(), up = now - s->proc.started_mono_ms, delay;
 
 	sw_supervisor_describe(&s->proc, desc, sizeof(desc));
 	delay = sw_backoff_next(&s->backoff, up);
 	sw_crashloop_exit(&s->crash, up, now);
+	sw_supervisor_log_tail(s->log_path, s->log_since, 3, tail, sizeof(tail));
 	if (sw_crashloop_active(&s->crash)) {
-		char span[32], tail[400];
+		char span[32];
 
-		sw_slot_verdict_msg(s, sw_supervisor_log_tail(s->log_path, s->log_since, 3, tail, sizeof(tail)),
+		sw_slot_verdict_msg(s, tail,
 				    "the process exited %u times in a row within %s, each less than 1m after it started "
 				    "(last: %s after %llu ms)",
 				    s->crash.exits, sw_format_duration_ms(now - s->crash.first_ms, span, sizeof(span)), desc,
 				    (unsigned long long)up);
 	}
+	/* Why it exited, for the slot's messages until the release changes (a timeout's reason quotes them). */
+	snprintf(s->last_exit, sizeof(s->last_exit), "process %s after %llu ms%s%s", desc, (unsigned long long)up,
+		 tail[0] ? "; last output: " : "", tail);
 	s->crashed = true;
 	s->restart_at = now + delay;
 	unlink(s->pid_path);
@@ -464,7 +469,8 @@ static void sw_slot_on_exit(struct sw_slot *s)
 		if (fd >= 0)
 			close(fd);
 	}
-	sw_slot_publish(s, "unhealthy", s->cur_digest, s->cur_port, "process %s; restarting in %s", desc, dur);
+	sw_slot_publish(s, "unhealthy", s->cur_digest, s->cur_port, "process %s; restarting in %s%s%s", desc, dur,
+			tail[0] ? "; last output: " : "", tail);
 }
 
 /* Start cur_* (after a deploy or for a restart). */
@@ -497,7 +503,11 @@ static int sw_slot_start(struct sw_slot *s)
 	sw_health_begin(&s->hs, sw_clock_mono_ms());
 	s->next_health = sw_clock_mono_ms() +
 			 (s->cur_rs->health == SW_RUNSPEC_HEALTH_NONE ? SW_AGENT_NO_HEALTH_MS : SW_AGENT_FIRST_PROBE_MS);
-	sw_slot_publish(s, "starting", s->cur_digest, s->cur_port, "pid %ld", (long)s->proc.pid);
+	if (s->last_exit[0])
+		sw_slot_publish(s, "starting", s->cur_digest, s->cur_port, "pid %ld, restarted after %s", (long)s->proc.pid,
+				s->last_exit);
+	else
+		sw_slot_publish(s, "starting", s->cur_digest, s->cur_port, "pid %ld", (long)s->proc.pid);
 	rc = 0;
 	goto out;
 fail:
@@ -649,6 +659,7 @@ static void sw_slot_deploy(struct sw_slot *s, const char *digest, unsigned port,
 	memset(&s->crash, 0, sizeof(s->crash)); /* a new release: its own verdicts */
 	s->log_since = sw_supervisor_log_size(s->log_path);
 	s->verdict_msg[0] = '\0';
+	s->last_exit[0] = '\0';
 	s->validate_pending = s->cur_rs->validate != NULL;
 	s->validate_failed = false;
 	s->prune_pending = true;
@@ -769,8 +780,10 @@ static void sw_slot_health(struct sw_slot *s)
 				    s->hs.failures == 1 ? "" : "s", detail);
 	}
 	if (now_status != before || now_status == SW_HEALTH_UNHEALTHY || before == SW_HEALTH_STARTING)
-		sw_slot_publish(s, sw_health_status_name(now_status), s->cur_digest, s->cur_port, "%s",
-				now_status == SW_HEALTH_HEALTHY ? "" : detail);
+		sw_slot_publish(s, sw_health_status_name(now_status), s->cur_digest, s->cur_port, "%s%s%s",
+				now_status == SW_HEALTH_HEALTHY ? "" : detail,
+				now_status != SW_HEALTH_HEALTHY && s->last_exit[0] ? "; restarted after " : "",
+				now_status != SW_HEALTH_HEALTHY ? s->last_exit : "");
 	if (now_status == SW_HEALTH_HEALTHY && s->prune_pending) {
 		s->prune_pending = false;
 		sw_slot_prune(s);

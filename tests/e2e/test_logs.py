@@ -13,7 +13,9 @@ processes on loopback:
     fails, and its reason, as `slipway status` prints it, carries the
     service's own last line (`Address already in use`: the agent's verdict
     had it before `slipway logs` existed), and `slipway logs` shows the
-    whole story.
+    whole story;
+  - a deployment ended by its health_timeout while the service restarts
+    (no verdict yet) says why the process exited, with its last output.
 Every wait is bounded; every process is stopped by the fixtures.
 """
 import json
@@ -67,6 +69,28 @@ environments:
       rolling: {{ max_unavailable: 1, health_timeout: 60s }}
 """
 
+# A service that fails after 3 s, saying why, then again after each restart: with start_period
+# 60s there is no health verdict, and health_timeout (5 s) ends the deployment between the
+# first exit (3 s) and the second (6.5 s), long before a crash loop (three exits, 10.5 s).
+SLOWFAIL_SPEC = """\
+service: slowfail
+version: 1.0.0
+build:
+  jobs:
+    package:
+      steps:
+        - run: mkdir -p dist && echo slowfail 1.0.0 > dist/VERSION
+      outputs: [dist/]
+run:
+  command: "echo slowfail starting; sleep 3; echo fatal: cannot bind 127.0.0.1:$PORT: Address already in use >&2; exit 1"
+  health: { tcp: true, interval: 500ms, timeout: 1s, start_period: 60s }
+environments:
+  staging:
+    hosts: { name: web-1 }
+    strategy:
+      rolling: { max_unavailable: 1, health_timeout: 5s }
+"""
+
 
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory):
@@ -79,6 +103,7 @@ def releases(tmp_path_factory):
         "pub": base / "home" / "keys" / "slipway.pub",
         "trigger": trigger,
         "talker": release_from_spec(base / "src-talker", env, TALKER_SPEC.format(trigger=trigger)),
+        "slowfail": release_from_spec(base / "src-slowfail", env, SLOWFAIL_SPEC),
         "hello": release_from_spec(base / "src-hello", env, HELLO_SPEC.format(
             version="1.0.0", hello=HELLO_DIR / "build" / "hello")),
     }
@@ -270,3 +295,17 @@ def test_port_taken_reason_carries_the_service_last_line(fleet, releases):
         assert "Address already in use" in p.stdout and "--- slipway" in p.stdout, p.stdout
     finally:
         hold.close()
+
+
+def test_health_timeout_reason_carries_the_last_exit_and_output(fleet, releases):
+    # Before, the reason of a timeout said only "starting: pid N" or "process exit 1; restarting in 1s".
+    p = fleet.deploy(releases["slowfail"], "--wait", "--output", "json")
+    assert p.returncode == 1, p.stdout + p.stderr
+    dep = json.loads(p.stdout)
+    assert dep["state"] == "failed", dep
+    assert "not healthy after 5s" in dep["reason"], dep["reason"]
+    assert "process exit 1 after" in dep["reason"], dep["reason"]
+    # The service's last lines (up to three, joined with " | ") as the exit left them.
+    assert "last output: slowfail starting | fatal: cannot bind 127.0.0.1:" in dep["reason"], dep["reason"]
+    assert "Address already in use" in dep["reason"], dep["reason"]
+    assert len(dep["reason"]) <= 2048, dep["reason"]
