@@ -13,7 +13,9 @@ TLS, keeps the pin in agent.json, a deploy to it works and `slipway logs` reads
 its service's log through it; an old-format join
 token (no pin) works with --ca, and the server accepts a whole token (pin
 included) at enrollment; a token whose pin is not the server's is refused
-at enrollment (exit 1). Nothing is sent off 127.0.0.0/8: the refusals of
+at enrollment (exit 1); after the server's key changes, a pinned agent refuses
+it (and keeps retrying) until restarted with the new --pin, which it saves.
+Nothing is sent off 127.0.0.0/8: the refusals of
 non-loopback addresses happen before any connection.
 """
 import base64
@@ -241,3 +243,41 @@ def test_join_token_forms_and_agent_refusals(tmp_path, procs):
         assert p.wait(timeout=30) == 2, name
         assert needle in (tmp_path / f"agent-{name}.log").read_text(), name
         assert not (r / "agent.json").exists()
+
+
+def test_new_server_key_needs_the_new_pin(tmp_path, procs):
+    """A pinned agent refuses a server whose key changed until it is given the new pin (saved in agent.json)."""
+    cert, key = make_cert(tmp_path, "old")
+    srv = Server(procs, tmp_path, tls=(cert, key))
+    old_pin = (srv.data / "tls.pin").read_text().strip()
+    cli = {"SLIPWAY_SERVER": srv.url, "SLIPWAY_TOKEN": srv.admin, "SLIPWAY_HOME": str(tmp_path / "cli"),
+           "SLIPWAY_CA": str(cert)}
+    p = run("join-token", "create", env=cli)
+    assert p.returncode == 0, p.stderr
+    agent, root, _ = start_agent(procs, tmp_path, "rotated", "--server", srv.url, "--join", p.stdout.strip())
+    wait_for(lambda: agent.poll() is None and srv.hosts().get("rotated", {}).get("online"), timeout=30,
+             what="agent online")
+    agent.terminate()
+    assert agent.wait(timeout=30) == 0
+    srv.proc.terminate()
+    assert srv.proc.wait(timeout=30) == 0
+
+    # The same data directory served with a new key: a new pin.
+    cert2, key2 = make_cert(tmp_path, "new")
+    (tmp_path / "server.log").rename(tmp_path / "server-old.log")
+    srv2 = Server(procs, tmp_path, tls=(cert2, key2))
+    new_pin = (srv2.data / "tls.pin").read_text().strip()
+    assert new_pin != old_pin and new_pin == openssl_pin(cert2)
+    log = tmp_path / "agent-rotated.log"
+    agent, _, _ = start_agent(procs, tmp_path, "rotated", "--server", srv2.url)
+    wait_for(lambda: "cannot verify the TLS certificate" in log.read_text(), timeout=30,
+             what="the pinned agent refusing the new key")
+    assert agent.poll() is None  # still running: it retries until the certificate matches again
+    assert not srv2.hosts()["rotated"]["online"]
+    agent.terminate()
+    assert agent.wait(timeout=30) == 0
+
+    agent, _, _ = start_agent(procs, tmp_path, "rotated", "--server", srv2.url, "--pin", new_pin)
+    wait_for(lambda: agent.poll() is None and srv2.hosts().get("rotated", {}).get("online"), timeout=30,
+             what="agent online with the new pin")
+    assert json.loads((root / "agent.json").read_text())["pin"] == new_pin
