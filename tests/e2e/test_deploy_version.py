@@ -105,6 +105,12 @@ def test_rollback_to_a_release_two_back(fleet, releases):
         row = [line.split() for line in p.stdout.splitlines() if line.split()[:1] == [h]][0]
         assert row[2:4] == ["1.0.0", releases["v1"]["digest"][:12]], p.stdout
 
+    # The follower (not a terminal): one line per host, its release by version beside the digest.
+    p = fleet.cli("status", back["id"], "--watch", timeout=60)
+    assert p.returncode == 0, p.stderr
+    for h in HOSTS:
+        assert f"{back['id']} {h}: healthy 1.0.0 ({releases['v1']['digest'][:12]})" in p.stdout, p.stdout
+
     # By digest prefix too: back to 2.0.0.
     p = fleet.cli("rollback", "hello", "--env", "staging", "--to", releases["v2"]["digest"][:10], "--wait",
                   "--output", "json")
