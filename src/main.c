@@ -36,7 +36,7 @@ const struct sw_cli_cmd sw_cli_commands[] = {
 	{ "logs", sw_cmd_logs, "print (or follow) a service's log on a host, through the server" },
 	{ "deploy", sw_cmd_deploy, "upload a release (if needed) and roll it out to an environment" },
 	{ "status", sw_cmd_status, "deployments in progress, or one deployment's per-host progress" },
-	{ "rollback", sw_cmd_rollback, "deploy the previous good release of a service again" },
+	{ "rollback", sw_cmd_rollback, "deploy the previous good release again (--to: any that ran there)" },
 	{ "history", sw_cmd_history, "the deployments of a service to an environment, newest first" },
 	{ "pause", sw_cmd_pause, "stop a deployment between steps (hosts keep what they run)" },
 	{ "resume", sw_cmd_resume, "let a paused deployment go on" },
