@@ -190,9 +190,12 @@ def test_bootstrap_detached_agent_online_token_hidden_and_deploy(world):
         ports = (free_port(), free_port())
 
     sampler = CmdlineSampler()
+    t0 = time.monotonic()
     p = bootstrap(sshd, env, "--labels", "env=staging,tier=web", "--name", "boot-1",
                   "--ports", f"{ports[0]},{ports[1]}", "--remote-dir", remote, "--timeout", "60s")
+    took = time.monotonic() - t0
     seen = sampler.stop()
+    print(f"\nbootstrap over ssh until the host is online: {took:.2f}s")
     assert p.returncode == 0, p.stdout + p.stderr
     out = json.loads(p.stdout)
     data = remote / "data"
@@ -261,6 +264,7 @@ def test_bootstrap_errors_fail_fast(world):
     p = subprocess.run([slipway_bin(), "host", "bootstrap", f"ssh://root@127.0.0.1:{closed}", "--labels", "env=x",
                         "--remote-dir", remote], env=env, capture_output=True, text=True, timeout=60)
     took = time.monotonic() - t0
+    print(f"\nbootstrap to a closed port failed after {took:.2f}s")
     assert p.returncode == 1, p.stdout + p.stderr
     assert took < 10, took
     assert f"cannot reach ssh://root@127.0.0.1:{closed}: ssh: connect to host 127.0.0.1 port {closed}: " \
