@@ -62,10 +62,11 @@ static const char sw_boot_usage[] =
 	"  --server URL            server URL (default $SLIPWAY_SERVER)\n"
 	"  --token TOKEN           API token (default $SLIPWAY_TOKEN)\n"
 	"  --ca FILE, --pin PIN    trust the server as every client does (default $SLIPWAY_CA,\n"
-	"                          $SLIPWAY_PIN; docs/api.md, TLS); the agent on the host\n"
-	"                          trusts it through the pin its join token carries\n"
-	"  --insecure-http         allow an http:// server that is not loopback (this command only:\n"
-	"                          the host's agent refuses one)\n"
+	"                          $SLIPWAY_PIN; docs/api.md, TLS). The agent on the host gets\n"
+	"                          the same trust: the pin its join token carries, --pin passed\n"
+	"                          on, the --ca file copied to the host (DATA/server-ca.pem)\n"
+	"  --insecure-http         allow an http:// server that is not loopback, here and for\n"
+	"                          the host's agent (tokens then cross the network in clear)\n"
 	"  --output FMT            text (default) or json\n"
 	"  -h, --help              show this help\n"
 	"\n"
@@ -316,14 +317,18 @@ int sw_cmd_host_bootstrap(int argc, char **argv)
 		return sw_cli_fail(cmd, &err);
 	}
 	agent.server = o.agent_server ? o.agent_server : cl.server;
+	agent.pin = cl.tls.pin[0] ? cl.tls.pin : NULL;
+	agent.ca = cl.tls.ca_file[0] ? cl.tls.ca_file : NULL;
+	agent.insecure_http = cl.tls.insecure_http && !strncmp(agent.server, "http://", 7);
 	if (!sw_boot_url_ok(agent.server)) {
 		json_decref(labels);
 		return sw_cli_usage_error(cmd, "%s: '%s' is not an http:// or https:// URL without spaces, quotes, "
 					       "'\\', '$' or '%%'",
 					  o.agent_server ? "--agent-server" : "server URL", agent.server);
 	}
-	/* The host's agent refuses plain HTTP off loopback (no --insecure-http there): say so before any step. */
-	if (sw_httpc_check_url(agent.server, false, o.agent_server ? "--agent-server" : "server URL", &err) < 0) {
+	/* The host's agent refuses plain HTTP off loopback unless told (--insecure-http, passed on): say so before any step. */
+	if (sw_httpc_check_url(agent.server, agent.insecure_http, o.agent_server ? "--agent-server" : "server URL",
+			       &err) < 0) {
 		json_decref(labels);
 		return sw_cli_fail(cmd, &err);
 	}

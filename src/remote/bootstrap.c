@@ -36,14 +36,17 @@ static const char sw_boot_prepare_sh[] =
 
 /*
  * $1 BIN, $2 DATA, $3 the copied binary, $4 server URL, $5 name, $6 ports,
- * $7 systemd|detached. stdin: the join token. Prints started=... pid=N.
+ * $7 systemd|detached, $8 the copied CA file or "", then more agent options
+ * (--pin P, --insecure-http). stdin: the join token. Prints started=...
+ * pid=N.
  */
 static const char sw_boot_install_sh[] =
 	"set -eu\n"
-	"bin=$1 data=$2 new=$3 server=$4 name=$5 ports=$6 mode=$7\n"
+	"bin=$1 data=$2 new=$3 server=$4 name=$5 ports=$6 mode=$7 ca=$8\n"
+	"shift 8\n"
 	"umask 077\n"
 	"tok=\"$data/.join-token.$$\"\n"
-	"trap 'rm -f -- \"$tok\" \"$new\"' EXIT\n"
+	"trap 'rm -f -- \"$tok\" \"$new\" ${ca:+\"$ca\"}' EXIT\n"
 	"cat >\"$tok\"\n"
 	"if [ ! -s \"$tok\" ]; then echo 'no join token arrived on stdin' >&2; exit 3; fi\n"
 	"chmod 600 -- \"$tok\"\n"
@@ -53,6 +56,9 @@ static const char sw_boot_install_sh[] =
 	"fi\n"
 	"mv -f -- \"$tok\" \"$data/join-token\"\n"
 	"mv -f -- \"$new\" \"$bin/slipway\"\n"
+	"if [ -n \"$ca\" ]; then\n"
+	"  chmod 644 -- \"$ca\"; mv -f -- \"$ca\" \"$data/server-ca.pem\"; set -- \"$@\" --ca \"$data/server-ca.pem\"\n"
+	"fi\n"
 	"if [ \"$mode\" = systemd ]; then\n"
 	"  printf 'SLIPWAY_SERVER=%s\\nSLIPWAY_AGENT_NAME=%s\\nSLIPWAY_AGENT_PORTS=%s\\n' \"$server\" \"$name\" \"$ports\" "
 	">\"$data/agent.env.new\"\n"
@@ -69,7 +75,7 @@ static const char sw_boot_install_sh[] =
 	"[Service]\n"
 	"EnvironmentFile=$data/agent.env\n"
 	"ExecStart=$bin/slipway agent --root $data --name \\${SLIPWAY_AGENT_NAME} --ports \\${SLIPWAY_AGENT_PORTS} "
-	"--join-file $data/join-token\n"
+	"--join-file $data/join-token $*\n"
 	"Restart=on-failure\n"
 	"RestartSec=2s\n"
 	"KillMode=process\n"
@@ -97,7 +103,7 @@ static const char sw_boot_install_sh[] =
 	"fi\n"
 	"cd /\n"
 	"setsid nohup \"$bin/slipway\" agent --root \"$data\" --server \"$server\" --name \"$name\" --ports \"$ports\" "
-	"--join-file \"$data/join-token\" </dev/null >>\"$data/agent.log\" 2>&1 &\n"
+	"--join-file \"$data/join-token\" \"$@\" </dev/null >>\"$data/agent.log\" 2>&1 &\n"
 	"echo \"$!\" >\"$pidf\"\n"
 	"echo \"started=detached pid=$!\"\n";
 
@@ -215,15 +221,29 @@ int sw_bootstrap_copy(const struct sw_bootstrap *b, const char *local_exe, char 
 int sw_bootstrap_install(const struct sw_bootstrap *b, const char *tmp, const struct sw_bootstrap_agent *a,
 			 const char *join_token, bool systemd, struct sw_bootstrap_started *st, struct sw_err *err)
 {
+	char ca_tmp[600] = "";
 	const char *args[] = { b->bin_dir, b->data_dir, tmp, a->server, a->name, a->ports,
-			       systemd ? "systemd" : "detached", NULL };
+			       systemd ? "systemd" : "detached", ca_tmp, NULL, NULL, NULL, NULL };
 	struct sw_buf out = SW_BUF_INIT(SW_BOOT_OUT_MAX);
 	struct sw_buf in = SW_BUF_INIT(4096);
 	char pid[32], started[32];
+	size_t n = 8;
 	int64_t v;
 	int code, rc;
 
 	memset(st, 0, sizeof(*st));
+	if (a->ca) {
+		if (sw_snprintf(ca_tmp, sizeof(ca_tmp), "%s/.server-ca.new.%ld", b->data_dir, (long)getpid()) < 0)
+			return sw_err_set(err, SW_EINPUT, "remote directory '%.200s' is too long", b->data_dir);
+		if (sw_ssh_copy(b->ssh, a->ca, ca_tmp, err) < 0)
+			return -1;
+	}
+	if (a->pin) {
+		args[n++] = "--pin";
+		args[n++] = a->pin;
+	}
+	if (a->insecure_http)
+		args[n++] = "--insecure-http";
 	sw_buf_printf(&in, "%s\n", join_token);
 	rc = sw_boot_script(b, "cannot install the agent", sw_boot_install_sh, args, sw_buf_str(&in), &out, &code, err);
 	if (in.data)

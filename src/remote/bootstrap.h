@@ -13,9 +13,11 @@
  *   | DATA/agent.env                        | 0600 | SLIPWAY_SERVER, SLIPWAY_AGENT_NAME, SLIPWAY_AGENT_PORTS (systemd) |
  *   | /etc/systemd/system/slipway-agent.service | 0644 | the unit (systemd only)                 |
  *   | DATA/agent.pid, DATA/agent.log        | 0600 | the detached agent's pid and output (no systemd) |
+ *   | DATA/server-ca.pem                    | 0644 | the CA of --ca, when given (the agent's --ca)  |
  *
  * The agent runs `BIN/slipway agent --root DATA --name NAME --ports A,B
- * --join-file DATA/join-token` (server from SLIPWAY_SERVER or --server):
+ * --join-file DATA/join-token [--pin P] [--ca DATA/server-ca.pem]
+ * [--insecure-http]` (server from SLIPWAY_SERVER or --server):
  * under systemd as slipway-agent.service (enabled, restarted); on a host
  * without a running systemd (no /run/systemd/system, or
  * `systemctl is-system-running` says offline) detached with setsid nohup,
@@ -60,9 +62,12 @@ struct sw_bootstrap_host {
 
 /* The agent's settings, written into the unit or its command line. */
 struct sw_bootstrap_agent {
-	const char *server; /* URL the agent reaches the server at */
-	const char *name;   /* host name to enroll with */
-	const char *ports;  /* "A,B" */
+	const char *server;  /* URL the agent reaches the server at */
+	const char *name;    /* host name to enroll with */
+	const char *ports;   /* "A,B" */
+	const char *pin;     /* --pin for the agent ("sha256//..."), or NULL */
+	const char *ca;      /* a CA file here, copied to the host for the agent's --ca, or NULL */
+	bool insecure_http;  /* --insecure-http for the agent */
 };
 
 struct sw_bootstrap_started {
@@ -83,8 +88,9 @@ int sw_bootstrap_copy(const struct sw_bootstrap *b, const char *local_exe, char 
 		      struct sw_err *err);
 /*
  * Check and move the copied binary in place, write the join token (sent on
- * ssh's stdin) and start the agent: under systemd when systemd is true,
- * else detached. On failure the temporary binary and token file are removed.
+ * ssh's stdin), copy a->ca (scp) and start the agent: under systemd when
+ * systemd is true, else detached. On failure the temporary binary, CA and
+ * token file are removed.
  */
 int sw_bootstrap_install(const struct sw_bootstrap *b, const char *tmp, const struct sw_bootstrap_agent *a,
 			 const char *join_token, bool systemd, struct sw_bootstrap_started *st, struct sw_err *err);

@@ -17,9 +17,12 @@ Covered: the host comes online with the labels; the binary copied is this
 binary; the join token file is 0600 and the token never appears in any
 process's command line (sampled every few ms while the bootstrap runs, and
 after); a deploy to the host works; a second bootstrap replaces the running
-agent and the service keeps answering. Errors: a closed port fails within
+agent and the service keeps answering. Over TLS (a certificate made with
+openssl, test_tls.make_cert): the agent gets the --ca file copied to the host
+and comes online. Errors: a closed port fails within
 seconds with ssh's message and exit 1, a bad URL exits 2, a host key that is
-not known fails (BatchMode never asks). Every wait is bounded.
+not known fails (BatchMode never asks), an http:// agent server off loopback
+is refused before any step (exit 2). Every wait is bounded.
 """
 import filecmp
 import json
@@ -34,6 +37,7 @@ from pathlib import Path
 
 import pytest
 
+from test_tls import make_cert
 from e2eutil import HELLO_BUILD, HELLO_DIR, Procs, Server, free_port, keygen_env, kill_services, release_from_spec, \
     slipway_bin, wait_for, wait_listening
 
@@ -302,3 +306,33 @@ def test_bootstrap_errors_fail_fast(world):
         assert msg in p.stderr, (args, p.stderr)
     assert server.hosts() == {}
     assert not remote.exists() or not list(remote.rglob("slipway"))
+
+
+def test_bootstrap_over_tls_copies_the_ca(world):
+    """A TLS server trusted by --ca: the CA file is copied to the host (DATA/server-ca.pem, 0644), the agent is
+    started with --ca on it (and the pin its join token carries) and comes online over HTTPS. A plain http://
+    agent server that is not loopback is refused before any step unless --insecure-http is given."""
+    procs, tmp, remote = world
+    cert, key = make_cert(tmp)
+    server = Server(procs, tmp, tls=(cert, key))
+    assert server.url.startswith("https://")
+    sshd = Sshd(procs, tmp)
+    env = cli_env(server, tmp)
+
+    p = bootstrap(sshd, env, "--labels", "env=tls", "--name", "tls-1", "--ca", cert, "--remote-dir", remote,
+                  "--ports", f"{free_port()},{free_port()}", "--agent-server", "http://10.0.0.1:7070")
+    assert p.returncode == 2 and "refusing plain HTTP" in p.stderr, p.stdout + p.stderr
+    assert not remote.exists(), "refused before any step"
+
+    p = bootstrap(sshd, env, "--labels", "env=tls", "--name", "tls-1", "--ca", cert, "--remote-dir", remote,
+                  "--ports", f"{free_port()},{free_port()}", "--timeout", "60s")
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = json.loads(p.stdout)
+    assert out["host"]["online"] is True and out["host"]["labels"] == {"env": "tls"}, out
+    data = remote / "data"
+    ca = data / "server-ca.pem"
+    assert ca.read_bytes() == cert.read_bytes() and stat.S_IMODE(ca.stat().st_mode) == 0o644
+    cmdline = Path(f"/proc/{out['pid']}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[cmdline.index(b"--ca") + 1] == str(ca).encode(), cmdline
+    assert cmdline[cmdline.index(b"--server") + 1] == server.url.encode(), cmdline
+    assert not list(data.glob(".server-ca.new.*"))
