@@ -29,6 +29,7 @@ const struct sw_cli_cmd sw_cli_commands[] = {
 	{ "releases", sw_cmd_releases, "list releases, newest first: made here, or on the server and where they run" },
 	{ "audit", sw_cmd_audit, "inspect the event log (audit verify, audit log)" },
 	{ "server", sw_cmd_server, "run the control plane: HTTP API and rollout controller" },
+	{ "ping", sw_cmd_ping, "does the server answer? (--wait: until it does, for scripts)" },
 	{ "token", sw_cmd_token, "manage API tokens (create, list, revoke)" },
 	{ "join-token", sw_cmd_join_token, "create a one-time token for enrolling an agent" },
 	{ "hosts", sw_cmd_hosts, "list enrolled hosts; revoke one; set one up over SSH (alias: host)" },

@@ -14,6 +14,13 @@ uint64_t sw_clock_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+int sw_clock_sleep_ms(uint64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L };
+
+	return nanosleep(&ts, NULL) == 0 ? 0 : -1;
+}
+
 int64_t sw_clock_wall_ms(void)
 {
 	struct timespec ts;

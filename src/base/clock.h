@@ -16,6 +16,8 @@
 
 uint64_t sw_clock_mono_ms(void);
 int64_t sw_clock_wall_ms(void);
+/* Sleep ms milliseconds; returns early (-1) only when a signal interrupted it. */
+int sw_clock_sleep_ms(uint64_t ms);
 /* ms since the epoch -> "YYYY-MM-DDTHH:MM:SS.mmmZ". */
 const char *sw_clock_format_utc(int64_t wall_ms, char *out, size_t size);
 /* Parses the form above (or without .mmm); returns -1 on bad syntax. */

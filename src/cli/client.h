@@ -68,6 +68,9 @@ struct sw_client {
 	long last_status;
 };
 
+/* token_opt for a client of public routes only (GET /api/v1/health): no token is looked for. */
+#define SW_CLIENT_NO_TOKEN ((const char *)sw_client_no_token)
+extern const char sw_client_no_token[];
 /* Resolve server, token and TLS trust (options first, then the environment). */
 int sw_client_init(struct sw_client *c, const char *server_opt, const char *token_opt, struct sw_err *err);
 /*

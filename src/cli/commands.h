@@ -31,5 +31,6 @@ int sw_cmd_abort(int argc, char **argv);   /* cli/deploy.c */
 int sw_cmd_retry(int argc, char **argv);   /* cli/deploy.c */
 int sw_cmd_analysis(int argc, char **argv); /* cli/analysis.c */
 int sw_cmd_haproxy_config(int argc, char **argv); /* cli/haproxy_config.c */
+int sw_cmd_ping(int argc, char **argv);     /* cli/ping.c */
 
 #endif
