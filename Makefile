@@ -1,7 +1,10 @@
 # Slipway build. `make deps` installs Debian packages, `make` builds
 # build/slipway, `make test` runs every test (unit, unit under ASan+UBSan,
 # fuzz corpus replay, e2e scenarios). SANITIZE=address,undefined builds the
-# whole tree with sanitizers into build/san.
+# whole tree with sanitizers into build/san. `make install` installs the
+# binary, the manual pages (`make man`, made from --help by help2man), the
+# systemd units and the docs under PREFIX (default /usr/local), honouring
+# DESTDIR; `make uninstall` removes them (docs/deploying.md).
 
 PKGS := yaml-0.1 jansson libsodium sqlite3 libarchive lua5.4 libgit2 libcurl libmicrohttpd gnutls libpq expat
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
@@ -35,7 +38,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps unit unit-san fuzz fuzz-replay e2e test bench clean examples
+.PHONY: all deps unit unit-san fuzz fuzz-replay e2e test bench clean examples man install uninstall
 all: $(B)/slipway examples
 
 deps:
@@ -104,6 +107,39 @@ test: all
 	$(MAKE) unit-san
 	$(MAKE) fuzz-replay
 	$(MAKE) e2e
+
+# Manual pages: slipway(1) and slipway-CMD(1) for each command, from --help.
+man: $(B)/man/slipway.1
+
+$(B)/man/slipway.1: $(B)/slipway scripts/gen-man.sh
+	bash scripts/gen-man.sh $(B)/slipway $(B)/man
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/slipway
+# systemd reads units from /usr/local/lib/systemd/system and /lib/systemd/system too.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+UNITS := slipway-server.service slipway-agent.service
+
+# The units name the installed binary and docs: @BINDIR@ and @DOCDIR@ are filled in here.
+install: $(B)/slipway $(B)/man/slipway.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(B)/slipway $(DESTDIR)$(BINDIR)/slipway
+	install -m 0644 $(B)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	for u in $(UNITS); do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' contrib/systemd/$$u.in >$(B)/$$u && \
+		install -m 0644 $(B)/$$u $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 contrib/systemd/agent.env contrib/systemd/server.env $(DESTDIR)$(DOCDIR)/examples/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/slipway $(DESTDIR)$(MANDIR)/man1/slipway.1 $(DESTDIR)$(MANDIR)/man1/slipway-*.1
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(wildcard docs/*.md))) \
+		$(DESTDIR)$(DOCDIR)/examples/agent.env $(DESTDIR)$(DOCDIR)/examples/server.env
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 bench: $(B)/slipway
 	SLIPWAY_BIN=$(abspath $(B)/slipway) bash bench/pipeline/run.sh

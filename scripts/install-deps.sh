@@ -13,6 +13,8 @@ PKGS=(
 	libcmocka-dev python3 python3-pytest minisign zstd sqlite3 procps haproxy prometheus openssl
 	# host bootstrap over ssh: the client it runs, the sshd its test starts
 	openssh-client openssh-server
+	# packaging (make install's manual pages, the Debian package) and its test
+	help2man debhelper dpkg-dev fakeroot man-db groff-base systemd
 )
 if [ "${1:-}" = "--bench" ]; then PKGS+=(time); fi
 
