@@ -176,6 +176,7 @@ def test_debian_package(tmp_path):
     for f in ("usr/bin/slipway", "lib/systemd/system/slipway-server.service",
               "lib/systemd/system/slipway-agent.service", "usr/share/man/man1/slipway.1.gz",
               "usr/share/man/man1/slipway-agent.1.gz", "usr/share/doc/slipway/copyright",
+              "usr/share/doc/slipway/deploying.md",
               "etc/slipway/agent.env", "etc/slipway/server.env"):
         assert f in files, (f, sorted(files))
     ctl = tmp_path / "control"
