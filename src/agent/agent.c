@@ -17,6 +17,7 @@
 #include "agent/hook.h"
 #include "agent/installer.h"
 #include "agent/logread.h"
+#include "agent/ports.h"
 #include "agent/reconcile.h"
 #include "agent/runspec.h"
 #include "agent/signedrun.h"
@@ -29,6 +30,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/netaddr.h"
 #include "base/num.h"
 #include "base/tls.h"
 #include "spec/spec.h"
@@ -124,6 +126,7 @@ struct sw_agent {
 	char token[512];
 	char host_id[128];
 	char name[256];
+	char address[SW_NETADDR_MAX]; /* where services are reached; "" when unknown (heartbeat, enrollment) */
 	uint64_t heartbeat_ms, poll_wait_s, log_max;
 	unsigned log_keep;
 	bool stop_on_exit;
@@ -1495,6 +1498,8 @@ static json_t *sw_agent_status_json(struct sw_agent *ag)
 			"services", services, "disk_free_bytes", (json_int_t)sw_agent_disk_free(ag->root), "agent",
 			"version", SW_VERSION, "pid", (json_int_t)getpid(), "rss_kb", (json_int_t)rss, "hwm_kb",
 			(json_int_t)hwm);
+	if (doc && ag->address[0])
+		json_object_set_new(doc, "address", json_string(ag->address));
 	return doc;
 }
 
@@ -1648,6 +1653,85 @@ static int sw_agent_tls_set(struct sw_agent *ag, const struct sw_agent_config *c
 	return sw_httpc_check_url(server, cfg->insecure_http, "server URL", err);
 }
 
+#define SW_AGENT_OWN_PORTS_MAX 256
+
+/*
+ * The ports this host's own services hold: those of run/<service>-<slot>.json
+ * whose pid file names a live process (what sw_agent_adopt will adopt). Only
+ * looked at, not adopted: the pidfd is closed again.
+ */
+static size_t sw_agent_own_ports(struct sw_agent *ag, unsigned *own, size_t max)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	if (sw_snprintf(dir, sizeof(dir), "%s/run", ag->root) < 0 || !(d = opendir(dir)))
+		return 0;
+	while ((de = readdir(d)) && n < max) {
+		struct sw_supervisor_proc p = SW_SUPERVISOR_PROC_INIT;
+		struct sw_err err = SW_ERR_INIT;
+		size_t len = strlen(de->d_name);
+		long long port;
+		json_t *st;
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".json") || de->d_name[0] == '.' ||
+		    sw_snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < 0)
+			continue;
+		st = sw_json_load_file(path, (size_t)16 << 20, &err);
+		port = sw_json_int(st, "port", 0);
+		json_decref(st);
+		if (port < 1 || port > 65535 || sw_snprintf(path, sizeof(path), "%s/%.*s.pid", dir, (int)(len - 5),
+								    de->d_name) < 0)
+			continue;
+		if (sw_supervisor_adopt(path, &p, &err) == 1)
+			own[n++] = (unsigned)port;
+		sw_supervisor_release(&p);
+	}
+	closedir(d);
+	return n;
+}
+
+/* The start check of the slot ports (agent/ports.h): a port another process holds ends the agent (exit 2). */
+static int sw_agent_check_ports(struct sw_agent *ag, const unsigned ports[2], struct sw_err *err)
+{
+	unsigned own[SW_AGENT_OWN_PORTS_MAX];
+	size_t n = sw_agent_own_ports(ag, own, SW_AGENT_OWN_PORTS_MAX);
+
+	return sw_ports_check(ports, own, n, err);
+}
+
+/*
+ * ag->address: --address, else the source address of this machine's route
+ * to the server (127.0.0.1 for a server on loopback). Left empty, with a
+ * warning, when the server's host does not resolve: the server then falls
+ * back to the host's name.
+ */
+static void sw_agent_pick_address(struct sw_agent *ag, const struct sw_agent_config *cfg, const char *server)
+{
+	struct sw_err aerr = SW_ERR_INIT;
+	char host[SW_NETADDR_MAX];
+	unsigned port;
+
+	if (ag->address[0])
+		return;
+	if (cfg->address) {
+		sw_strlcpy(ag->address, cfg->address, sizeof(ag->address));
+		return;
+	}
+	if (sw_httpc_url_host(server, host, sizeof(host), &port, &aerr) < 0 ||
+	    sw_netaddr_route_source(host, port, ag->address, sizeof(ag->address), &aerr) < 0) {
+		ag->address[0] = '\0';
+		sw_warn("cannot tell which address this host reaches the server from (%s): no address reported; "
+			"give --address HOST",
+			aerr.msg);
+		return;
+	}
+	sw_info("services are reached on %s (the source address of the route to %s; --address sets it)",
+		ag->address, host);
+}
+
 static int sw_agent_identity(struct sw_agent *ag, const struct sw_agent_config *cfg, struct sw_identity *id,
 			     struct sw_err *err)
 {
@@ -1681,6 +1765,10 @@ static int sw_agent_identity(struct sw_agent *ag, const struct sw_agent_config *
 			sw_warn("--ports differ from the enrolled ports %u,%u; the server's desired state decides the ports",
 				id->ports[0], id->ports[1]);
 		sw_agent_tls_override(cfg, id);
+		if (sw_agent_check_ports(ag, id->ports, err) < 0) {
+			sw_identity_release(id);
+			return -1;
+		}
 		return sw_agent_tls_set(ag, cfg, id->server, id->pin, id->ca, err);
 	}
 	if (!cfg->join_token && !cfg->join_file)
@@ -1692,6 +1780,9 @@ static int sw_agent_identity(struct sw_agent *ag, const struct sw_agent_config *
 		return sw_err_set(err, SW_EINPUT, "--server URL is required to enroll");
 	if (!cfg->ports[0] || !cfg->ports[1])
 		return sw_err_set(err, SW_EINPUT, "--ports A,B is required to enroll");
+	/* Before the join token is used: a refused start leaves it valid. */
+	if (sw_agent_check_ports(ag, cfg->ports, err) < 0)
+		return -1;
 	if (!cfg->name) {
 		if (gethostname(host, sizeof(host)) < 0 || !host[0])
 			snprintf(host, sizeof(host), "host");
@@ -1715,9 +1806,10 @@ static int sw_agent_identity(struct sw_agent *ag, const struct sw_agent_config *
 	rc = sw_agent_tls_set(ag, cfg, cfg->server, cfg->pin ? cfg->pin : tpin, cfg->ca_file ? cfg->ca_file : "", err);
 	if (rc < 0)
 		goto out;
+	sw_agent_pick_address(ag, cfg, cfg->server);
 	for (;;) {
 		struct sw_enroll_request rq = { cfg->server, secret, &ag->tls, cfg->name ? cfg->name : host, cfg->labels,
-						{ cfg->ports[0], cfg->ports[1] } };
+						{ cfg->ports[0], cfg->ports[1] }, ag->address };
 		bool stop;
 
 		sw_err_clear(err);
@@ -1798,6 +1890,7 @@ int sw_agent_run(const struct sw_agent_config *cfg, struct sw_err *err)
 	sw_strlcpy(ag->token, id.host_token, sizeof(ag->token));
 	sw_strlcpy(ag->host_id, id.host_id, sizeof(ag->host_id));
 	sw_strlcpy(ag->name, id.name, sizeof(ag->name));
+	sw_agent_pick_address(ag, cfg, ag->server);
 	ag->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : id.heartbeat_ms;
 	if (ag->heartbeat_ms < 50)
 		ag->heartbeat_ms = 1000;

@@ -51,6 +51,7 @@ struct sw_agent_config {
 	const char *pin;        /* "sha256//..."; NULL: the join token's, else the identity's */
 	bool insecure_http;     /* allow http:// to a server that is not loopback */
 	const char *name;       /* host name for enrollment; NULL: gethostname() */
+	const char *address;    /* where services are reached; NULL: the source address of the route to the server */
 	const json_t *labels;   /* object of strings, or NULL */
 	unsigned ports[2];      /* 0: from the identity */
 	uint64_t heartbeat_ms;  /* 0: what the server asked for */

@@ -40,11 +40,46 @@ const char *sw_enroll_api_message(long status, const struct sw_buf *body, char *
 	return out;
 }
 
+static int sw_enroll_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+int sw_enroll_join_token_parse(const char *buf, size_t len, char *out, size_t size, const char *path,
+			       struct sw_err *err)
+{
+	size_t start, end, i;
+
+	if (size)
+		out[0] = '\0';
+	for (start = 0; start < len && sw_enroll_space(buf[start]); start++)
+		;
+	for (end = len; end > start && sw_enroll_space(buf[end - 1]); end--)
+		;
+	if (end == start)
+		return sw_err_set(err, SW_EINPUT, "join file '%s' is empty: it should hold one join token", path);
+	for (i = start; i < end; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (c <= 0x20 || c >= 0x7f)
+			return sw_err_set(err, SW_EINPUT,
+					  "join file '%s': byte %zu is not part of a token (one token on one line, as "
+					  "'slipway join-token create' prints it)",
+					  path, i + 1);
+	}
+	if (end - start >= size)
+		return sw_err_set(err, SW_EINPUT, "join file '%s': the token is too long (%zu bytes)", path,
+				  end - start);
+	memcpy(out, buf + start, end - start);
+	out[end - start] = '\0';
+	return 0;
+}
+
 int sw_enroll_read_join_file(const char *path, char *out, size_t size, struct sw_err *err)
 {
 	char buf[SW_JOIN_FILE_MAX + 1];
 	struct stat st;
-	size_t len = 0, start, end, i;
+	size_t len = 0;
 	ssize_t n;
 	int fd, rc = -1;
 
@@ -86,33 +121,8 @@ int sw_enroll_read_join_file(const char *path, char *out, size_t size, struct sw
 			goto out;
 		}
 	}
-	for (start = 0; start < len && (buf[start] == ' ' || buf[start] == '\t' || buf[start] == '\n' ||
-				     buf[start] == '\r'); start++)
-		;
-	for (end = len; end > start && (buf[end - 1] == ' ' || buf[end - 1] == '\t' || buf[end - 1] == '\n' ||
-				     buf[end - 1] == '\r'); end--)
-		;
-	if (end == start) {
-		sw_err_set(err, SW_EINPUT, "join file '%s' is empty: it should hold one join token", path);
+	if (sw_enroll_join_token_parse(buf, len, out, size, path, err) < 0)
 		goto out;
-	}
-	for (i = start; i < end; i++) {
-		unsigned char c = (unsigned char)buf[i];
-
-		if (c <= 0x20 || c >= 0x7f) {
-			sw_err_set(err, SW_EINPUT,
-				   "join file '%s': byte %zu is not part of a token (one token on one line, as "
-				   "'slipway join-token create' prints it)",
-				   path, i + 1);
-			goto out;
-		}
-	}
-	if (end - start >= size) {
-		sw_err_set(err, SW_EINPUT, "join file '%s': the token is too long (%zu bytes)", path, end - start);
-		goto out;
-	}
-	memcpy(out, buf + start, end - start);
-	out[end - start] = '\0';
 	rc = 0;
 out:
 	sodium_memzero(buf, sizeof(buf));
@@ -329,6 +339,8 @@ int sw_enroll(const char *root, const struct sw_enroll_request *rq, struct sw_id
 		return sw_err_set(err, SW_EINPUT, "server URL too long");
 	in = json_pack("{s:s, s:s, s:o, s:[i,i]}", "join_token", rq->join_token, "name", rq->name, "labels",
 		       rq->labels ? json_deep_copy(rq->labels) : json_object(), "ports", (int)rq->ports[0], (int)rq->ports[1]);
+	if (in && rq->address && rq->address[0])
+		json_object_set_new(in, "address", json_string(rq->address));
 	if (!in || sw_json_canonical(in, &body) < 0) {
 		sw_err_set(err, SW_EINTERNAL, "cannot build the enrollment request");
 		goto out;

@@ -2,7 +2,7 @@
  * enroll.h - the agent's identity: enrollment with a one-time join token
  * and the identity file it leaves in the agent root.
  *
- * POST /api/v1/agent/enroll {join_token, name, labels, ports: [A, B]}
+ * POST /api/v1/agent/enroll {join_token, name, labels, ports: [A, B], address?}
  *   -> {host_id, host_token, trusted_keys: ["<minisign .pub text>", ...], heartbeat_ms}
  *
  * <root>/agent.json (mode 0600, written atomically, after the keys):
@@ -71,6 +71,7 @@ struct sw_enroll_request {
 	const char *name;
 	const json_t *labels;
 	unsigned ports[2];
+	const char *address; /* where the host's services are reached; NULL or "": not sent */
 };
 
 /*
@@ -87,6 +88,9 @@ int sw_enroll(const char *root, const struct sw_enroll_request *rq, struct sw_id
  * The buffer that held the file is wiped.
  */
 int sw_enroll_read_join_file(const char *path, char *out, size_t size, struct sw_err *err);
+/* The token in a join file's len bytes of text (path for messages); as above. Fuzzed by tests/fuzz/fuzz_hostargs.c. */
+int sw_enroll_join_token_parse(const char *buf, size_t len, char *out, size_t size, const char *path,
+			       struct sw_err *err);
 
 /* The message of an API error body {"error": {"message": ...}}, or "HTTP <status>". */
 const char *sw_enroll_api_message(long status, const struct sw_buf *body, char *out, size_t size);

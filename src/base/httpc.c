@@ -9,9 +9,40 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+int sw_httpc_url_host(const char *url, char *host, size_t size, unsigned *port, struct sw_err *err)
+{
+	CURLU *u = curl_url();
+	char *h = NULL, *p = NULL;
+	unsigned long v = 0;
+	int rc = -1;
+
+	if (!u)
+		return sw_err_set(err, SW_EINTERNAL, "out of memory");
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+		sw_err_set(err, SW_EINPUT, "'%.200s' is not a URL with a host", url);
+		goto out;
+	}
+	v = strtoul(p, NULL, 10);
+	if (v < 1 || v > 65535 || strlen(h) >= size) {
+		sw_err_set(err, SW_EINPUT, "'%.200s': bad port or host too long", url);
+		goto out;
+	}
+	memcpy(host, h, strlen(h) + 1);
+	*port = (unsigned)v;
+	rc = 0;
+out:
+	curl_free(h);
+	curl_free(p);
+	curl_url_cleanup(u);
+	return rc;
+}
 
 int sw_httpc_global_init(void)
 {

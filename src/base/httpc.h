@@ -65,6 +65,12 @@ int sw_httpc_global_init(void);
  * message ("--server").
  */
 int sw_httpc_check_url(const char *url, bool insecure_http, const char *what, struct sw_err *err);
+/*
+ * The host (IPv6 in brackets, as in the URL) and port (the scheme's default
+ * when none is given) of an http:// or https:// URL, parsed by libcurl.
+ * SW_EINPUT naming the URL otherwise.
+ */
+int sw_httpc_url_host(const char *url, char *host, size_t size, unsigned *port, struct sw_err *err);
 /* resp gets the body (unless download_path); *status the HTTP status. */
 int sw_httpc_do(const struct sw_httpc_req *req, long *status, struct sw_buf *resp, struct sw_err *err);
 

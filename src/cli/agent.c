@@ -10,6 +10,7 @@
 #include "agent/enroll.h"
 #include "base/httpc.h"
 #include "base/log.h"
+#include "base/netaddr.h"
 #include "base/num.h"
 #include "base/tls.h"
 #include "base/fs.h"
@@ -27,7 +28,7 @@
 
 static const char sw_agent_usage[] =
 	"usage: slipway agent --root DIR [--server URL] [--join-file FILE] [--name NAME]\n"
-	"                     [--labels K=V,...] [--ports A,B] [options]\n"
+	"                     [--labels K=V,...] [--ports A,B] [--address HOST] [options]\n"
 	"\n"
 	"Run the host agent: enroll once with a join token, then long-poll the\n"
 	"server for this host's desired state, install and verify releases, run\n"
@@ -54,7 +55,13 @@ static const char sw_agent_usage[] =
 	"                          (or SLIPWAY_INSECURE_HTTP=1): tokens then cross the network in clear\n"
 	"  --name NAME             host name to enroll with (default: the machine's host name)\n"
 	"  --labels K=V,...        host labels to enroll with (e.g. env=staging,region=eu)\n"
-	"  --ports A,B             the ports of slot a and slot b (required to enroll)\n"
+	"  --ports A,B             the ports of slot a and slot b (required to enroll); a port\n"
+	"                          another process holds is refused at start (exit 2), one in\n"
+	"                          the kernel's ephemeral range gets a warning\n"
+	"  --address HOST          the address load balancers reach this host's services on\n"
+	"                          (IPv4, IPv6 or DNS name), reported at enrollment and in every\n"
+	"                          heartbeat (default: the source address of this machine's route\n"
+	"                          to the server, 127.0.0.1 when the server is on loopback)\n"
 	"  --heartbeat-ms N        status report interval (default: what the server asks, 1000)\n"
 	"  --poll-wait SECONDS     long-poll wait per request, 1..30 (default 25)\n"
 	"  --log-max SIZE          rotate a service log at this size (default 10MB)\n"
@@ -69,13 +76,15 @@ static const char sw_agent_usage[] =
 	"Diagnostics go to stderr (logfmt; SLIPWAY_LOG_FORMAT=json for JSON lines,\n"
 	"SLIPWAY_LOG=debug|info|warn|error, default info).\n"
 	"Exit 0 after SIGTERM/SIGINT, 1 when the server refuses this host's identity\n"
-	"(revoked, unknown) or the join token, 2 for bad usage.\n";
+	"(revoked, unknown) or the join token, 2 for bad usage, an unsafe join file or a\n"
+	"port that is taken.\n";
 
 enum {
 	OPT_ROOT = 256,
 	OPT_SERVER,
 	OPT_JOIN,
 	OPT_JOIN_FILE,
+	OPT_ADDRESS,
 	OPT_NAME,
 	OPT_LABELS,
 	OPT_PORTS,
@@ -114,6 +123,7 @@ int sw_cmd_agent(int argc, char **argv)
 		{ "server", required_argument, NULL, OPT_SERVER },
 		{ "join", required_argument, NULL, OPT_JOIN },
 		{ "join-file", required_argument, NULL, OPT_JOIN_FILE },
+		{ "address", required_argument, NULL, OPT_ADDRESS },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "labels", required_argument, NULL, OPT_LABELS },
 		{ "ports", required_argument, NULL, OPT_PORTS },
@@ -169,6 +179,16 @@ int sw_cmd_agent(int argc, char **argv)
 			break;
 		case OPT_JOIN_FILE:
 			cfg.join_file = optarg;
+			break;
+		case OPT_ADDRESS:
+			if (sw_netaddr_kind(optarg) == SW_NETADDR_BAD || strlen(optarg) >= SW_NETADDR_MAX) {
+				rc = sw_cli_usage_error(cmd,
+							"--address: '%.300s' is not an IPv4 address, an IPv6 address or a "
+							"host name of A-Z a-z 0-9 . -",
+							optarg);
+				goto out;
+			}
+			cfg.address = optarg;
 			break;
 		case OPT_NAME:
 			cfg.name = optarg;

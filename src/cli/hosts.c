@@ -1,8 +1,9 @@
 /*
  * cli/hosts.c - `slipway hosts`: the enrolled hosts as the server sees
- * them (labels, online/offline, last seen, what runs per service and slot),
- * and `slipway hosts revoke ID`; `hosts bootstrap` is in cli/bootstrap.c.
- * Through the HTTP API (cli/client.h).
+ * them (address, labels, online/offline, last seen, what runs per service
+ * and slot), `slipway hosts label HOST k=v... k-` and `slipway hosts
+ * revoke ID`; `hosts bootstrap` is in cli/bootstrap.c. Through the HTTP API
+ * (cli/client.h).
  * Calls cli/client, base/; prints.
  */
 #include "base/buf.h"
@@ -18,16 +19,23 @@
 
 static const char sw_hosts_usage[] =
 	"usage: slipway hosts [--server URL] [--token TOKEN] [--output text|json]\n"
+	"       slipway hosts label HOST KEY=VALUE... KEY-... [--server URL] [--token TOKEN]\n"
 	"       slipway hosts revoke ID [--server URL] [--token TOKEN]\n"
 	"       slipway hosts bootstrap ssh://USER@HOST[:PORT] --labels K=V,... [options]\n"
 	"       ('slipway host ...' is the same command)\n"
 	"\n"
 	"List the enrolled hosts: name, id, online or offline (seen within three\n"
-	"heartbeats), last seen, labels and the release running per service and slot\n"
-	"(\"*\" marks the slot that takes traffic). 'revoke' withdraws a host's identity\n"
-	"(admin): its agent is refused from then on. 'bootstrap' sets a host up over\n"
-	"SSH: binary, join token, agent, and waits until it is online (see\n"
-	"'slipway hosts bootstrap --help').\n"
+	"heartbeats), last seen, the address its agent reaches services on, labels and\n"
+	"the release running per service and slot (\"*\" marks the slot that takes\n"
+	"traffic).\n"
+	"'label' (admin) sets labels (KEY=VALUE) and removes them (KEY-) on the host\n"
+	"HOST (its name or id), as 'kubectl label' does; the change is recorded in the\n"
+	"event log (host.labeled, with who made it) and deployments created afterwards\n"
+	"select hosts by the new labels. The label 'address' overrides the address the\n"
+	"agent reports (load balancers, smoke tests and analyses use it).\n"
+	"'revoke' withdraws a host's identity (admin): its agent is refused from then on.\n"
+	"'bootstrap' sets a host up over SSH: binary, join token, agent, and waits until\n"
+	"it is online (see 'slipway hosts bootstrap --help').\n"
 	"\n"
 	"options:\n"
 	"  --server URL      server URL (default $SLIPWAY_SERVER)\n"
@@ -88,6 +96,78 @@ static const char *sw_hosts_ago(const json_t *h, char *out, size_t size)
 	return out;
 }
 
+/*
+ * `hosts label HOST KEY=VALUE... KEY-...`: the arguments become
+ * POST /api/v1/hosts/{HOST}/labels {set, remove}. The server validates keys
+ * and values (its message names the label); here only the shape is checked.
+ */
+static int sw_hosts_label(const char *host, int n, char **args, const char *server, const char *token,
+			  enum sw_output out)
+{
+	const char *cmd = "hosts label";
+	struct sw_err err = SW_ERR_INIT;
+	struct sw_client cl;
+	json_t *set = json_object(), *remove = json_array(), *body, *resp = NULL;
+	char path[512], esc[256];
+	int i, rc = 2;
+
+	for (i = 0; i < n; i++) {
+		const char *a = args[i], *eq = strchr(a, '=');
+		size_t len = strlen(a);
+		char key[128];
+
+		if (a[0] == '-') {
+			rc = sw_cli_usage_error("hosts", "unexpected option '%s' (options go before 'label')", a);
+			goto out;
+		}
+		if (eq && eq > a && (size_t)(eq - a) < sizeof(key)) {
+			memcpy(key, a, (size_t)(eq - a));
+			key[eq - a] = '\0';
+			if (json_object_get(set, key)) {
+				rc = sw_cli_usage_error("hosts", "label '%s' is given twice", key);
+				goto out;
+			}
+			json_object_set_new(set, key, json_string(eq + 1));
+		} else if (!eq && len > 1 && len < sizeof(key) && a[len - 1] == '-') {
+			json_array_append_new(remove, json_stringn(a, len - 1));
+		} else {
+			rc = sw_cli_usage_error("hosts", "'%.200s' is neither KEY=VALUE (set a label) nor KEY- (remove one)", a);
+			goto out;
+		}
+	}
+	if (sw_client_escape(host, esc, sizeof(esc)) < 0) {
+		rc = sw_cli_usage_error("hosts", "host '%.64s' is too long", host);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/api/v1/hosts/%s/labels", esc);
+	body = json_object();
+	if (json_object_size(set))
+		json_object_set(body, "set", set);
+	if (json_array_size(remove))
+		json_object_set(body, "remove", remove);
+	if (sw_client_init(&cl, server, token, &err) < 0 || sw_client_json(&cl, "POST", path, body, &resp, &err) < 0) {
+		json_decref(body);
+		rc = sw_cli_fail(cmd, &err);
+		goto out;
+	}
+	json_decref(body);
+	if (out == SW_OUTPUT_JSON) {
+		sw_cli_print_json(resp);
+	} else {
+		struct sw_buf labels = SW_BUF_INIT(4096);
+
+		sw_hosts_labels(json_object_get(resp, "labels"), &labels);
+		printf("%s: %s\n", sw_json_str(resp, "name") ? sw_json_str(resp, "name") : host, sw_buf_str(&labels));
+		sw_buf_release(&labels);
+		json_decref(resp);
+	}
+	rc = 0;
+out:
+	json_decref(set);
+	json_decref(remove);
+	return rc;
+}
+
 int sw_cmd_hosts(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -97,7 +177,8 @@ int sw_cmd_hosts(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd = "hosts", *server = NULL, *token = NULL, *revoke = NULL;
+	const char *cmd = "hosts", *server = NULL, *token = NULL, *revoke = NULL, *label = NULL;
+	int label_first = 0;
 	enum sw_output out = SW_OUTPUT_TEXT;
 	struct sw_err err = SW_ERR_INIT;
 	struct sw_client cl;
@@ -135,19 +216,28 @@ int sw_cmd_hosts(int argc, char **argv)
 			return sw_cli_bad_option(cmd, c, argv, opts);
 		}
 	}
-	if (optind < argc) {
+	if (optind < argc && !strcmp(argv[optind], "label")) {
+		if (optind + 1 >= argc)
+			return sw_cli_usage_error(cmd, "which host? give its name or ID (see 'slipway hosts')");
+		if (optind + 2 >= argc)
+			return sw_cli_usage_error(cmd, "what to change? give KEY=VALUE to set a label, KEY- to remove one");
+		label = argv[optind + 1];
+		label_first = optind + 2;
+	} else if (optind < argc) {
 		if (!strcmp(argv[optind], "bootstrap"))
 			return sw_cli_usage_error(cmd, "give 'bootstrap' first, its options after it: "
 						       "slipway hosts bootstrap ssh://USER@HOST --labels ...");
 		if (strcmp(argv[optind], "revoke"))
 			return sw_cli_unknown_subcommand(cmd, argv[optind],
-							 (const char *const[]){ "revoke", "bootstrap", NULL });
+							 (const char *const[]){ "label", "revoke", "bootstrap", NULL });
 		if (optind + 1 >= argc)
 			return sw_cli_usage_error(cmd, "which host? give its ID (see 'slipway hosts')");
 		if (optind + 2 < argc)
 			return sw_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 2]);
 		revoke = argv[optind + 1];
 	}
+	if (label)
+		return sw_hosts_label(label, argc - label_first, argv + label_first, server, token, out);
 	if (sw_client_init(&cl, server, token, &err) < 0)
 		return sw_cli_fail(cmd, &err);
 	if (revoke) {
@@ -175,7 +265,8 @@ int sw_cmd_hosts(int argc, char **argv)
 		json_decref(resp);
 		return 0;
 	}
-	printf("%-20s %-20s %-8s %-10s %-30s %s\n", "NAME", "ID", "STATUS", "SEEN", "LABELS", "SERVICES");
+	printf("%-20s %-20s %-8s %-10s %-16s %-30s %s\n", "NAME", "ID", "STATUS", "SEEN", "ADDRESS", "LABELS",
+	       "SERVICES");
 	json_array_foreach(resp, i, h)
 	{
 		struct sw_buf labels = SW_BUF_INIT(4096), services = SW_BUF_INIT(4096);
@@ -185,9 +276,10 @@ int sw_cmd_hosts(int argc, char **argv)
 
 		sw_hosts_labels(json_object_get(h, "labels"), &labels);
 		sw_hosts_services(json_object_get(h, "services"), &services);
-		printf("%-20s %-20s %-8s %-10s %-30s %s\n", sw_json_str(h, "name") ? sw_json_str(h, "name") : "",
+		printf("%-20s %-20s %-8s %-10s %-16s %-30s %s\n", sw_json_str(h, "name") ? sw_json_str(h, "name") : "",
 		       sw_json_str(h, "id") ? sw_json_str(h, "id") : "", state, sw_hosts_ago(h, ago, sizeof(ago)),
-		       sw_buf_str(&labels), sw_buf_str(&services));
+		       sw_json_str(h, "address") ? sw_json_str(h, "address") : "-", sw_buf_str(&labels),
+		       sw_buf_str(&services));
 		sw_buf_release(&labels);
 		sw_buf_release(&services);
 	}

@@ -135,6 +135,9 @@ const char *sw_plan_address(const json_t *host)
 {
 	const char *a = sw_json_str(json_object_get(host, "labels"), "address");
 
+	if (a && *a)
+		return a;
+	a = sw_json_str(host, "address");
 	return a && *a ? a : sw_json_str(host, "name");
 }
 

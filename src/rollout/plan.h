@@ -72,7 +72,11 @@ char *sw_plan_selector_text(const json_t *selector);
  * not revoked, sorted by name: a new array of borrowed-then-increfed records.
  */
 json_t *sw_plan_select(const json_t *host_list, const json_t *selector);
-/* The address the smoke command, analyses and balancers use for a host record: label "address", else its name. */
+/*
+ * The address the smoke command, analyses and balancers use for a host
+ * record: its label "address" (an override an admin sets), else the address
+ * its agent reports ("address", agent --address), else its name.
+ */
 const char *sw_plan_address(const json_t *host);
 /* Resolve the rolling limits for n hosts (rolling = env JSON "rolling"). */
 int sw_plan_limits(const json_t *rolling, size_t n, struct sw_plan_limits *out, struct sw_err *err);

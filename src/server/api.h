@@ -63,6 +63,7 @@ int sw_api_replace_check(struct sw_store *st, const char *name, struct sw_err *e
 /* api_hosts.c */
 int sw_api_hosts_list(struct sw_api *a, struct sw_err *err);
 int sw_api_host_revoke(struct sw_api *a, struct sw_err *err);
+int sw_api_host_labels(struct sw_api *a, struct sw_err *err);
 /* api_agent.c */
 int sw_api_agent_enroll(struct sw_api *a, struct sw_err *err);
 int sw_api_agent_desired(struct sw_api *a, struct sw_err *err);

@@ -123,17 +123,17 @@ int sw_api_agent_enroll(struct sw_api *a, struct sw_err *err)
 		sw_err_set(err, SW_EINPUT, "too many labels (the agent's and the join token's together)");
 		goto rollback;
 	}
-	rec = json_pack("{s:s, s:s, s:O, s:s, s:[i,i]}", "id", id, "name", req.name, "labels", labels, "token_hash",
-			hash, "ports", req.ports[0], req.ports[1]);
+	rec = json_pack("{s:s, s:s, s:O, s:s, s:[i,i], s:s}", "id", id, "name", req.name, "labels", labels, "token_hash",
+			hash, "ports", req.ports[0], req.ports[1], "address", req.address ? req.address : "");
 	if (sw_store_host_create(s->store, rec, err) < 0 || sw_store_host_lookup_token(s->store, hash, &host, err) < 0)
 		goto rollback;
 	snprintf(subject, sizeof(subject), "host/%s", sw_json_str(host, "id"));
 	/* The new host is the actor: "agent:<name>". */
 	snprintf(a->who.actor, sizeof(a->who.actor), "agent:%s", req.name);
 	if (sw_api_event(a, "host.enrolled", subject,
-			 json_pack("{s:O?, s:s, s:O, s:[i,i], s:b, s:b}", "host_id", json_object_get(host, "id"), "name",
-				   req.name, "labels", labels, "ports", req.ports[0], req.ports[1], "reenrolled",
-				   reenrolled, "replaced", reenrolled),
+			 json_pack("{s:O?, s:s, s:O, s:[i,i], s:s?, s:b, s:b}", "host_id", json_object_get(host, "id"),
+				   "name", req.name, "labels", labels, "ports", req.ports[0], req.ports[1], "address",
+				   req.address, "reenrolled", reenrolled, "replaced", reenrolled),
 			 err) < 0 ||
 	    (reenrolled && sw_api_event(a, "host.replaced", subject,
 					json_pack("{s:O?, s:s}", "host_id", json_object_get(host, "id"), "name", req.name),
@@ -240,10 +240,12 @@ int sw_api_agent_desired(struct sw_api *a, struct sw_err *err)
 int sw_api_agent_status(struct sw_api *a, struct sw_err *err)
 {
 	struct sw_server *s = a->srv;
+	const char *address;
 	int64_t generation;
 	int rc;
 
-	if (sw_val_agent_status(a->body, &generation, err) < 0)
+	/* The address, when given, is stored with the host by the report itself (store.h). */
+	if (sw_val_agent_status(a->body, &generation, &address, err) < 0)
 		return -1;
 	sw_server_lock(s);
 	rc = sw_store_host_report(s->store, a->who.id, sw_clock_wall_ms(), a->body, generation, err);

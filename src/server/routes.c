@@ -32,9 +32,18 @@ const struct sw_route sw_routes[] = {
 	  "Event `join_token.created` (with `replace`)." },
 
 	{ "GET", "/api/v1/hosts", SW_ACCESS_VIEWER, SW_ROUTE_BODY_NONE, sw_api_hosts_list, "-",
-	  "200 `[{id, name, labels, ports, online, revoked, last_seen, last_seen_ms, enrolled, generation_applied, "
-	  "disk_free_bytes, services: [{service, slot, digest, state, port, active, message}]}]`",
-	  "Enrolled hosts. `online`: not revoked and seen within 3 heartbeats." },
+	  "200 `[{id, name, labels, ports, address, online, revoked, last_seen, last_seen_ms, enrolled, "
+	  "generation_applied, disk_free_bytes, services: [{service, slot, digest, state, port, active, message}]}]`",
+	  "Enrolled hosts. `online`: not revoked and seen within 3 heartbeats. `address`: where the agent reaches "
+	  "its services (`agent --address`, reported at enrollment and in every heartbeat), null when never "
+	  "reported." },
+	{ "POST", "/api/v1/hosts/{id}/labels", SW_ACCESS_ADMIN, SW_ROUTE_BODY_JSON, sw_api_host_labels,
+	  "`{set?: {name: value}, remove?: [name]}` (at least one change; a name not in both)",
+	  "200 `{id, name, labels}` (all the host's labels after the change); 400 naming the field; 404 no host "
+	  "with that id or name; 409 the host is revoked",
+	  "Set and remove labels of an enrolled host; {id} is its id or its name. Removing a label it does not "
+	  "have is not an error. Deployments created afterwards select hosts by the new labels (running ones keep "
+	  "their plan). Event `host.labeled` `{host_id, name, set, removed, before, labels}` with the actor." },
 	{ "DELETE", "/api/v1/hosts/{id}", SW_ACCESS_ADMIN, SW_ROUTE_BODY_NONE, sw_api_host_revoke, "-",
 	  "200 `{id, revoked: true}`; 404 unknown id",
 	  "Revoke a host's identity: every agent route answers it 401 \"host identity revoked\". Event "
@@ -150,7 +159,7 @@ const struct sw_route sw_routes[] = {
 	  "there is none." },
 
 	{ "POST", "/api/v1/agent/enroll", SW_ACCESS_JOIN, SW_ROUTE_BODY_JSON, sw_api_agent_enroll,
-	  "`{join_token, name, labels?, ports: [A, B]}` (a `.<pin>` ending of `join_token` is ignored)",
+	  "`{join_token, name, labels?, ports: [A, B], address?}` (a `.<pin>` ending of `join_token` is ignored)",
 	  "201 `{host_id, name, host_token, labels, trusted_keys: [public key file text], heartbeat_ms}`; "
 	  "401 \"unknown join token\", \"join token already used\", \"join token expired\"; 403 a `replace` "
 	  "token used for another name; 409 the name is taken (without a `replace` token for it) or revoked",
@@ -174,7 +183,7 @@ const struct sw_route sw_routes[] = {
 	  "The agent's answer to a log request it got on its long-poll." },
 	{ "POST", "/api/v1/agent/status", SW_ACCESS_AGENT, SW_ROUTE_BODY_JSON, sw_api_agent_status,
 	  "`{generation, services: [{service, slot, digest, state, port?, pid?, message?, active?, verdict?, "
-	  "verdict_message?}], disk_free_bytes?}`; state: installing, installed, starting, healthy, unhealthy, "
+	  "verdict_message?}], disk_free_bytes?, address?}`; state: installing, installed, starting, healthy, unhealthy, "
 	  "stopped, failed, refused; verdict: unhealthy, crashloop (docs/agent.md)",
 	  "200 `{ok: true, heartbeat_ms}`",
 	  "The host's report and heartbeat (at least every `heartbeat_ms`)." },

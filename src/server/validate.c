@@ -2,6 +2,7 @@
  * validate.c - request body and query checks of the HTTP API (see validate.h).
  */
 #include "server/validate.h"
+#include "base/netaddr.h"
 #include "base/buf.h"
 #include "base/hash.h"
 #include "base/num.h"
@@ -229,6 +230,23 @@ int sw_val_join_create(const json_t *b, const json_t **labels, const char **repl
 	return 0;
 }
 
+/* Optional field 'address' (base/netaddr.h); *out NULL when absent. */
+static int sw_val_address(const json_t *b, const char **out, struct sw_err *err)
+{
+	const json_t *a = json_object_get(b, "address");
+
+	*out = NULL;
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_string(a) || json_string_length(a) >= SW_NETADDR_MAX ||
+	    sw_netaddr_kind(json_string_value(a)) == SW_NETADDR_BAD)
+		return sw_val_fail(err, "address",
+				   "field 'address' must be an IPv4 address, an IPv6 address or a host name of A-Z a-z "
+				   "0-9 . -");
+	*out = json_string_value(a);
+	return 0;
+}
+
 int sw_val_enroll(const json_t *b, struct sw_val_enroll *out, struct sw_err *err)
 {
 	json_t *ports, *p, *l;
@@ -259,7 +277,7 @@ int sw_val_enroll(const json_t *b, struct sw_val_enroll *out, struct sw_err *err
 	}
 	if (out->ports[0] == out->ports[1])
 		return sw_val_fail(err, "ports", "field 'ports' must name two different ports");
-	return 0;
+	return sw_val_address(b, &out->address, err);
 }
 
 static int sw_val_state_ok(const char *s)
@@ -333,7 +351,7 @@ static int sw_val_service_entry(const json_t *e, size_t i, struct sw_err *err)
 	return 0;
 }
 
-int sw_val_agent_status(const json_t *b, int64_t *generation, struct sw_err *err)
+int sw_val_agent_status(const json_t *b, int64_t *generation, const char **address, struct sw_err *err)
 {
 	json_t *g, *services, *e, *d;
 	size_t i;
@@ -361,6 +379,47 @@ int sw_val_agent_status(const json_t *b, int64_t *generation, struct sw_err *err
 	d = json_object_get(b, "disk_free_bytes");
 	if (d && !json_is_null(d) && (!json_is_integer(d) || json_integer_value(d) < 0))
 		return sw_val_fail(err, "disk_free_bytes", "field 'disk_free_bytes' must be a non-negative integer");
+	return sw_val_address(b, address, err);
+}
+
+int sw_val_host_labels(const json_t *b, const json_t **set, const json_t **remove, struct sw_err *err)
+{
+	static const char *const allowed[] = { "set", "remove", NULL };
+	const json_t *s, *r, *k;
+	size_t i;
+
+	*set = *remove = NULL;
+	if (!b)
+		return sw_val_fail(err, "set", "give field 'set' (labels to set) or 'remove' (label names)");
+	if (sw_val_only(b, allowed, err) < 0)
+		return -1;
+	s = json_object_get(b, "set");
+	r = json_object_get(b, "remove");
+	if (s && !json_is_null(s)) {
+		if (sw_val_labels(s, "set", err) < 0)
+			return -1;
+		*set = s;
+	}
+	if (r && !json_is_null(r)) {
+		if (!json_is_array(r) || json_array_size(r) > SW_VAL_LABELS_MAX)
+			return sw_val_fail(err, "remove", "field 'remove' must be an array of at most %d label names",
+					   SW_VAL_LABELS_MAX);
+		json_array_foreach(r, i, k)
+		{
+			char field[32];
+
+			snprintf(field, sizeof(field), "remove[%zu]", i);
+			if (!json_is_string(k) || !sw_val_label_key_ok(json_string_value(k)))
+				return sw_val_fail(err, field,
+						   "'%s' must be a label name: 1 to 63 of A-Z a-z 0-9 . _ / -", field);
+			if (*set && json_object_get(*set, json_string_value(k)))
+				return sw_val_fail(err, field, "'%s': label '%s' is both set and removed", field,
+						   json_string_value(k));
+		}
+		*remove = r;
+	}
+	if (json_object_size(*set) + json_array_size(*remove) == 0)
+		return sw_val_fail(err, "set", "nothing to change: give labels in 'set' or names in 'remove'");
 	return 0;
 }
 

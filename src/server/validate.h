@@ -8,9 +8,13 @@
  * Bodies (routes.h has them per route):
  *   token create   {name?: 0..128 printable, role: admin|deployer|viewer}
  *   join create    {labels?: {k: v}, ttl?: duration 1s..7d (default 1h)}
- *   enroll         {join_token, name (host name), labels?, ports: [A, B]}
+ *   enroll         {join_token, name (host name), labels?, ports: [A, B], address?}
  *   agent status   {generation >= 0, services: [{service, slot a|b, digest,
- *                   state, port?, pid?, message?, active?}], disk_free_bytes?}
+ *                   state, port?, pid?, message?, active?}], disk_free_bytes?,
+ *                   address?}
+ *   host labels    {set?: {k: v}, remove?: [k]}: at least one change, a key
+ *                  not in both
+ * Addresses: base/netaddr.h (IPv4, IPv6, DNS name).
  *   deploy         {service, env, digest (64 hex)}
  *   rollback       {service, env, emergency?, to?: version | digest | digest
  *                   prefix (1..128 of A-Z a-z 0-9 . _ + - :), reason?: 0..512}
@@ -63,9 +67,13 @@ struct sw_val_enroll {
 	const char *join_token, *name;
 	const json_t *labels; /* object or NULL */
 	int ports[2];
+	const char *address; /* or NULL */
 };
 int sw_val_enroll(const json_t *b, struct sw_val_enroll *out, struct sw_err *err);
-int sw_val_agent_status(const json_t *b, int64_t *generation, struct sw_err *err);
+/* *address: the report's address, or NULL when it has none. */
+int sw_val_agent_status(const json_t *b, int64_t *generation, const char **address, struct sw_err *err);
+/* The body of a label change: set (object of labels or NULL), remove (array of keys or NULL). */
+int sw_val_host_labels(const json_t *b, const json_t **set, const json_t **remove, struct sw_err *err);
 int sw_val_deploy(const json_t *b, const char **service, const char **env, const char **digest, struct sw_err *err);
 /* {service, env, emergency?, to?, reason?}: emergency (a boolean) is false when absent; to and reason NULL. */
 struct sw_val_rollback {

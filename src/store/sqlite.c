@@ -156,6 +156,8 @@ static const struct sw_sq_migration sw_sq_migrations[] = {
 	{ 3, "CREATE INDEX events_by_subject ON events (subject, seq);\n" },
 	/* 4: a join token may name the enrolled host it is allowed to replace (join-token create --replace). */
 	{ 4, "ALTER TABLE join_tokens ADD COLUMN replace_host TEXT;\n" },
+	/* 5: the address a host's agent reaches its services on (agent --address; '' = not reported). */
+	{ 5, "ALTER TABLE hosts ADD COLUMN address TEXT NOT NULL DEFAULT '';\n" },
 };
 
 _Static_assert(1397512025 == SW_SQLITE_APPLICATION_ID, "application_id in migration 1");
@@ -631,6 +633,7 @@ static const struct sw_store_ops sw_sqlite_ops = {
 	.host_list = sw_sq_host_list,
 	.host_report = sw_sq_host_report,
 	.host_revoke = sw_sq_host_revoke,
+	.host_set_labels = sw_sq_host_set_labels,
 	.deployment_save = sw_sq_deployment_save,
 	.deployment_get = sw_sq_deployment_get,
 	.deployment_list = sw_sq_deployment_list,

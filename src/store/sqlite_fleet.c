@@ -15,7 +15,8 @@
  *                 marks the row used with one conditional UPDATE, so that a
  *                 token can be consumed once. replace_host (migration 4) is
  *                 the host name the token may take over, NULL for none.
- *   host_create   needs id, name (1..128), labels {}, token_hash, ports [a, b].
+ *   host_create   needs id, name (1..128), labels {}, token_hash, ports [a, b];
+ *                 address (0..255 bytes) is optional (migration 5).
  *                 A host whose name is already enrolled is re-enrolled: its
  *                 row keeps its id (desired rows and deployment plans refer
  *                 to it) and gets the new token_hash (so the old token stops
@@ -374,7 +375,7 @@ fail:
 /* ---- hosts -------------------------------------------------------------- */
 
 #define SW_FL_HOST_COLS \
-	"id, name, labels, token_hash, ports, enrolled, last_seen_ms, revoked, status, generation_applied"
+	"id, name, labels, token_hash, ports, enrolled, last_seen_ms, revoked, status, generation_applied, address"
 
 static json_t *sw_fl_host_row(struct sw_sqlite *s, sqlite3_stmt *stmt, struct sw_err *err)
 {
@@ -388,11 +389,11 @@ static json_t *sw_fl_host_row(struct sw_sqlite *s, sqlite3_stmt *stmt, struct sw
 		json_decref(ports);
 		return NULL;
 	}
-	return json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:I, s:b, s:o, s:I}", "id", sw_sq_text(stmt, 0), "name",
+	return json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:I, s:b, s:o, s:I, s:s}", "id", sw_sq_text(stmt, 0), "name",
 			 sw_sq_text(stmt, 1), "labels", labels, "token_hash", sw_sq_text(stmt, 3), "ports", ports,
 			 "enrolled", sw_sq_text(stmt, 5), "last_seen_ms", (json_int_t)sqlite3_column_int64(stmt, 6),
 			 "revoked", sqlite3_column_int(stmt, 7) != 0, "status", status, "generation_applied",
-			 (json_int_t)sqlite3_column_int64(stmt, 9));
+			 (json_int_t)sqlite3_column_int64(stmt, 9), "address", sw_sq_text(stmt, 10));
 }
 
 static int sw_fl_check_ports(const json_t *ports, struct sw_err *err)
@@ -414,12 +415,12 @@ int sw_sq_host_create(struct sw_store *st, const json_t *host, struct sw_err *er
 {
 	static const char sql[] =
 		"INSERT INTO hosts (id, name, labels, token_hash, ports, enrolled, last_seen_ms, revoked, status, "
-		"generation_applied) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, '{}', 0) "
+		"generation_applied, address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, '{}', 0, ?7) "
 		"ON CONFLICT (name) DO UPDATE SET labels = excluded.labels, token_hash = excluded.token_hash, "
 		"ports = excluded.ports, enrolled = excluded.enrolled, last_seen_ms = 0, "
-		"status = '{}', generation_applied = 0";
+		"status = '{}', generation_applied = 0, address = excluded.address";
 	struct sw_sqlite *s = sw_sq(st);
-	const char *id, *name, *hash, *enrolled;
+	const char *id, *name, *hash, *enrolled, *address = "";
 	char now[SW_TIME_STR_MAX], *ltext = NULL, *ptext = NULL;
 	const json_t *labels, *ports;
 	sqlite3_stmt *stmt;
@@ -440,6 +441,8 @@ int sw_sq_host_create(struct sw_store *st, const json_t *host, struct sw_err *er
 		return sw_err_set(err, SW_EINPUT, "host: 'labels' must be an object");
 	ports = json_object_get(host, "ports");
 	if (sw_fl_check_ports(ports, err) < 0)
+		return -1;
+	if (json_object_get(host, "address") && sw_fl_check_str(host, "address", 0, 255, "host", &address, err) < 0)
 		return -1;
 	enrolled = sw_json_str(host, "enrolled");
 	if (!enrolled)
@@ -463,6 +466,8 @@ int sw_sq_host_create(struct sw_store *st, const json_t *host, struct sw_err *er
 		rc = sqlite3_bind_text(stmt, 5, ptext, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_text(stmt, 6, enrolled, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(stmt, 7, address, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
@@ -553,6 +558,7 @@ int sw_sq_host_report(struct sw_store *st, const char *id, int64_t now_ms, const
 {
 	struct sw_sqlite *s = sw_sq(st);
 	sqlite3_stmt *stmt;
+	const char *address;
 	char *text;
 	int rc;
 
@@ -563,7 +569,14 @@ int sw_sq_host_report(struct sw_store *st, const char *id, int64_t now_ms, const
 	text = status ? sw_fl_canon(status) : sw_xstrdup("{}");
 	if (!text)
 		return sw_err_set(err, SW_EINPUT, "host report: status cannot be encoded or is too large");
-	if (sw_fl_prepare(s, "UPDATE hosts SET last_seen_ms = ?2, status = ?3, generation_applied = ?4 WHERE id = ?1",
+	address = status ? sw_json_str(status, "address") : NULL;
+	if (address && strlen(address) > 255) {
+		free(text);
+		return sw_err_set(err, SW_EINPUT, "host report: 'address' is longer than 255 bytes");
+	}
+	if (sw_fl_prepare(s,
+			  "UPDATE hosts SET last_seen_ms = ?2, status = ?3, generation_applied = ?4, "
+			  "address = COALESCE(?5, address) WHERE id = ?1",
 			  &stmt, err) < 0) {
 		free(text);
 		return -1;
@@ -575,6 +588,8 @@ int sw_sq_host_report(struct sw_store *st, const char *id, int64_t now_ms, const
 		rc = sqlite3_bind_text(stmt, 3, text, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(stmt, 4, generation_applied);
+	if (rc == SQLITE_OK)
+		rc = address ? sqlite3_bind_text(stmt, 5, address, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, 5);
 	rc = sw_fl_step_done(s, stmt, rc, "record host report", err);
 	free(text);
 	if (rc < 0)
@@ -596,6 +611,36 @@ int sw_sq_host_revoke(struct sw_store *st, const char *id, struct sw_err *err)
 		return -1;
 	rc = sqlite3_bind_text(stmt, 1, id ? id : "", -1, SQLITE_STATIC);
 	if (sw_fl_step_done(s, stmt, rc, "revoke host", err) < 0)
+		return -1;
+	if (sqlite3_changes(s->db) == 0)
+		return sw_err_set(err, SW_ENOTFOUND, "host '%s' not found", id ? id : "");
+	return 0;
+}
+
+int sw_sq_host_set_labels(struct sw_store *st, const char *id, const json_t *labels, struct sw_err *err)
+{
+	struct sw_sqlite *s = sw_sq(st);
+	sqlite3_stmt *stmt;
+	char *text;
+	int rc;
+
+	if (sw_fl_writable(st, err) < 0)
+		return -1;
+	if (!json_is_object(labels))
+		return sw_err_set(err, SW_EINPUT, "host: 'labels' must be an object");
+	text = sw_fl_canon(labels);
+	if (!text)
+		return sw_err_set(err, SW_EINPUT, "host: labels cannot be encoded");
+	if (sw_fl_prepare(s, "UPDATE hosts SET labels = ?2 WHERE id = ?1", &stmt, err) < 0) {
+		free(text);
+		return -1;
+	}
+	rc = sqlite3_bind_text(stmt, 1, id ? id : "", -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(stmt, 2, text, -1, SQLITE_STATIC);
+	rc = sw_fl_step_done(s, stmt, rc, "set host labels", err);
+	free(text);
+	if (rc < 0)
 		return -1;
 	if (sqlite3_changes(s->db) == 0)
 		return sw_err_set(err, SW_ENOTFOUND, "host '%s' not found", id ? id : "");

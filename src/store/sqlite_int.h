@@ -54,6 +54,7 @@ int sw_sq_host_list(struct sw_store *st, json_t **arr, struct sw_err *err);
 int sw_sq_host_report(struct sw_store *st, const char *id, int64_t now_ms, const json_t *status,
 		      int64_t generation_applied, struct sw_err *err);
 int sw_sq_host_revoke(struct sw_store *st, const char *id, struct sw_err *err);
+int sw_sq_host_set_labels(struct sw_store *st, const char *id, const json_t *labels, struct sw_err *err);
 
 /* sqlite_deploy.c */
 int sw_sq_deployment_save(struct sw_store *st, const json_t *dep, struct sw_err *err);

@@ -360,6 +360,11 @@ int sw_store_host_revoke(struct sw_store *st, const char *id, struct sw_err *err
 	SW_STORE_OP(host_revoke, id, err);
 }
 
+int sw_store_host_set_labels(struct sw_store *st, const char *id, const json_t *labels, struct sw_err *err)
+{
+	SW_STORE_OP(host_set_labels, id, labels, err);
+}
+
 int sw_store_deployment_save(struct sw_store *st, const json_t *dep, struct sw_err *err)
 {
 	SW_STORE_OP(deployment_save, dep, err);

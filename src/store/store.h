@@ -113,6 +113,7 @@ struct sw_store_ops {
 	int (*host_report)(struct sw_store *st, const char *id, int64_t now_ms, const json_t *status,
 			   int64_t generation_applied, struct sw_err *err);
 	int (*host_revoke)(struct sw_store *st, const char *id, struct sw_err *err);
+	int (*host_set_labels)(struct sw_store *st, const char *id, const json_t *labels, struct sw_err *err);
 	/* Deployments (store/sqlite_deploy.c): deployment rows and each host's desired state. */
 	int (*deployment_save)(struct sw_store *st, const json_t *dep, struct sw_err *err);
 	int (*deployment_get)(struct sw_store *st, const char *id, json_t **dep, struct sw_err *err);
@@ -225,8 +226,11 @@ int sw_store_list_releases(struct sw_store *st, const char *service, json_t **ar
  *         consume marks it used atomically and gives labels and replace ("" =
  *         none); SW_EAUTH "unknown join token", "join token already used" or
  *         "join token expired".
- * host    {id, name (unique), labels {}, token_hash, ports [a, b], enrolled,
- *          last_seen_ms, revoked: bool, status {last report}, generation_applied}
+ * host    {id, name (unique), labels {}, token_hash, ports [a, b], address
+ *          ("" = not reported), enrolled, last_seen_ms, revoked: bool,
+ *          status {last report}, generation_applied}. A report whose status
+ *          has a string "address" also sets the host's address; set_labels
+ *          replaces the labels object (revoked hosts too: the caller decides).
  * deployment {id, service, env, digest, prev_digest|null, state, reason, actor,
  *          spec {...}, plan {...}, created, updated, deadline_ms}   (save = upsert by id);
  *          read back with version and prev_version|null beside the digests (copies
@@ -253,6 +257,7 @@ int sw_store_host_list(struct sw_store *st, json_t **arr, struct sw_err *err);
 int sw_store_host_report(struct sw_store *st, const char *id, int64_t now_ms, const json_t *status,
 			 int64_t generation_applied, struct sw_err *err);
 int sw_store_host_revoke(struct sw_store *st, const char *id, struct sw_err *err);
+int sw_store_host_set_labels(struct sw_store *st, const char *id, const json_t *labels, struct sw_err *err);
 int sw_store_deployment_save(struct sw_store *st, const json_t *dep, struct sw_err *err);
 int sw_store_deployment_get(struct sw_store *st, const char *id, json_t **dep, struct sw_err *err);
 /* Newest first; service/env NULL = any; active_only: state pending|gated|progressing|paused. */

@@ -1,17 +1,15 @@
 /*
  * haproxy_cfg.c - renders the HAProxy backend section for an environment's
  * hosts (see haproxy_cfg.h). Pure: checks values, appends text to the
- * caller's buffer. Calls libc (inet_pton) and base/.
+ * caller's buffer. Calls libc and base/ (netaddr for addresses).
  */
 #include "traffic/haproxy_cfg.h"
+#include "base/netaddr.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <string.h>
 
 #define SW_HAPROXY_CFG_NAME_MAX 127
-#define SW_HAPROXY_CFG_HOSTNAME_MAX 253
 #define SW_HAPROXY_CFG_TIME_MAX 2147483647u
 
 /* HAProxy's own rule for proxy and server names. */
@@ -29,50 +27,6 @@ static bool sw_haproxy_cfg_name_ok(const char *s, size_t max)
 			return false;
 	}
 	return true;
-}
-
-enum sw_haproxy_cfg_addr { SW_ADDR_BAD, SW_ADDR_PLAIN, SW_ADDR_IPV6_BARE };
-
-/*
- * IPv4 (inet_pton's strict dotted quad), bracketed or bare IPv6, or a host
- * name of [A-Za-z0-9.-]. Something made of digits and dots only must be a
- * valid IPv4 address ("999.1.1.1" is not a host name to resolve).
- */
-static enum sw_haproxy_cfg_addr sw_haproxy_cfg_addr_kind(const char *s)
-{
-	size_t n = s ? strlen(s) : 0, i;
-	bool digits_dots = true;
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	if (n == 0)
-		return SW_ADDR_BAD;
-	if (s[0] == '[') {
-		char inner[64];
-
-		if (n < 3 || s[n - 1] != ']' || n - 2 >= sizeof(inner))
-			return SW_ADDR_BAD;
-		memcpy(inner, s + 1, n - 2);
-		inner[n - 2] = '\0';
-		return inet_pton(AF_INET6, inner, buf) == 1 ? SW_ADDR_PLAIN : SW_ADDR_BAD;
-	}
-	if (strchr(s, ':'))
-		return inet_pton(AF_INET6, s, buf) == 1 ? SW_ADDR_IPV6_BARE : SW_ADDR_BAD;
-	if (n > SW_HAPROXY_CFG_HOSTNAME_MAX || s[0] == '-' || s[0] == '.')
-		return SW_ADDR_BAD;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c >= '0' && c <= '9')
-			continue;
-		if (c == '.')
-			continue;
-		digits_dots = false;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-'))
-			return SW_ADDR_BAD;
-	}
-	if (digits_dots)
-		return inet_pton(AF_INET, s, buf) == 1 ? SW_ADDR_PLAIN : SW_ADDR_BAD;
-	return SW_ADDR_PLAIN;
 }
 
 /*
@@ -126,7 +80,7 @@ static int sw_haproxy_cfg_check(const struct sw_haproxy_cfg *cfg, struct sw_err 
 	if (cfg->timeout_ms > SW_HAPROXY_CFG_TIME_MAX)
 		return sw_err_set(err, SW_EINPUT, "health check timeout %llums is beyond HAProxy's timer range",
 				  (unsigned long long)cfg->timeout_ms);
-	if (cfg->nhosts == 0)
+	if (cfg->nhosts == 0 && !cfg->allow_empty)
 		return sw_err_set(err, SW_EINPUT, "no hosts: backend '%s' would have no servers", cfg->backend);
 	for (i = 0; i < cfg->nhosts; i++) {
 		const struct sw_haproxy_cfg_host *h = &cfg->hosts[i];
@@ -137,7 +91,7 @@ static int sw_haproxy_cfg_check(const struct sw_haproxy_cfg *cfg, struct sw_err 
 					  "host '%.125s': field 'name' is not usable in an HAProxy server name "
 					  "(1 to 125 of A-Z a-z 0-9 _ . : -)",
 					  h->name ? h->name : "");
-		if (sw_haproxy_cfg_addr_kind(h->address) == SW_ADDR_BAD)
+		if (sw_netaddr_kind(h->address) == SW_NETADDR_BAD)
 			return sw_err_set(err, SW_EINPUT,
 					  "host '%s': field 'address' '%.253s' is not an IPv4 address, an IPv6 address or "
 					  "a host name of A-Z a-z 0-9 . -",
@@ -190,9 +144,12 @@ int sw_haproxy_cfg_backend(struct sw_buf *out, const struct sw_haproxy_cfg *cfg,
 	sw_buf_puts(out, "    default-server inter ");
 	sw_haproxy_cfg_time(out, cfg->interval_ms ? cfg->interval_ms : 2000);
 	sw_buf_puts(out, " fall 2 rise 1 weight 100 observe layer4 error-limit 1 on-error mark-down\n");
+	if (cfg->nhosts == 0)
+		sw_buf_printf(out, "    # no enrolled host matches environment '%s' yet: run this again when hosts join\n",
+			      cfg->env);
 	for (i = 0; i < cfg->nhosts; i++) {
 		const struct sw_haproxy_cfg_host *h = &cfg->hosts[i];
-		bool bare6 = sw_haproxy_cfg_addr_kind(h->address) == SW_ADDR_IPV6_BARE;
+		bool bare6 = sw_netaddr_kind(h->address) == SW_NETADDR_IPV6;
 
 		for (s = 0; s < 2; s++)
 			sw_buf_printf(out, "    server %s-%c %s%s%s:%u check\n", h->name, s ? 'b' : 'a', bare6 ? "[" : "",
@@ -202,6 +159,152 @@ int sw_haproxy_cfg_backend(struct sw_buf *out, const struct sw_haproxy_cfg *cfg,
 		sw_buf_truncate(out, start);
 		return sw_err_set(err, SW_EINPUT, "backend '%s': the config does not fit in %zu bytes", cfg->backend,
 				  out->max);
+	}
+	return 0;
+}
+
+/* ---- the sections before the backends (--full) ---- */
+
+/* A runtime API address as one config word: printable ASCII without space, '#', quotes or '\'. */
+static bool sw_haproxy_cfg_word_ok(const char *s, size_t max)
+{
+	size_t i;
+
+	if (!s || !s[0])
+		return false;
+	for (i = 0; s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x21 || c > 0x7e || c == '#' || c == '"' || c == '\'' || c == '\\')
+			return false;
+	}
+	return i <= max;
+}
+
+/* The runtime API forms of traffic/haproxy.h that are TCP: ipv4@..., or host:port without a '/'. */
+static bool sw_haproxy_cfg_socket_is_tcp(const char *s)
+{
+	return !strncmp(s, "ipv4@", 5) || !strncmp(s, "ipv6@", 5) || (!strchr(s, '/') && strchr(s, ':') &&
+								       strncmp(s, "unix@", 5));
+}
+
+int sw_haproxy_cfg_bind_ok(const char *bind)
+{
+	const char *colon = bind ? strrchr(bind, ':') : NULL;
+	char host[SW_NETADDR_MAX];
+	size_t hl;
+	unsigned long port = 0;
+	const char *p;
+
+	if (!colon || !colon[1] || strlen(colon + 1) > 5)
+		return 0;
+	for (p = colon + 1; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		port = port * 10 + (unsigned long)(*p - '0');
+	}
+	if (port < 1 || port > 65535)
+		return 0;
+	hl = (size_t)(colon - bind);
+	if (hl == 0 || (hl == 1 && bind[0] == '*'))
+		return 1;
+	if (hl >= sizeof(host))
+		return 0;
+	memcpy(host, bind, hl);
+	host[hl] = '\0';
+	/* An IPv6 address needs its brackets here: "::1:80" is ambiguous. */
+	switch (sw_netaddr_kind(host)) {
+	case SW_NETADDR_IPV4:
+	case SW_NETADDR_IPV6_BRACKET:
+	case SW_NETADDR_NAME:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int sw_haproxy_cfg_head(struct sw_buf *out, const struct sw_haproxy_cfg_head *head, struct sw_err *err)
+{
+	size_t start = out->len, i, j;
+	char name[SW_HAPROXY_CFG_NAME_MAX + 8];
+
+	if (head->nsockets == 0)
+		return sw_err_set(err, SW_EINPUT, "no runtime API socket: Slipway's traffic steps need one");
+	for (i = 0; i < head->nsockets; i++)
+		if (!sw_haproxy_cfg_word_ok(head->sockets[i], 256))
+			return sw_err_set(err, SW_EINPUT,
+					  "traffic.haproxy.socket '%.256s' cannot go into an HAProxy config: printable "
+					  "ASCII without spaces, '#', quotes or '\\', at most 256 bytes",
+					  head->sockets[i] ? head->sockets[i] : "");
+	for (i = 0; i < head->nfrontends; i++) {
+		const struct sw_haproxy_cfg_frontend *f = &head->frontends[i];
+
+		if (!sw_haproxy_cfg_name_ok(f->env, SW_HAPROXY_CFG_NAME_MAX - 3))
+			return sw_err_set(err, SW_EINPUT,
+					  "environment name '%.127s' is not usable in a frontend name 'fe_<env>' (1 to 124 "
+					  "of A-Z a-z 0-9 _ . : -)",
+					  f->env ? f->env : "");
+		if (!sw_haproxy_cfg_name_ok(f->backend, SW_HAPROXY_CFG_NAME_MAX))
+			return sw_err_set(err, SW_EINPUT, "environment '%s': backend '%.127s' is not a valid HAProxy name",
+					  f->env, f->backend ? f->backend : "");
+		if (!sw_haproxy_cfg_bind_ok(f->bind))
+			return sw_err_set(err, SW_EINPUT,
+					  "environment '%s': bind '%.200s' is not ADDRESS:PORT (ADDRESS: *, empty, IPv4, "
+					  "[IPv6] or a host name; PORT 1..65535)",
+					  f->env, f->bind ? f->bind : "");
+		snprintf(name, sizeof(name), "fe_%s", f->env);
+		for (j = 0; j < head->nfrontends; j++) {
+			if (!strcmp(head->frontends[j].backend, name))
+				return sw_err_set(err, SW_EINPUT,
+						  "environment '%s': frontend '%s' would have the name of a backend", f->env,
+						  name);
+			if (j < i && !strcmp(head->frontends[j].bind, f->bind))
+				return sw_err_set(err, SW_EINPUT,
+						  "environments '%s' and '%s' would both bind '%s': give each its own "
+						  "--bind ENV=ADDRESS:PORT",
+						  head->frontends[j].env, f->env, f->bind);
+			if (j < i && !strcmp(head->frontends[j].env, f->env))
+				return sw_err_set(err, SW_EINPUT, "environment '%s' appears twice", f->env);
+		}
+	}
+
+	sw_buf_puts(out, "# generated by slipway haproxy-config --full: global, defaults, one frontend per\n"
+			 "# environment that shifts traffic through HAProxy, and its backend. Run it again when\n"
+			 "# hosts join or leave, and reload haproxy.\n"
+			 "global\n"
+			 "    # the runtime API the slipway server steers traffic through (traffic.haproxy.socket);\n"
+			 "    # 'level admin' lets it set weights and states. The server's user must be able to\n"
+			 "    # connect: run it in haproxy's group (mode 660) or adjust mode/user/group here.\n");
+	for (i = 0; i < head->nsockets; i++) {
+		for (j = 0; j < i; j++)
+			if (!strcmp(head->sockets[j], head->sockets[i]))
+				break;
+		if (j < i)
+			continue;
+		sw_buf_printf(out, "    stats socket %s%s level admin\n", head->sockets[i],
+			      sw_haproxy_cfg_socket_is_tcp(head->sockets[i]) ? "" : " mode 660");
+	}
+	sw_buf_puts(out, "    stats timeout 30s\n"
+			 "\n"
+			 "defaults\n");
+	sw_buf_printf(out, "    mode %s\n", head->http ? "http" : "tcp");
+	sw_buf_puts(out, "    timeout connect 5s\n"
+			 "    timeout client 30s\n"
+			 "    timeout server 30s\n");
+	if (head->http)
+		sw_buf_puts(out, "    timeout http-request 10s\n");
+	for (i = 0; i < head->nfrontends; i++) {
+		const struct sw_haproxy_cfg_frontend *f = &head->frontends[i];
+
+		sw_buf_printf(out, "\nfrontend fe_%s\n", f->env);
+		sw_buf_printf(out, "    # environment %s\n", f->env);
+		sw_buf_printf(out, "    bind %s\n", f->bind);
+		sw_buf_printf(out, "    default_backend %s\n", f->backend);
+	}
+	sw_buf_putc(out, '\n');
+	if (sw_buf_failed(out)) {
+		sw_buf_truncate(out, start);
+		return sw_err_set(err, SW_EINPUT, "the config does not fit in %zu bytes", out->max);
 	}
 	return 0;
 }

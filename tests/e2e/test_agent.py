@@ -2,7 +2,9 @@
 
 Covered: enrollment with a join token (two agents, their own roots, ports and
 labels), identity reuse on restart (no join token needed; a join token given
-again is ignored), a replayed or expired join token refused, a revoked or
+again is ignored), the join token from --join-file (mode 600; refused when
+others may read it) or $SLIPWAY_JOIN_TOKEN, slot ports another process
+holds refused at start and ports in the ephemeral range warned about, a replayed or expired join token refused, a revoked or
 unknown identity ending the agent with exit 1, bad usage (exit 2), and
 deployments of examples/hello (keygen, run, release of four versions; upload +
 commit through the API, POST /api/v1/deployments, and once `slipway deploy
@@ -24,6 +26,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import time
@@ -319,6 +322,55 @@ def test_join_file_env_and_blanked_join(env):
     assert p.returncode == 2 and "not both" in p.stderr, p.stderr
     b.stop_ok()
     c.stop_ok()
+
+
+def test_ports_taken_refused_and_ephemeral_warned(env):
+    """A slot port another process listens on is refused at start (exit 2, naming the port and slot), before the
+    join token is used; a port in the kernel's ephemeral range gets a warning saying why, one below it none."""
+    tmp, start_server, start_agent = env
+    srv = start_server()
+    tok = srv.join_token()
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    taken = holder.getsockname()[1]
+    try:
+        a = start_agent("web-1", srv.url, extra=("--join-file", write_join(tmp, tok)),
+                        ports=(free_port(), taken))
+        assert a.proc.wait(timeout=20) == 2, a.text()
+        assert f"--ports: port {taken} (slot b) is already in use on this host by another process" in a.text()
+        assert not (a.root / "agent.json").exists() and srv.hosts() == {}
+    finally:
+        holder.close()
+    lo, hi = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    reserved = open("/proc/sys/net/ipv4/ip_local_reserved_ports").read().strip()
+    inside = next(p for p in (free_port() for _ in range(50)) if lo <= p <= hi and str(p) not in reserved)
+    below = None
+    for p in range(max(1025, lo - 2000), lo):
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", p))
+                below = p
+                break
+            except OSError:
+                continue
+    assert below, "no free port below the ephemeral range"
+    # The same join token still enrolls: the refused start did not use it.
+    b = start_agent("web-1", srv.url, extra=("--join-file", write_join(tmp, tok)), ports=(below, inside))
+    wait_for(lambda: srv.hosts().get("web-1", {}).get("online"), what="enrolled with the unused token")
+    out = b.text()
+    assert f"slot b: port {inside} lies in the kernel's ephemeral port range {lo}-{hi}" in out, out
+    assert "an outgoing connection can take it" in out
+    assert f"port {below} lies" not in out
+    b.stop_ok()
+
+
+def write_join(tmp, token):
+    """token in a fresh mode-600 join file under tmp; its path."""
+    path = tmp / f"join-{free_port()}.token"
+    path.write_text(token + "\n")
+    os.chmod(path, 0o600)
+    return path
 
 
 def test_replayed_and_expired_join_token(env):

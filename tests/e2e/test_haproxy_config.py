@@ -18,6 +18,16 @@ revoked host drops out. The other tests need no server: bad input exits 2
 (unknown environment, environment without traffic, spec errors with
 file:line:col, missing --env) and --help exits 0.
 
+test_full_config_carries_deployments: agents enrolled WITHOUT an address
+label (one with --address, one with the default: the source address of its
+route to the server, 127.0.0.1 here) report their address; `haproxy-config
+--full` prints a whole haproxy.cfg (global with the runtime API socket of
+the spec, defaults, frontends for two environments, one without hosts);
+`haproxy -c` accepts it without a warning; haproxy runs it; a first release
+and then a canary (weights set by the server through that socket) of
+examples/hello are deployed and served through the frontend; the label
+`address` still overrides the reported address.
+
 Every process started is killed at the end; every wait is bounded.
 """
 import json
@@ -29,7 +39,8 @@ from pathlib import Path
 
 import pytest
 
-from e2eutil import Procs, Server, free_port, haproxy_cmd, slipway_bin, wait_for, wait_listening
+from e2eutil import HELLO_BUILD, Procs, Server, free_port, haproxy_cmd, keygen_env, release_from_spec, slipway_bin, \
+    wait_for, wait_listening
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLO_DIR = ROOT / "examples" / "hello"
@@ -254,3 +265,113 @@ def test_bad_values_refused(tmp_path, procs):
     assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
     assert "host 'web-9': field 'address' 'bad_host'" in p.stderr, p.stderr
     assert p.stdout == ""
+
+
+FULL_SPEC = """\
+service: hello
+version: {version}
+""" + HELLO_BUILD + """\
+run:
+  command: ./dist/hello --port ${{PORT}}
+  env: {{ HELLO_VERSION: "{version}" }}
+  health: {{ http: /healthz, interval: 200ms, timeout: 1s }}
+environments:
+  web:
+    hosts: {{ env: web }}
+    strategy:
+      canary:
+        traffic: {{ haproxy: {{ socket: {sock}, backend: hello }} }}
+        steps: [ {{ weight: 50 }}, {{ weight: 100 }} ]
+  edge:
+    hosts: {{ env: edge }}
+    strategy:
+      canary:
+        traffic: {{ haproxy: {{ socket: {sock}, backend: hello-edge }} }}
+        steps: [ {{ weight: 100 }} ]
+"""
+
+
+def test_full_config_carries_deployments(tmp_path, procs):
+    if not os.path.exists(HAPROXY):
+        pytest.fail("haproxy is not installed: run scripts/install-deps.sh (make deps)")
+    if not HELLO.exists():
+        subprocess.run(["make", "-s", "-C", str(HELLO_DIR)], check=True, timeout=300)
+    sock = tmp_path / "admin.sock"
+    kenv = keygen_env(tmp_path / "rel-home")
+    rels = {v: release_from_spec(tmp_path / f"src-{v}", kenv, FULL_SPEC.format(version=v, hello=HELLO, sock=sock))
+            for v in ("1.0.0", "2.0.0")}
+    spec = tmp_path / "src-1.0.0" / "slipway.yml"
+    server = Server(procs, tmp_path, trust=tmp_path / "rel-home" / "keys" / "slipway.pub")
+    ports = {}
+    for name, extra in (("web-1", ["--address", "127.0.0.1"]), ("web-2", [])):
+        status, tok = server.api("POST", "/api/v1/join-tokens", {"labels": {"env": "web"}})
+        assert status in (200, 201), (status, tok)
+        jf = tmp_path / f"{name}.join"
+        jf.write_text(tok["token"] + "\n")
+        os.chmod(jf, 0o600)
+        ports[name] = (free_port(), free_port())
+        env = dict(os.environ, SLIPWAY_HOME=str(tmp_path / "agent-home"))
+        for k in ("SLIPWAY_SERVER", "SLIPWAY_JOIN_TOKEN", "SLIPWAY_LOG"):
+            env.pop(k, None)
+        procs.start([slipway_bin(), "agent", "--root", tmp_path / f"agent-{name}", "--name", name, "--server",
+                     server.url, "--join-file", jf, "--ports", f"{ports[name][0]},{ports[name][1]}",
+                     "--poll-wait", "5", "--stop-services-on-exit", *extra], tmp_path / f"agent-{name}.log", env=env)
+    hosts = wait_for(lambda: (lambda h: h if all(h.get(n, {}).get("online") for n in ports) else None)(server.hosts()),
+                     what="2 hosts online")
+    # No address label: each host's address is the one its agent reports.
+    for name in ports:
+        assert hosts[name]["address"] == "127.0.0.1" and "address" not in hosts[name]["labels"], hosts[name]
+    p = run_cli(tmp_path, "hosts", server=server)
+    assert p.returncode == 0 and "ADDRESS" in p.stdout, p.stdout
+    assert [l.split()[5] for l in p.stdout.splitlines()[1:]] == ["127.0.0.1", "127.0.0.1"], p.stdout
+
+    # Two environments with traffic: each frontend needs its own --bind.
+    p = run_cli(tmp_path, "haproxy-config", "--full", "-f", spec, server=server)
+    assert p.returncode == 2 and "environment 'web' needs --bind web=ADDRESS:PORT" in p.stderr, p.stderr
+    fe, fe_edge = free_port(), free_port()
+    p = run_cli(tmp_path, "haproxy-config", "--full", "-f", spec, "--bind", f"web=127.0.0.1:{fe}", "--bind",
+                f"edge=127.0.0.1:{fe_edge}", server=server)
+    assert p.returncode == 0, p.stderr
+    text = p.stdout
+    assert f"    stats socket {sock} mode 660 level admin\n" in text, text
+    assert text.count("stats socket") == 1, text
+    assert f"frontend fe_web\n    # environment web\n    bind 127.0.0.1:{fe}\n    default_backend hello\n" in text
+    assert "frontend fe_edge\n" in text and "backend hello-edge\n" in text
+    assert "no enrolled host matches environment 'edge' yet" in text
+    servers = [l.split()[1:3] for l in text.splitlines() if l.strip().startswith("server ")]
+    assert servers == [["web-1-a", f"127.0.0.1:{ports['web-1'][0]}"], ["web-1-b", f"127.0.0.1:{ports['web-1'][1]}"],
+                       ["web-2-a", f"127.0.0.1:{ports['web-2'][0]}"], ["web-2-b", f"127.0.0.1:{ports['web-2'][1]}"]]
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(text)
+    chk = subprocess.run([HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=10)
+    assert chk.returncode == 0, chk.stdout + chk.stderr
+    assert "WARNING" not in (chk.stdout + chk.stderr).upper(), chk.stdout + chk.stderr
+    pj = run_cli(tmp_path, "haproxy-config", "--full", "-f", spec, "--env", "web", "--output", "json", server=server)
+    assert pj.returncode == 0, pj.stderr
+    j = json.loads(pj.stdout)
+    assert j["frontends"] == [{"env": "web", "bind": "*:80", "backend": "hello"}], j
+    assert [s["address"] for s in j["backends"][0]["servers"]] == ["127.0.0.1"] * 4, j
+
+    hap = procs.start([HAPROXY, "-db", "-f", cfg], tmp_path / "haproxy.log")
+    wait_for(lambda: hap.poll() is None and sock.exists(), what="haproxy admin socket")
+    wait_listening(fe)
+
+    # The server steers traffic through the socket the config opened: a first release, then a canary.
+    cli_env = dict(os.environ, SLIPWAY_HOME=str(tmp_path / "cli-home"), SLIPWAY_SERVER=server.url,
+                   SLIPWAY_TOKEN=server.admin)
+    cli_env.pop("SLIPWAY_LOG", None)
+    for version in ("1.0.0", "2.0.0"):
+        d = subprocess.run([slipway_bin(), "deploy", rels[version]["bundle"], "--env", "web", "--wait", "--output",
+                            "json"], env=cli_env, capture_output=True, text=True, timeout=180)
+        assert d.returncode == 0, f"deploy {version}: {d.stdout}\n{d.stderr}"
+        assert json.loads(d.stdout)["state"] == "succeeded", d.stdout
+        answers = {http_get(fe)[1].split()[3] for _ in range(20)}
+        assert answers == {version}, (version, answers)
+
+    # The label 'address' overrides what the agent reports.
+    p = run_cli(tmp_path, "hosts", "label", "web-2", "address=localhost", server=server)
+    assert p.returncode == 0, p.stderr
+    p = run_cli(tmp_path, "haproxy-config", "--env", "web", "-f", spec, server=server)
+    assert p.returncode == 0, p.stderr
+    assert f"server web-2-a localhost:{ports['web-2'][0]} check" in p.stdout, p.stdout
+    assert f"server web-1-a 127.0.0.1:{ports['web-1'][0]} check" in p.stdout, p.stdout

@@ -13,6 +13,7 @@
  */
 #include "base/err.h"
 #include "server/validate.h"
+#include "base/netaddr.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -93,10 +94,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		break;
 	case 3:
-		rc = sw_val_agent_status(body, &v, &err);
+		rc = sw_val_agent_status(body, &v, &a, &err);
 		fuzz_check(rc, &err, "agent status");
-		if (rc == 0 && v < 0)
+		if (rc == 0 && (v < 0 || (a && sw_netaddr_kind(a) == SW_NETADDR_BAD)))
 			abort();
+		/* The same body as a label change (POST /api/v1/hosts/{id}/labels). */
+		{
+			const json_t *set, *rm;
+
+			sw_err_clear(&err);
+			rc = sw_val_host_labels(body, &set, &rm, &err);
+			fuzz_check(rc, &err, "host labels");
+			if (rc == 0 && ((set && !json_is_object(set)) || (rm && !json_is_array(rm)) ||
+					json_object_size(set) + json_array_size(rm) == 0))
+				abort();
+		}
 		break;
 	case 4:
 		rc = sw_val_deploy(body, &a, &b, &c, &err);

@@ -291,6 +291,53 @@ static void test_host_lifecycle(void **state)
 	assert_string_equal(err.msg, "unknown host token");
 }
 
+/* The address an agent reports: given at enrollment, replaced by a report that has one, kept by one that has not. */
+static void test_host_address_and_labels(void **state)
+{
+	struct fixture *f = *state;
+	struct sw_err err = SW_ERR_INIT;
+	json_t *h = host_rec("h-adr", "web-7", "swh_7", 9101, 9102), *got = NULL, *status, *labels;
+
+	json_object_set_new(h, "address", json_string("10.0.0.7"));
+	assert_int_equal(sw_store_host_create(f->st, h, &err), 0);
+	json_decref(h);
+	assert_int_equal(sw_store_host_get(f->st, "h-adr", &got, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(got, "address")), "10.0.0.7");
+	json_decref(got);
+	status = json_pack("{s:[], s:s}", "services", "address", "10.0.0.8");
+	assert_int_equal(sw_store_host_report(f->st, "h-adr", 5, status, 1, &err), 0);
+	json_decref(status);
+	status = json_pack("{s:[]}", "services");
+	assert_int_equal(sw_store_host_report(f->st, "h-adr", 6, status, 1, &err), 0);
+	json_decref(status);
+	assert_int_equal(sw_store_host_get(f->st, "h-adr", &got, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(got, "address")), "10.0.0.8");
+	json_decref(got);
+	/* A host enrolled without one has "". */
+	h = host_rec("h-none", "web-8", "swh_8", 9103, 9104);
+	assert_int_equal(sw_store_host_create(f->st, h, &err), 0);
+	json_decref(h);
+	assert_int_equal(sw_store_host_get(f->st, "h-none", &got, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(got, "address")), "");
+	json_decref(got);
+
+	/* Labels are replaced as a whole; the rest of the record stays. */
+	labels = json_pack("{s:s, s:s}", "env", "prod", "ring", "2");
+	assert_int_equal(sw_store_host_set_labels(f->st, "h-adr", labels, &err), 0);
+	assert_int_equal(sw_store_host_get(f->st, "h-adr", &got, &err), 0);
+	assert_true(json_equal(json_object_get(got, "labels"), labels));
+	assert_string_equal(json_string_value(json_object_get(got, "address")), "10.0.0.8");
+	assert_int_equal(json_integer_value(json_object_get(got, "last_seen_ms")), 6);
+	json_decref(got);
+	assert_int_equal(sw_store_host_set_labels(f->st, "h-nope", labels, &err), -1);
+	assert_int_equal(err.code, SW_ENOTFOUND);
+	json_decref(labels);
+	labels = json_array();
+	assert_int_equal(sw_store_host_set_labels(f->st, "h-adr", labels, &err), -1);
+	assert_int_equal(err.code, SW_EINPUT);
+	json_decref(labels);
+}
+
 static void test_host_reenroll(void **state)
 {
 	struct fixture *f = *state;
@@ -399,6 +446,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_join_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_expired_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_address_and_labels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_reenroll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_bad_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persists, setup, teardown),

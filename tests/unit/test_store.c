@@ -1056,6 +1056,7 @@ static void test_scan_subject_uses_index(void **state)
 static void make_v2(const char *path)
 {
 	sql_exec(path, "DROP INDEX events_by_subject; ALTER TABLE join_tokens DROP COLUMN replace_host; "
+		       "ALTER TABLE hosts DROP COLUMN address; "
 		       "DELETE FROM schema_migrations WHERE version >= 3");
 	assert_int_equal(sql_int(path, "SELECT max(version) FROM schema_migrations"), 2);
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'events_by_subject'"), 0);
@@ -1070,7 +1071,7 @@ static void test_migrate_v2_to_v3(void **state)
 	char head[SW_SHA256_HEX], got[PATH_MAX + 256];
 	int n = 0;
 
-	assert_int_equal(SW_SQLITE_SCHEMA_VERSION, 4);
+	assert_int_equal(SW_SQLITE_SCHEMA_VERSION, 5);
 	make_subject_log(st);
 	assert_int_equal(sw_eventlog_verify(st, &rep, &err), 0);
 	snprintf(head, sizeof(head), "%s", rep.head);
@@ -1081,16 +1082,17 @@ static void test_migrate_v2_to_v3(void **state)
 	assert_int_equal(sw_store_open_readonly(f->db, &st, &err), -1);
 	assert_int_equal(err.code, SW_EINPUT);
 	assert_non_null(strstr(sw_err_format(&err, got, sizeof(got)),
-			       "database schema version 2 is older than this slipway (4); open it read-write once to "
+			       "database schema version 2 is older than this slipway (5); open it read-write once to "
 			       "migrate"));
 	assert_null(st);
 
 	/* a writer migrates: the index appears, the events and their chain stay */
 	st = open_ok(f->db);
-	assert_int_equal(sql_int(f->db, "SELECT max(version) FROM schema_migrations"), 4);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM schema_migrations"), 4);
+	assert_int_equal(sql_int(f->db, "SELECT max(version) FROM schema_migrations"), 5);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM schema_migrations"), 5);
 	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM pragma_table_info('join_tokens') WHERE name = 'replace_host'"),
 			 1);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM pragma_table_info('hosts') WHERE name = 'address'"), 1);
 	assert_int_equal(
 		sql_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'events_by_subject' "
 			       "AND tbl_name = 'events'"),
@@ -1113,7 +1115,7 @@ static void test_migrate_v2_to_v3(void **state)
 	/* opening again applies nothing twice */
 	st = open_ok(f->db);
 	sw_store_close(st);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM schema_migrations"), 4);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM schema_migrations"), 5);
 }
 
 int main(void)

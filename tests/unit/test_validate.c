@@ -157,58 +157,127 @@ static void test_enroll(void **state)
 
 static void test_agent_status(void **state)
 {
+	const char *addr;
 	int64_t gen;
 	json_t *b;
 
 	(void)state;
 	b = parse("{\"generation\": 3, \"disk_free_bytes\": 10, \"services\": [{\"service\": \"hello\", \"slot\": \"b\","
 		  " \"digest\": \"\", \"state\": \"installing\", \"port\": 9, \"pid\": 0, \"restarts\": 2}]}");
-	assert_int_equal(sw_val_agent_status(b, &gen, NULL), 0);
+	assert_int_equal(sw_val_agent_status(b, &gen, &addr, NULL), 0);
 	assert_int_equal(gen, 3);
 	json_decref(b);
 	b = parse("{\"services\": []}");
-	EXPECT_FIELD(sw_val_agent_status(b, &gen, err), "generation");
+	EXPECT_FIELD(sw_val_agent_status(b, &gen, &addr, err), "generation");
 	json_decref(b);
 	b = parse("{\"generation\": -1, \"services\": []}");
-	EXPECT_FIELD(sw_val_agent_status(b, &gen, err), "generation");
+	EXPECT_FIELD(sw_val_agent_status(b, &gen, &addr, err), "generation");
 	json_decref(b);
 	b = parse("{\"generation\": 1}");
-	EXPECT_FIELD(sw_val_agent_status(b, &gen, err), "services");
+	EXPECT_FIELD(sw_val_agent_status(b, &gen, &addr, err), "services");
 	json_decref(b);
 	b = parse("{\"generation\": 1, \"services\": [1]}");
-	EXPECT_FIELD(sw_val_agent_status(b, &gen, err), "services[0]");
+	EXPECT_FIELD(sw_val_agent_status(b, &gen, &addr, err), "services[0]");
 	json_decref(b);
 	b = parse("{\"generation\": 1, \"services\": [{\"service\": \"a\", \"slot\": \"a\", \"state\": \"healthy\"},"
 		  " {\"service\": \"a\", \"slot\": \"a\", \"state\": \"healthy\", \"digest\": \"xyz\"}]}");
-	EXPECT_FIELD(sw_val_agent_status(b, &gen, err), "services[1].digest");
+	EXPECT_FIELD(sw_val_agent_status(b, &gen, &addr, err), "services[1].digest");
 	json_decref(b);
 	b = parse("{\"generation\": 1, \"services\": [{\"slot\": \"a\", \"state\": \"healthy\"}]}");
-	EXPECT_FIELD(sw_val_agent_status(b, &gen, err), "services[0].service");
+	EXPECT_FIELD(sw_val_agent_status(b, &gen, &addr, err), "services[0].service");
 	json_decref(b);
 	b = parse("{\"generation\": 1, \"services\": [{\"service\": \"a\", \"slot\": \"a\", \"state\": \"ok\"}]}");
-	EXPECT_FIELD(sw_val_agent_status(b, &gen, err), "services[0].state");
+	EXPECT_FIELD(sw_val_agent_status(b, &gen, &addr, err), "services[0].state");
 	json_decref(b);
 	b = parse("{\"generation\": 1, \"services\": [{\"service\": \"a\", \"slot\": \"a\", \"state\": \"healthy\","
 		  " \"port\": \"80\"}]}");
-	EXPECT_FIELD(sw_val_agent_status(b, &gen, err), "services[0].port");
+	EXPECT_FIELD(sw_val_agent_status(b, &gen, &addr, err), "services[0].port");
 	json_decref(b);
 	/* Verdicts: the two the agent knows (or none), with a bounded message. */
 	b = parse("{\"generation\": 1, \"services\": [{\"service\": \"a\", \"slot\": \"a\", \"state\": \"unhealthy\","
 		  " \"verdict\": \"crashloop\", \"verdict_message\": \"exited 3 times\"}, {\"service\": \"a\", \"slot\": \"b\","
 		  " \"state\": \"unhealthy\", \"verdict\": \"unhealthy\"}, {\"service\": \"b\", \"slot\": \"a\","
 		  " \"state\": \"healthy\", \"verdict\": \"\"}]}");
-	assert_int_equal(sw_val_agent_status(b, &gen, NULL), 0);
+	assert_int_equal(sw_val_agent_status(b, &gen, &addr, NULL), 0);
 	json_decref(b);
 	b = parse("{\"generation\": 1, \"services\": [{\"service\": \"a\", \"slot\": \"a\", \"state\": \"healthy\","
 		  " \"verdict\": \"doomed\"}]}");
-	EXPECT_FIELD(sw_val_agent_status(b, &gen, err), "services[0].verdict");
+	EXPECT_FIELD(sw_val_agent_status(b, &gen, &addr, err), "services[0].verdict");
 	json_decref(b);
 	b = parse("{\"generation\": 1, \"services\": [{\"service\": \"a\", \"slot\": \"a\", \"state\": \"healthy\","
 		  " \"verdict_message\": 7}]}");
-	EXPECT_FIELD(sw_val_agent_status(b, &gen, err), "services[0].verdict_message");
+	EXPECT_FIELD(sw_val_agent_status(b, &gen, &addr, err), "services[0].verdict_message");
 	json_decref(b);
 	b = parse("{\"generation\": 1, \"services\": [], \"disk_free_bytes\": \"lots\"}");
-	EXPECT_FIELD(sw_val_agent_status(b, &gen, err), "disk_free_bytes");
+	EXPECT_FIELD(sw_val_agent_status(b, &gen, &addr, err), "disk_free_bytes");
+	json_decref(b);
+	/* The address the agent reaches its services on: optional; IPv4, IPv6 or a DNS name. */
+	assert_null(addr);
+	static const char *const good[] = { "10.0.0.7", "fd00::1", "[fd00::1]", "web-1.example.com", "127.0.0.1" };
+	static const char *const bad[] = { "", "10.0.0.7:80", "bad_host", "999.1.1.1", "a b", "-x", "web#1", "[::1" };
+	char text[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), "{\"generation\": 1, \"services\": [], \"address\": \"%s\"}", good[i]);
+		b = parse(text);
+		assert_int_equal(sw_val_agent_status(b, &gen, &addr, NULL), 0);
+		assert_string_equal(addr, good[i]);
+		json_decref(b);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "{\"generation\": 1, \"services\": [], \"address\": \"%s\"}", bad[i]);
+		b = parse(text);
+		EXPECT_FIELD(sw_val_agent_status(b, &gen, &addr, err), "address");
+		json_decref(b);
+	}
+	b = parse("{\"generation\": 1, \"services\": [], \"address\": 7}");
+	EXPECT_FIELD(sw_val_agent_status(b, &gen, &addr, err), "address");
+	json_decref(b);
+}
+
+static void test_host_labels(void **state)
+{
+	const json_t *set, *rm;
+	json_t *b;
+
+	(void)state;
+	b = parse("{\"set\": {\"env\": \"prod\", \"ring\": \"1\"}, \"remove\": [\"old\"]}");
+	assert_int_equal(sw_val_host_labels(b, &set, &rm, NULL), 0);
+	assert_int_equal(json_object_size(set), 2);
+	assert_int_equal(json_array_size(rm), 1);
+	json_decref(b);
+	b = parse("{\"remove\": [\"old\"]}");
+	assert_int_equal(sw_val_host_labels(b, &set, &rm, NULL), 0);
+	assert_null(set);
+	json_decref(b);
+	EXPECT_FIELD(sw_val_host_labels(NULL, &set, &rm, err), "set");
+	b = parse("{}");
+	EXPECT_FIELD(sw_val_host_labels(b, &set, &rm, err), "set");
+	json_decref(b);
+	b = parse("{\"set\": {}, \"remove\": []}");
+	EXPECT_FIELD(sw_val_host_labels(b, &set, &rm, err), "set");
+	json_decref(b);
+	b = parse("{\"set\": {\"bad key\": \"x\"}}");
+	EXPECT_FIELD(sw_val_host_labels(b, &set, &rm, err), "set");
+	json_decref(b);
+	b = parse("{\"set\": {\"k\": 7}}");
+	EXPECT_FIELD(sw_val_host_labels(b, &set, &rm, err), "set");
+	json_decref(b);
+	b = parse("{\"set\": {\"k\": \"a\\u0001b\"}}");
+	EXPECT_FIELD(sw_val_host_labels(b, &set, &rm, err), "set");
+	json_decref(b);
+	b = parse("{\"remove\": [\"ok\", \"no good\"]}");
+	EXPECT_FIELD(sw_val_host_labels(b, &set, &rm, err), "remove[1]");
+	json_decref(b);
+	b = parse("{\"remove\": \"env\"}");
+	EXPECT_FIELD(sw_val_host_labels(b, &set, &rm, err), "remove");
+	json_decref(b);
+	b = parse("{\"set\": {\"env\": \"a\"}, \"remove\": [\"env\"]}");
+	EXPECT_FIELD(sw_val_host_labels(b, &set, &rm, err), "remove[0]");
+	json_decref(b);
+	b = parse("{\"set\": {\"env\": \"a\"}, \"labels\": {}}");
+	EXPECT_FIELD(sw_val_host_labels(b, &set, &rm, err), "labels");
 	json_decref(b);
 }
 
@@ -298,7 +367,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_body),          cmocka_unit_test(test_token_create),
 		cmocka_unit_test(test_join_create),   cmocka_unit_test(test_enroll),
-		cmocka_unit_test(test_agent_status),  cmocka_unit_test(test_deploy_rollback_abort),
+		cmocka_unit_test(test_agent_status),
+		cmocka_unit_test(test_host_labels),  cmocka_unit_test(test_deploy_rollback_abort),
 		cmocka_unit_test(test_query_int),
 	};
 
