@@ -17,7 +17,9 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0-dev)
 # Error messages are truncated on purpose (bounded struct sw_err), so
 # -Wformat-truncation is off; sw_snprintf() reports truncation where it matters.
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wvla -Wno-format-truncation
-BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 $(WARN) -Isrc $(PKG_CFLAGS) \
+# Files made from others at build time (shared by every build directory).
+GEN := build/gen
+BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 $(WARN) -Isrc $(PKG_CFLAGS) -I$(GEN) \
 	-include src/base/banned.h -DSW_VERSION='"$(VERSION)"' -MMD -MP
 
 ifdef SANITIZE
@@ -47,6 +49,12 @@ deps:
 $(B)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+# The agent's systemd unit inside the binary, for `host bootstrap` (src/remote/bootstrap.c): one C
+# string per line of the unit `make install` installs.
+$(GEN)/agent_unit.inc: contrib/systemd/slipway-agent.service.in
+	@mkdir -p $(GEN)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< >$@.tmp && mv $@.tmp $@
 
 $(B)/libslipway.a: $(LIB_OBJ)
 	@rm -f $@
@@ -84,6 +92,8 @@ $(FUZZ_B)/%: tests/fuzz/%.c $(FUZZ_OBJ)
 	clang $(BASE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS) -lm
 
 fuzz: $(FUZZ_BIN)
+
+$(B)/obj/remote/bootstrap.o $(FUZZ_B)/obj/remote/bootstrap.o: $(GEN)/agent_unit.inc
 
 # Replays each committed corpus once (no new fuzzing), then fuzzes each
 # target for FUZZ_SECONDS (default 0: replay only).

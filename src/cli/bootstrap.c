@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char sw_boot_usage[] =
@@ -38,11 +37,13 @@ static const char sw_boot_usage[] =
 	"  2. create a one-time join token with the labels (needs an admin token);\n"
 	"  3. copy this binary to /usr/local/bin/slipway (a temporary name, checked to\n"
 	"     run there, then renamed);\n"
-	"  4. write the join token to /var/lib/slipway/join-token (mode 0600; sent on\n"
-	"     ssh's stdin, never on a command line);\n"
-	"  5. start the agent (--join-file): as slipway-agent.service when the host runs\n"
-	"     systemd (login as root); without a running systemd, detached (setsid nohup,\n"
-	"     output in /var/lib/slipway/agent.log), which the output says: nothing\n"
+	"  4. write the join token to a file of mode 0600 (sent on ssh's stdin, never\n"
+	"     on a command line): /etc/slipway/join.token under systemd, else\n"
+	"     DATA/join-token (DATA: /var/lib/slipway-agent, the agent's --root);\n"
+	"  5. start the agent (--join-file): as slipway-agent.service, the unit 'make\n"
+	"     install' installs, when the host runs systemd (login as root; the user\n"
+	"     slipway is made if missing); without a running systemd, detached\n"
+	"     (setsid nohup, output in DATA/agent.log), which the output says: nothing\n"
 	"     restarts it after a crash or a reboot;\n"
 	"  6. wait until the server shows the host online, and print it. When it does\n"
 	"     not come online in time, print the agent's last log lines.\n"
@@ -56,8 +57,10 @@ static const char sw_boot_usage[] =
 	"                          StrictHostKeyChecking=accept-new, UserKnownHostsFile=FILE)\n"
 	"  --connect-timeout DUR   ssh's ConnectTimeout (default 10s)\n"
 	"  --timeout DUR           how long to wait for the host to come online (default 1m)\n"
-	"  --remote-dir DIR        install into DIR/bin/slipway and DIR/data instead of\n"
-	"                          /usr/local/bin/slipway and /var/lib/slipway\n"
+	"  --remote-dir DIR        install into DIR/bin/slipway and DIR/data (DATA) instead of\n"
+	"                          /usr/local/bin/slipway and /var/lib/slipway-agent, and start\n"
+	"                          the agent detached even where systemd runs (the unit's\n"
+	"                          paths are fixed)\n"
 	"  --agent-server URL      the server's URL as the host reaches it (default: --server)\n"
 	"  --server URL            server URL (default $SLIPWAY_SERVER)\n"
 	"  --token TOKEN           API token (default $SLIPWAY_TOKEN)\n"
@@ -274,14 +277,6 @@ static json_t *sw_boot_find_host(struct sw_client *cl, const char *name, struct 
 	return found;
 }
 
-static void sw_boot_sleep_ms(unsigned ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0)
-		;
-}
-
 int sw_cmd_host_bootstrap(int argc, char **argv)
 {
 	const char *cmd = "hosts bootstrap";
@@ -294,7 +289,7 @@ int sw_cmd_host_bootstrap(int argc, char **argv)
 	struct sw_bootstrap_agent agent;
 	struct sw_bootstrap_started st;
 	struct utsname un;
-	char url[512], bin_dir[512], data_dir[512], exe[64], tmp[600], join[512] = "", name[64];
+	char url[512], bin_dir[512], data_dir[512], exe[64], tmp[600], join[512] = "", name[64], tok_file[600];
 	json_t *labels = NULL, *body = NULL, *resp = NULL, *h = NULL;
 	FILE *info;
 	int64_t seen_before = 0;
@@ -343,11 +338,12 @@ int sw_cmd_host_bootstrap(int argc, char **argv)
 		snprintf(data_dir, sizeof(data_dir), "%s/data", o.remote_dir);
 	} else {
 		snprintf(bin_dir, sizeof(bin_dir), "/usr/local/bin");
-		snprintf(data_dir, sizeof(data_dir), "/var/lib/slipway");
+		snprintf(data_dir, sizeof(data_dir), "/var/lib/slipway-agent");
 	}
 	b.ssh = &ssh;
 	b.bin_dir = bin_dir;
 	b.data_dir = data_dir;
+	b.detached_only = o.remote_dir != NULL;
 	sw_ssh_url(&ssh.t, url, sizeof(url));
 	if (uname(&un) < 0)
 		snprintf(un.machine, sizeof(un.machine), "unknown");
@@ -392,12 +388,23 @@ int sw_cmd_host_bootstrap(int argc, char **argv)
 	/* 4 and 5. Token file, binary in place, agent started. */
 	agent.name = name;
 	agent.ports = o.ports;
-	if (sw_bootstrap_install(&b, tmp, &agent, join, host.systemd, &st, &err) < 0)
+	if (sw_bootstrap_install(&b, tmp, &agent, join, host.use_systemd, &st, &err) < 0)
 		goto fail;
 	explicit_bzero(join, sizeof(join));
-	fprintf(info, "copied slipway to %s/slipway; join token in %s/join-token (mode 0600)\n", bin_dir, data_dir);
+	if (st.systemd)
+		snprintf(tok_file, sizeof(tok_file), "/etc/slipway/join.token");
+	else
+		snprintf(tok_file, sizeof(tok_file), "%s/join-token", data_dir);
+	fprintf(info, "copied slipway to %s/slipway; join token in %s (mode 0600%s)\n", bin_dir, tok_file,
+		st.systemd ? ", owner slipway" : "");
 	if (st.systemd)
 		fprintf(info, "agent started by systemd: slipway-agent.service (enabled; journalctl -u slipway-agent)\n");
+	else if (host.systemd)
+		fprintf(info,
+			"systemd runs on the host but --remote-dir keeps the agent out of it: the agent was started "
+			"detached (setsid nohup), pid %ld, log %s/agent.log; nothing restarts it after a crash or a "
+			"reboot\n",
+			st.pid, data_dir);
 	else
 		fprintf(info,
 			"no running systemd on the host (%s%s): the agent was started detached (setsid nohup), pid %ld, "
@@ -437,14 +444,14 @@ int sw_cmd_host_bootstrap(int argc, char **argv)
 			}
 			next_alive = sw_clock_mono_ms() + 2000;
 		}
-		sw_boot_sleep_ms(200);
+		sw_clock_sleep_ms(200);
 	}
 	if (o.out == SW_OUTPUT_JSON) {
 		json_t *r = json_pack("{s:O, s:s, s:s}", "host", h, "mode", st.systemd ? "systemd" : "detached", "data",
 				      data_dir);
 
 		json_object_set_new(r, "binary", json_sprintf("%s/slipway", bin_dir));
-		json_object_set_new(r, "join_token_file", json_sprintf("%s/join-token", data_dir));
+		json_object_set_new(r, "join_token_file", json_string(tok_file));
 		json_object_set_new(r, "pid", st.systemd ? json_null() : json_integer(st.pid));
 		json_object_set_new(r, "log", st.systemd ? json_null() : json_sprintf("%s/agent.log", data_dir));
 		json_object_set_new(r, "unit", st.systemd ? json_string("slipway-agent.service") : json_null());

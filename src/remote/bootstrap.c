@@ -36,16 +36,23 @@ static const char sw_boot_prepare_sh[] =
 
 /*
  * $1 BIN, $2 DATA, $3 the copied binary, $4 server URL, $5 name, $6 ports,
- * $7 systemd|detached, $8 the copied CA file or "", then more agent options
- * (--pin P, --insecure-http). stdin: the join token. Prints started=...
- * pid=N.
+ * $7 systemd|detached, $8 the copied CA file or "", $9 the unit's text
+ * (systemd), then more agent options (--pin P, --insecure-http). stdin: the
+ * join token. Prints started=... pid=N.
  */
 static const char sw_boot_install_sh[] =
 	"set -eu\n"
-	"bin=$1 data=$2 new=$3 server=$4 name=$5 ports=$6 mode=$7 ca=$8\n"
-	"shift 8\n"
+	"bin=$1 data=$2 new=$3 server=$4 name=$5 ports=$6 mode=$7 ca=$8 unit_text=$9\n"
+	"shift 9\n"
 	"umask 077\n"
-	"tok=\"$data/.join-token.$$\"\n"
+	"if [ \"$mode\" = systemd ]; then\n"
+	"  etc=/etc/slipway\n"
+	"  mkdir -p -- \"$etc\"; chmod 755 -- \"$etc\"\n"
+	"  tokf=$etc/join.token caf=$etc/server-ca.pem\n"
+	"else\n"
+	"  tokf=$data/join-token caf=$data/server-ca.pem\n"
+	"fi\n"
+	"tok=\"$tokf.new.$$\"\n"
 	"trap 'rm -f -- \"$tok\" \"$new\" ${ca:+\"$ca\"}' EXIT\n"
 	"cat >\"$tok\"\n"
 	"if [ ! -s \"$tok\" ]; then echo 'no join token arrived on stdin' >&2; exit 3; fi\n"
@@ -54,35 +61,25 @@ static const char sw_boot_install_sh[] =
 	"if ! out=$(\"$new\" version 2>&1); then\n"
 	"  echo \"the copied binary does not run on this host: $out\" >&2; exit 3\n"
 	"fi\n"
-	"mv -f -- \"$tok\" \"$data/join-token\"\n"
+	"if [ \"$mode\" = systemd ]; then\n"
+	"  if ! getent passwd slipway >/dev/null 2>&1; then\n"
+	"    useradd --system --user-group --home-dir /var/lib/slipway-agent --no-create-home "
+	"--shell /usr/sbin/nologin slipway\n"
+	"  fi\n"
+	"  chown slipway:slipway -- \"$tok\"\n"
+	"fi\n"
+	"mv -f -- \"$tok\" \"$tokf\"\n"
 	"mv -f -- \"$new\" \"$bin/slipway\"\n"
 	"if [ -n \"$ca\" ]; then\n"
-	"  chmod 644 -- \"$ca\"; mv -f -- \"$ca\" \"$data/server-ca.pem\"; set -- \"$@\" --ca \"$data/server-ca.pem\"\n"
+	"  chmod 644 -- \"$ca\"; mv -f -- \"$ca\" \"$caf\"; set -- \"$@\" --ca \"$caf\"\n"
 	"fi\n"
 	"if [ \"$mode\" = systemd ]; then\n"
-	"  printf 'SLIPWAY_SERVER=%s\\nSLIPWAY_AGENT_NAME=%s\\nSLIPWAY_AGENT_PORTS=%s\\n' \"$server\" \"$name\" \"$ports\" "
-	">\"$data/agent.env.new\"\n"
-	"  mv -f -- \"$data/agent.env.new\" \"$data/agent.env\"\n"
-	"  unit=/etc/systemd/system/slipway-agent.service\n"
 	"  umask 022\n"
-	"  cat >\"$unit.new\" <<EOF\n"
-	"[Unit]\n"
-	"Description=Slipway host agent\n"
-	"Documentation=man:slipway(1)\n"
-	"After=network-online.target\n"
-	"Wants=network-online.target\n"
-	"\n"
-	"[Service]\n"
-	"EnvironmentFile=$data/agent.env\n"
-	"ExecStart=$bin/slipway agent --root $data --name \\${SLIPWAY_AGENT_NAME} --ports \\${SLIPWAY_AGENT_PORTS} "
-	"--join-file $data/join-token $*\n"
-	"Restart=on-failure\n"
-	"RestartSec=2s\n"
-	"KillMode=process\n"
-	"\n"
-	"[Install]\n"
-	"WantedBy=multi-user.target\n"
-	"EOF\n"
+	"  printf '# written by slipway host bootstrap (docs/agent.md)\\nSLIPWAY_SERVER=%s\\n"
+	"SLIPWAY_AGENT_OPTS=\"--name %s --ports %s %s\"\\n' \"$server\" \"$name\" \"$ports\" \"$*\" >\"$etc/agent.env.new\"\n"
+	"  mv -f -- \"$etc/agent.env.new\" \"$etc/agent.env\"\n"
+	"  unit=/etc/systemd/system/slipway-agent.service\n"
+	"  printf '%s\\n' \"$unit_text\" >\"$unit.new\"\n"
 	"  mv -f -- \"$unit.new\" \"$unit\"\n"
 	"  systemctl daemon-reload\n"
 	"  systemctl enable --quiet slipway-agent.service\n"
@@ -103,9 +100,40 @@ static const char sw_boot_install_sh[] =
 	"fi\n"
 	"cd /\n"
 	"setsid nohup \"$bin/slipway\" agent --root \"$data\" --server \"$server\" --name \"$name\" --ports \"$ports\" "
-	"--join-file \"$data/join-token\" \"$@\" </dev/null >>\"$data/agent.log\" 2>&1 &\n"
+	"--join-file \"$tokf\" \"$@\" </dev/null >>\"$data/agent.log\" 2>&1 &\n"
 	"echo \"$!\" >\"$pidf\"\n"
 	"echo \"started=detached pid=$!\"\n";
+
+/*
+ * contrib/systemd/slipway-agent.service.in, the unit `make install` and the
+ * Debian package install, as C string lines (build/gen/agent_unit.inc,
+ * made by the Makefile): one unit source, whoever installs it.
+ */
+static const char sw_boot_unit_in[] =
+#include "agent_unit.inc"
+	;
+
+/* The unit with @BINDIR@ (the bin dir it was copied to) and @DOCDIR@ filled in. */
+int sw_bootstrap_unit(const char *bin_dir, struct sw_buf *out)
+{
+	const char *p = sw_boot_unit_in, *at;
+
+	while ((at = strchr(p, '@'))) {
+		sw_buf_append(out, p, (size_t)(at - p));
+		if (!strncmp(at, "@BINDIR@", 8)) {
+			sw_buf_puts(out, bin_dir);
+			p = at + 8;
+		} else if (!strncmp(at, "@DOCDIR@", 8)) {
+			sw_buf_puts(out, "/usr/share/doc/slipway");
+			p = at + 8;
+		} else {
+			sw_buf_putc(out, '@');
+			p = at + 1;
+		}
+	}
+	sw_buf_puts(out, p);
+	return sw_buf_failed(out) ? -1 : 0;
+}
 
 /* $1 DATA, $2 pid or "systemd": exit 0 when the agent runs, 1 when not. */
 static const char sw_boot_alive_sh[] =
@@ -122,7 +150,7 @@ static const char sw_boot_tail_sh[] =
 static int sw_boot_script(const struct sw_bootstrap *b, const char *what, const char *script, const char *const *args,
 			  const char *in, struct sw_buf *out, int *code, struct sw_err *err)
 {
-	const char *argv[16];
+	const char *argv[24];
 	struct sw_buf e = SW_BUF_INIT(SW_BOOT_OUT_MAX);
 	size_t n = 0, i;
 	int rc;
@@ -131,7 +159,7 @@ static int sw_boot_script(const struct sw_bootstrap *b, const char *what, const 
 	argv[n++] = "-c";
 	argv[n++] = script;
 	argv[n++] = "slipway-bootstrap";
-	for (i = 0; args[i] && n < 15; i++)
+	for (i = 0; args[i] && n < 23; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
 	rc = sw_ssh_run(b->ssh, argv, in, in ? strlen(in) : 0, out, &e, code, err);
@@ -203,7 +231,8 @@ int sw_bootstrap_prepare(const struct sw_bootstrap *b, const char *local_machine
 				  "%s is a %s machine and this slipway is built for %s: run the bootstrap from a "
 				  "slipway built for %s",
 				  url, h->machine, local_machine, h->machine);
-	if (h->systemd && h->uid != 0)
+	h->use_systemd = h->systemd && !b->detached_only;
+	if (h->use_systemd && h->uid != 0)
 		return sw_err_set(err, SW_EFAILED,
 				  "%s runs systemd and installing the unit needs root: log in as root (uid is %ld)", url,
 				  h->uid);
@@ -222,12 +251,13 @@ int sw_bootstrap_install(const struct sw_bootstrap *b, const char *tmp, const st
 			 const char *join_token, bool systemd, struct sw_bootstrap_started *st, struct sw_err *err)
 {
 	char ca_tmp[600] = "";
+	struct sw_buf unit = SW_BUF_INIT(64 << 10);
 	const char *args[] = { b->bin_dir, b->data_dir, tmp, a->server, a->name, a->ports,
-			       systemd ? "systemd" : "detached", ca_tmp, NULL, NULL, NULL, NULL };
+			       systemd ? "systemd" : "detached", ca_tmp, "", NULL, NULL, NULL, NULL };
 	struct sw_buf out = SW_BUF_INIT(SW_BOOT_OUT_MAX);
 	struct sw_buf in = SW_BUF_INIT(4096);
 	char pid[32], started[32];
-	size_t n = 8;
+	size_t n = 9;
 	int64_t v;
 	int code, rc;
 
@@ -238,6 +268,13 @@ int sw_bootstrap_install(const struct sw_bootstrap *b, const char *tmp, const st
 		if (sw_ssh_copy(b->ssh, a->ca, ca_tmp, err) < 0)
 			return -1;
 	}
+	if (systemd) {
+		if (sw_bootstrap_unit(b->bin_dir, &unit) < 0) {
+			sw_buf_release(&unit);
+			return sw_err_set(err, SW_EINTERNAL, "the unit text does not fit");
+		}
+		args[8] = sw_buf_str(&unit);
+	}
 	if (a->pin) {
 		args[n++] = "--pin";
 		args[n++] = a->pin;
@@ -246,6 +283,7 @@ int sw_bootstrap_install(const struct sw_bootstrap *b, const char *tmp, const st
 		args[n++] = "--insecure-http";
 	sw_buf_printf(&in, "%s\n", join_token);
 	rc = sw_boot_script(b, "cannot install the agent", sw_boot_install_sh, args, sw_buf_str(&in), &out, &code, err);
+	sw_buf_release(&unit);
 	if (in.data)
 		explicit_bzero(in.data, in.len);
 	sw_buf_release(&in);

@@ -11,7 +11,8 @@ nothing of the system is overwritten.
 systemd does not run here (nor in CI's fresh root), so what these tests cover
 is the detached path: the agent started with setsid nohup, its output in
 DATA/agent.log, and the output saying so. The systemd path (unit written,
-systemctl enable/restart) is not exercised by any test.
+user made, systemctl enable/restart) is not exercised by any test; the
+unit's text is checked in tests/unit/test_remote_bootstrap.c.
 
 Covered: the host comes online with the labels; the binary copied is this
 binary; the join token file is 0600 and the token never appears in any
