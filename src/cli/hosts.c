@@ -9,16 +9,18 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/json.h"
+#include "base/num.h"
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/commands.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 static const char sw_hosts_usage[] =
-	"usage: slipway hosts [--server URL] [--token TOKEN] [--output text|json]\n"
+	"usage: slipway hosts [--wait N [--timeout DURATION]] [--server URL] [--token TOKEN] [--output text|json]\n"
 	"       slipway hosts label HOST KEY=VALUE... KEY-... [--server URL] [--token TOKEN]\n"
 	"       slipway hosts revoke ID [--server URL] [--token TOKEN]\n"
 	"       slipway hosts bootstrap ssh://USER@HOST[:PORT] --labels K=V,... [options]\n"
@@ -27,7 +29,8 @@ static const char sw_hosts_usage[] =
 	"List the enrolled hosts: name, id, online or offline (seen within three\n"
 	"heartbeats), last seen, the address its agent reaches services on, labels and\n"
 	"the release running per service and slot (\"*\" marks the slot that takes\n"
-	"traffic).\n"
+	"traffic). --wait N first waits until at least N hosts are online (a server\n"
+	"that cannot be reached yet is asked again), for scripts that start agents.\n"
 	"'label' (admin) sets labels (KEY=VALUE) and removes them (KEY-) on the host\n"
 	"HOST (its name or id), as 'kubectl label' does; the change is recorded in the\n"
 	"event log (host.labeled, with who made it) and deployments created afterwards\n"
@@ -42,9 +45,62 @@ static const char sw_hosts_usage[] =
 	"  --token TOKEN     API token (default $SLIPWAY_TOKEN)\n"
 	SW_CLIENT_TLS_USAGE
 	"  --output FMT      text (default) or json\n"
+	"  --wait N          list once at least N hosts are online (asked every 200 ms)\n"
+	"  --timeout DUR     how long --wait waits, e.g. 30s (default 60s); then exit 1\n"
 	"  -h, --help        show this help\n";
 
-enum { OPT_SERVER = 256, OPT_TOKEN, OPT_OUTPUT };
+enum { OPT_SERVER = 256, OPT_TOKEN, OPT_OUTPUT, OPT_WAIT, OPT_TIMEOUT };
+
+#define SW_HOSTS_WAIT_EVERY_MS 200
+
+static size_t sw_hosts_online(const json_t *hosts)
+{
+	const json_t *h;
+	size_t i, n = 0;
+
+	json_array_foreach(hosts, i, h)
+	{
+		if (json_is_true(json_object_get(h, "online")) && !json_is_true(json_object_get(h, "revoked")))
+			n++;
+	}
+	return n;
+}
+
+/*
+ * GET /api/v1/hosts until at least want hosts are online, or timeout_ms has
+ * passed (SW_ETIMEOUT naming how many are). A server that cannot be reached
+ * yet is asked again; an answer that is an error is final.
+ */
+static int sw_hosts_wait(struct sw_client *cl, size_t want, uint64_t timeout_ms, json_t **resp, struct sw_err *err)
+{
+	uint64_t deadline = sw_clock_mono_ms() + timeout_ms;
+	char d[32];
+
+	for (;;) {
+		size_t online = 0, all = 0;
+
+		sw_err_clear(err);
+		if (sw_client_json(cl, "GET", "/api/v1/hosts", NULL, resp, err) == 0) {
+			online = sw_hosts_online(*resp);
+			all = json_array_size(*resp);
+			if (online >= want)
+				return 0;
+			json_decref(*resp);
+			*resp = NULL;
+		} else if (cl->last_status != 0) {
+			return -1;
+		}
+		if (sw_clock_mono_ms() >= deadline) {
+			if (cl->last_status == 0)
+				sw_err_prefix(err, "no answer within %s", sw_format_duration_ms(timeout_ms, d, sizeof(d)));
+			else
+				sw_err_set(err, SW_ETIMEOUT, "%zu of %zu enrolled hosts online after %s; waited for %zu",
+					   online, all, sw_format_duration_ms(timeout_ms, d, sizeof(d)), want);
+			return -1;
+		}
+		sw_clock_sleep_ms(SW_HOSTS_WAIT_EVERY_MS);
+	}
+}
 
 static void sw_hosts_labels(const json_t *labels, struct sw_buf *b)
 {
@@ -174,10 +230,14 @@ int sw_cmd_hosts(int argc, char **argv)
 		{ "server", required_argument, NULL, OPT_SERVER },
 		{ "token", required_argument, NULL, OPT_TOKEN }, SW_CLIENT_TLS_LONGOPTS,
 		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ "wait", required_argument, NULL, OPT_WAIT },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "hosts", *server = NULL, *token = NULL, *revoke = NULL, *label = NULL;
+	uint64_t wait_n = 0, timeout_ms = 60000;
+	bool waiting = false, timeout_given = false;
 	int label_first = 0;
 	enum sw_output out = SW_OUTPUT_TEXT;
 	struct sw_err err = SW_ERR_INIT;
@@ -211,11 +271,25 @@ int sw_cmd_hosts(int argc, char **argv)
 			if (sw_cli_parse_output(cmd, optarg, &out) < 0)
 				return 2;
 			break;
+		case OPT_WAIT:
+			if (sw_parse_u64(optarg, strlen(optarg), 1, 100000, &wait_n) < 0)
+				return sw_cli_usage_error(cmd, "--wait: '%s' is not a number of hosts (1..100000)", optarg);
+			waiting = true;
+			break;
+		case OPT_TIMEOUT:
+			if (sw_parse_duration_ms(optarg, strlen(optarg), &timeout_ms) < 0 || timeout_ms == 0)
+				return sw_cli_usage_error(cmd, "--timeout: '%s' is not a duration (e.g. 30s, 2m)", optarg);
+			timeout_given = true;
+			break;
 		case ':':
 		default:
 			return sw_cli_bad_option(cmd, c, argv, opts);
 		}
 	}
+	if (timeout_given && !waiting)
+		return sw_cli_usage_error(cmd, "--timeout goes with --wait N");
+	if (waiting && optind < argc)
+		return sw_cli_usage_error(cmd, "--wait lists hosts: it does not go with '%s'", argv[optind]);
 	if (optind < argc && !strcmp(argv[optind], "label")) {
 		if (optind + 1 >= argc)
 			return sw_cli_usage_error(cmd, "which host? give its name or ID (see 'slipway hosts')");
@@ -254,7 +328,10 @@ int sw_cmd_hosts(int argc, char **argv)
 		}
 		return 0;
 	}
-	if (sw_client_json(&cl, "GET", "/api/v1/hosts", NULL, &resp, &err) < 0)
+	if (waiting) {
+		if (sw_hosts_wait(&cl, (size_t)wait_n, timeout_ms, &resp, &err) < 0)
+			return sw_cli_fail(cmd, &err);
+	} else if (sw_client_json(&cl, "GET", "/api/v1/hosts", NULL, &resp, &err) < 0)
 		return sw_cli_fail(cmd, &err);
 	if (out == SW_OUTPUT_JSON) {
 		sw_cli_print_json(resp);

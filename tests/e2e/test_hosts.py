@@ -129,3 +129,36 @@ def test_label_set_remove_audited_and_used_by_later_deployments(tmp_path, procs)
     p = cli(tmp_path, server, "hosts", "label", "web-1", "a=b")
     assert p.returncode == 1 and "is revoked" in p.stderr, p.stderr
     assert server.hosts()["web-1"]["labels"] == {"env": "prod"}
+
+
+def test_hosts_wait_until_enough_are_online(tmp_path, procs):
+    """`hosts --wait N` lists once N hosts are online (agents started after it began waiting); with fewer
+    online than asked it gives up after --timeout, exit 1, saying how many are; --timeout alone is bad usage."""
+    server = Server(procs, tmp_path)
+    waiter = subprocess.Popen([slipway_bin(), "hosts", "--wait", "2", "--timeout", "60s", "--output", "json"],
+                              env=dict(os.environ, SLIPWAY_SERVER=server.url, SLIPWAY_TOKEN=server.admin),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for i in (1, 2):
+            status, tok = server.api("POST", "/api/v1/join-tokens", {"labels": {"env": "staging"}})
+            assert status in (200, 201), tok
+            env = dict(os.environ, SLIPWAY_JOIN_TOKEN=tok["token"])
+            env.pop("SLIPWAY_SERVER", None)
+            procs.start([slipway_bin(), "agent", "--root", tmp_path / f"agent{i}", "--name", f"web-{i}",
+                         "--server", server.url, "--ports", f"{free_port()},{free_port()}", "--poll-wait", "5"],
+                        tmp_path / f"agent{i}.log", env=env)
+        out, err = waiter.communicate(timeout=90)
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+    assert waiter.returncode == 0, err
+    hosts = json.loads(out)
+    assert sorted(h["name"] for h in hosts if h["online"]) == ["web-1", "web-2"], hosts
+
+    p = cli(tmp_path, server, "hosts", "--wait", "3", "--timeout", "500ms")
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "2 of 2 enrolled hosts online after 500ms; waited for 3" in p.stderr, p.stderr
+    p = cli(tmp_path, server, "hosts", "--timeout", "5s")
+    assert p.returncode == 2 and "--timeout goes with --wait N" in p.stderr, p.stderr
+    p = cli(tmp_path, server, "hosts", "--wait", "many")
+    assert p.returncode == 2 and "--wait: 'many' is not a number of hosts" in p.stderr, p.stderr
