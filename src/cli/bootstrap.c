@@ -62,6 +62,9 @@ static const char sw_boot_usage[] =
 	"                          the agent detached even where systemd runs (the unit's\n"
 	"                          paths are fixed)\n"
 	"  --agent-server URL      the server's URL as the host reaches it (default: --server)\n"
+	"  --address HOST          the address balancers reach the host's services on, for the\n"
+	"                          agent's --address (default: the agent's own guess, the source\n"
+	"                          address of its route to the server)\n"
 	"  --server URL            server URL (default $SLIPWAY_SERVER)\n"
 	"  --token TOKEN           API token (default $SLIPWAY_TOKEN)\n"
 	"  --ca FILE, --pin PIN    trust the server as every client does (default $SLIPWAY_CA,\n"
@@ -88,13 +91,14 @@ enum {
 	OPT_TIMEOUT,
 	OPT_REMOTE_DIR,
 	OPT_AGENT_SERVER,
+	OPT_ADDRESS,
 	OPT_SERVER,
 	OPT_TOKEN,
 	OPT_OUTPUT,
 };
 
 struct sw_boot_opts {
-	const char *url, *labels, *name, *ports, *identity, *remote_dir, *agent_server, *server, *token;
+	const char *url, *labels, *name, *ports, *identity, *remote_dir, *agent_server, *address, *server, *token;
 	const char *ssh_options[SW_SSH_MAX_OPTIONS];
 	unsigned n_ssh_options;
 	uint64_t connect_timeout_ms, timeout_ms;
@@ -124,6 +128,20 @@ static int sw_boot_url_ok(const char *u)
 	return 1;
 }
 
+/* A host name or an IPv4/IPv6 address: 1..253 of A-Z a-z 0-9 . - :, not starting with '-' (the agent checks it too). */
+static int sw_boot_address_ok(const char *a)
+{
+	size_t n = strlen(a), i;
+
+	if (n == 0 || n > 253 || a[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((a[i] >= 'a' && a[i] <= 'z') || (a[i] >= 'A' && a[i] <= 'Z') || (a[i] >= '0' && a[i] <= '9') ||
+		      a[i] == '.' || a[i] == '-' || a[i] == ':'))
+			return 0;
+	return 1;
+}
+
 /* Parse argv (argv[0] "bootstrap"); -1 to exit with *code. */
 static int sw_boot_parse(int argc, char **argv, struct sw_boot_opts *o, int *code)
 {
@@ -137,6 +155,7 @@ static int sw_boot_parse(int argc, char **argv, struct sw_boot_opts *o, int *cod
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "remote-dir", required_argument, NULL, OPT_REMOTE_DIR },
 		{ "agent-server", required_argument, NULL, OPT_AGENT_SERVER },
+		{ "address", required_argument, NULL, OPT_ADDRESS },
 		{ "server", required_argument, NULL, OPT_SERVER },
 		{ "token", required_argument, NULL, OPT_TOKEN }, SW_CLIENT_TLS_LONGOPTS,
 		{ "output", required_argument, NULL, OPT_OUTPUT },
@@ -222,6 +241,13 @@ static int sw_boot_parse(int argc, char **argv, struct sw_boot_opts *o, int *cod
 			break;
 		case OPT_AGENT_SERVER:
 			o->agent_server = optarg;
+			break;
+		case OPT_ADDRESS:
+			if (!sw_boot_address_ok(optarg)) {
+				sw_cli_usage_error(cmd, "--address: '%s' is not a host name or an IP address", optarg);
+				return -1;
+			}
+			o->address = optarg;
 			break;
 		case OPT_SERVER:
 			o->server = optarg;
@@ -312,6 +338,7 @@ int sw_cmd_host_bootstrap(int argc, char **argv)
 		return sw_cli_fail(cmd, &err);
 	}
 	agent.server = o.agent_server ? o.agent_server : cl.server;
+	agent.address = o.address;
 	agent.pin = cl.tls.pin[0] ? cl.tls.pin : NULL;
 	agent.ca = cl.tls.ca_file[0] ? cl.tls.ca_file : NULL;
 	agent.insecure_http = cl.tls.insecure_http && !strncmp(agent.server, "http://", 7);

@@ -37,7 +37,7 @@ static const char sw_boot_prepare_sh[] =
 /*
  * $1 BIN, $2 DATA, $3 the copied binary, $4 server URL, $5 name, $6 ports,
  * $7 systemd|detached, $8 the copied CA file or "", $9 the unit's text
- * (systemd), then more agent options (--pin P, --insecure-http). stdin: the
+ * (systemd), then more agent options (--address A, --pin P, --insecure-http). stdin: the
  * join token. Prints started=... pid=N.
  */
 static const char sw_boot_install_sh[] =
@@ -253,7 +253,7 @@ int sw_bootstrap_install(const struct sw_bootstrap *b, const char *tmp, const st
 	char ca_tmp[600] = "";
 	struct sw_buf unit = SW_BUF_INIT(64 << 10);
 	const char *args[] = { b->bin_dir, b->data_dir, tmp, a->server, a->name, a->ports,
-			       systemd ? "systemd" : "detached", ca_tmp, "", NULL, NULL, NULL, NULL };
+			       systemd ? "systemd" : "detached", ca_tmp, "", NULL, NULL, NULL, NULL, NULL, NULL };
 	struct sw_buf out = SW_BUF_INIT(SW_BOOT_OUT_MAX);
 	struct sw_buf in = SW_BUF_INIT(4096);
 	char pid[32], started[32];
@@ -274,6 +274,10 @@ int sw_bootstrap_install(const struct sw_bootstrap *b, const char *tmp, const st
 			return sw_err_set(err, SW_EINTERNAL, "the unit text does not fit");
 		}
 		args[8] = sw_buf_str(&unit);
+	}
+	if (a->address) {
+		args[n++] = "--address";
+		args[n++] = a->address;
 	}
 	if (a->pin) {
 		args[n++] = "--pin";

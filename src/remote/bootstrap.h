@@ -20,7 +20,8 @@
  *   | /etc/systemd/system/slipway-agent.service | 0644 | the unit make install installs, BINDIR filled in |
  *
  * The agent runs `BIN/slipway agent --root DATA --name NAME --ports A,B
- * --join-file TOKEN_FILE [--pin P] [--ca CA_FILE] [--insecure-http]`:
+ * --join-file TOKEN_FILE [--address A] [--pin P] [--ca CA_FILE]
+ * [--insecure-http]`:
  * under systemd as slipway-agent.service (the packaged unit, as user
  * slipway, enabled and restarted); on a host without a running systemd (no
  * /run/systemd/system, or `systemctl is-system-running` says offline) as
@@ -71,6 +72,7 @@ struct sw_bootstrap_agent {
 	const char *server;  /* URL the agent reaches the server at */
 	const char *name;    /* host name to enroll with */
 	const char *ports;   /* "A,B" */
+	const char *address; /* --address for the agent (how balancers reach it), or NULL */
 	const char *pin;     /* --pin for the agent ("sha256//..."), or NULL */
 	const char *ca;      /* a CA file here, copied to the host for the agent's --ca, or NULL */
 	bool insecure_http;  /* --insecure-http for the agent */

@@ -17,7 +17,7 @@ unit's text is checked in tests/unit/test_remote_bootstrap.c.
 Covered: the host comes online with the labels; the binary copied is this
 binary; the join token file is 0600 and the token never appears in any
 process's command line (sampled every few ms while the bootstrap runs, and
-after); a deploy to the host works; a second bootstrap replaces the running
+after); --address reaches the agent; a deploy to the host works; a second bootstrap replaces the running
 agent and the service keeps answering. Over TLS (a certificate made with
 openssl, test_tls.make_cert): the agent gets the --ca file copied to the host
 and comes online. Errors: a closed port fails within
@@ -196,7 +196,7 @@ def test_bootstrap_detached_agent_online_token_hidden_and_deploy(world):
 
     sampler = CmdlineSampler()
     t0 = time.monotonic()
-    p = bootstrap(sshd, env, "--labels", "env=staging,tier=web", "--name", "boot-1",
+    p = bootstrap(sshd, env, "--labels", "env=staging,tier=web", "--name", "boot-1", "--address", "127.0.0.2",
                   "--ports", f"{ports[0]},{ports[1]}", "--remote-dir", remote, "--timeout", "60s")
     took = time.monotonic() - t0
     seen = sampler.stop()
@@ -208,6 +208,7 @@ def test_bootstrap_detached_agent_online_token_hidden_and_deploy(world):
     # Online with the labels, as the server sees it.
     assert out["host"]["name"] == "boot-1" and out["host"]["online"] is True, out
     assert out["host"]["labels"] == {"env": "staging", "tier": "web"}, out
+    assert out["host"]["address"] == "127.0.0.2", out  # --address passed on to the agent
     assert server.hosts()["boot-1"]["online"] is True
     # Detached, and said so plainly.
     assert out["mode"] == "detached" and out["unit"] is None and out["log"] == str(data / "agent.log"), out
