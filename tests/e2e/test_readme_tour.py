@@ -32,8 +32,13 @@ def tour_blocks(text):
 
 
 def tmp_paths(script):
-    """/tmp paths the tour names (a path followed by $var or * is a prefix)."""
-    return sorted(set(re.findall(r"/tmp/[A-Za-z0-9._-]+", script)))
+    """The /tmp paths the tour names, as shell words to remove: a path followed by $var (/tmp/sw-host$i)
+    is a prefix (/tmp/sw-host*); any other is exactly itself, so that a run never removes what other
+    programs keep under /tmp with a name that merely starts the same (/tmp/hello-test.*)."""
+    out = set()
+    for m in re.finditer(r"(/tmp/[A-Za-z0-9._-]+)(\$?)", script):
+        out.add(m.group(1) + "*" if m.group(2) else m.group(1))
+    return sorted(out)
 
 
 def test_tour_blocks_are_found():
@@ -49,7 +54,7 @@ def test_readme_tour_runs_as_written(tmp_path):
         pytest.fail("SLIPWAY_BIN must name the built binary (make e2e sets it)")
     blocks = tour_blocks((ROOT / "README.md").read_text())
     body = "\n".join(blocks)
-    clean = " ".join(f"{p} {p}*" for p in tmp_paths(body))
+    clean = " ".join(tmp_paths(body))
     script = tmp_path / "tour.sh"
     script.write_text(
         "set -eo pipefail\n"
