@@ -462,7 +462,7 @@ static int sw_ctl_commit(struct sw_controller *c, json_t *dep, const struct sw_s
 			 struct sw_err *err)
 {
 	struct sw_store *st = c->cfg.store;
-	json_t *cur = NULL, *abort_req, *ev;
+	json_t *cur = NULL, *ev;
 	enum sw_dep_state cs;
 	const char *actor = "server";
 	char subject[256];
@@ -481,34 +481,7 @@ static int sw_ctl_commit(struct sw_controller *c, json_t *dep, const struct sw_s
 		rc = 1;
 		goto out;
 	}
-	/* An abort recorded since we read the record must survive this write. */
-	abort_req = json_object_get(sw_dep_plan(cur), "abort");
-	if (abort_req && !json_object_get(sw_dep_plan(dep), "abort"))
-		json_object_set(sw_dep_plan(dep), "abort", abort_req);
-	/* And an emergency asked of an abort already there (abort --emergency again). */
-	if (json_is_true(json_object_get(abort_req, "emergency")) && json_object_get(sw_dep_plan(dep), "abort"))
-		json_object_set_new(json_object_get(sw_dep_plan(dep), "abort"), "emergency", json_true());
-	/*
-	 * So must a pause (or resume, promote) recorded since: the step's own
-	 * changes stay, the manual state wins unless the step ended the deployment.
-	 */
-	if (!sw_json_str(dep, "_read_state") || strcmp(sw_json_str(cur, "state") ? sw_json_str(cur, "state") : "",
-						     sw_json_str(dep, "_read_state"))) {
-		const char *cst = sw_json_str(cur, "state");
-
-		if (cst && sw_dep_state_parse(sw_json_str(dep, "state"), &cs) == 0 && !sw_dep_state_final(cs) &&
-		    !out->transition) {
-			json_object_set_new(dep, "state", json_string(cst));
-			json_object_set(sw_dep_plan(dep), "pause", json_object_get(sw_dep_plan(cur), "pause"));
-			if (!json_object_get(sw_dep_plan(cur), "pause"))
-				json_object_del(sw_dep_plan(dep), "pause");
-			json_object_set(dep, "deadline_ms", json_object_get(cur, "deadline_ms"));
-		}
-	}
-	if (json_object_get(sw_dep_plan(cur), "promote") && !json_object_get(sw_dep_plan(dep), "promote") &&
-	    sw_dep_int(json_object_get(sw_dep_plan(cur), "promote"), "at_ms") > sw_dep_int(sw_dep_plan(dep), "promote_done_ms"))
-		json_object_set(sw_dep_plan(dep), "promote", json_object_get(sw_dep_plan(cur), "promote"));
-	json_object_del(dep, "_read_state");
+	sw_dep_merge_concurrent(dep, cur, out->transition);
 	if (sw_ctl_apply_desired(st, dep, out, err) < 0 || sw_store_deployment_save(st, dep, err) < 0)
 		goto fail;
 	json_array_foreach(out->events, i, ev)

@@ -1050,3 +1050,37 @@ int sw_deployment_step(json_t *dep, const struct sw_obs *obs, struct sw_step *ou
 		sw_dep_rollback_step(dep, obs, out);
 	return 0;
 }
+
+void sw_dep_merge_concurrent(json_t *dep, const json_t *cur, bool transition)
+{
+	json_t *plan = sw_dep_plan(dep), *cplan = sw_dep_plan(cur);
+	json_t *abort_req = json_object_get(cplan, "abort"), *v;
+	const char *read_state = sw_json_str(dep, "_read_state"), *cst = sw_json_str(cur, "state");
+	enum sw_dep_state ds;
+
+	/* An abort recorded since the step read the record must survive this write. */
+	if (abort_req && !json_object_get(plan, "abort"))
+		json_object_set(plan, "abort", abort_req);
+	/* And an emergency asked of an abort already there (abort --emergency again). */
+	if (json_is_true(json_object_get(abort_req, "emergency")) && json_object_get(plan, "abort"))
+		json_object_set_new(json_object_get(plan, "abort"), "emergency", json_true());
+	/* A pause, resume or promote recorded since: its state and its words win unless the step ended it. */
+	if ((!read_state || strcmp(cst ? cst : "", read_state)) && cst &&
+	    sw_dep_state_parse(sw_json_str(dep, "state"), &ds) == 0 && !sw_dep_state_final(ds) && !transition) {
+		json_object_set_new(dep, "state", json_string(cst));
+		if ((v = json_object_get(cplan, "pause")))
+			json_object_set(plan, "pause", v);
+		else
+			json_object_del(plan, "pause");
+		if ((v = json_object_get(cur, "deadline_ms")))
+			json_object_set(dep, "deadline_ms", v);
+		if ((v = json_object_get(cur, "reason")))
+			json_object_set(dep, "reason", v);
+		if ((v = json_object_get(cplan, "step")))
+			json_object_set(plan, "step", v);
+	}
+	if (json_object_get(cplan, "promote") && !json_object_get(plan, "promote") &&
+	    sw_dep_int(json_object_get(cplan, "promote"), "at_ms") > sw_dep_int(plan, "promote_done_ms"))
+		json_object_set(plan, "promote", json_object_get(cplan, "promote"));
+	json_object_del(dep, "_read_state");
+}

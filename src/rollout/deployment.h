@@ -206,6 +206,18 @@ int sw_dep_resume(json_t *dep, int64_t now_ms, char *note, size_t notesize, stru
 int sw_dep_promote(json_t *dep, const char *actor, int64_t now_ms, char *note, size_t notesize, struct sw_err *err);
 
 /*
+ * Merge into dep (the record a controller step changed, read before the
+ * step) what a verb recorded in the store meanwhile (cur): an abort
+ * request survives, and so does an emergency asked of it; a pause,
+ * resume or promote wins over the step's state unless the step ended the
+ * deployment (transition): the verb's state, plan.pause, deadline_ms and
+ * the reason and plan.step it wrote ("paused: looking at graphs") are
+ * taken from cur. The step's other changes stay. dep's "_read_state" (the
+ * state the step read) tells whether the state moved; it is removed.
+ */
+void sw_dep_merge_concurrent(json_t *dep, const json_t *cur, bool transition);
+
+/*
  * Promote --full: plan.promote_full = {actor, at_ms}, and a promote of the
  * current wait. Canary: the remaining steps are skipped, promotion starts
  * (background analyses still watch it); rings: every remaining bake is

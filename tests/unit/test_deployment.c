@@ -616,6 +616,65 @@ static void test_pause_resume_promote(void **state)
 }
 
 /* Who rolled a deployment back, for history and the event log: the controller, with its cause. */
+/*
+ * A pause recorded while a controller step ran (the step read the record
+ * before it): the commit keeps the step's own changes, but the pause's
+ * state, reason and step line win. Before sw_dep_merge_concurrent took
+ * them, the reason the step read ("") was written over "looking at graphs".
+ */
+static void test_pause_during_a_step(void **state)
+{
+	struct sw_err err = SW_ERR_INIT;
+	struct sim s;
+	struct sw_step out;
+	char note[128];
+	json_t *stepped, *aborted;
+	int i;
+
+	(void)state;
+	sim_init(&s, 4, OLD);
+	sim_dep(&s, "rolling", "{\"batch\": 1, \"max_unavailable\": 1}", NEW, OLD, NULL);
+	for (i = 0; i < 2; i++) {
+		sim_step(&s, false, &out);
+		sw_step_release(&out);
+		s.now += 100;
+		sim_agents(&s, NULL, NULL, NULL);
+	}
+	assert_string_equal(sim_state(&s), "progressing");
+	/* The step's copy, read before the pause and changed by the step. */
+	stepped = json_deep_copy(s.dep);
+	json_object_set_new(stepped, "_read_state", json_string("progressing"));
+	sw_dep_set_step(stepped, "batch 2 of 4: updating 1 host");
+	json_object_set_new(sw_dep_plan(stepped), "batch_started_ms", json_integer(4242));
+	/* Meanwhile the store got the pause. */
+	assert_int_equal(sw_dep_pause(s.dep, "alice", "looking at graphs", s.now, note, sizeof(note), &err), 1);
+	sw_dep_merge_concurrent(stepped, s.dep, false);
+	assert_string_equal(sw_json_str(stepped, "state"), "paused");
+	assert_string_equal(sw_json_str(stepped, "reason"), "looking at graphs");
+	assert_string_equal(sw_json_str(sw_dep_plan(stepped), "step"), "paused: looking at graphs");
+	assert_non_null(json_object_get(sw_dep_plan(stepped), "pause"));
+	assert_null(json_object_get(stepped, "_read_state"));
+	/* The step's own change stays. */
+	assert_int_equal(sw_dep_int(sw_dep_plan(stepped), "batch_started_ms"), 4242);
+	json_decref(stepped);
+
+	/* A step that ended the deployment keeps its end; an abort asked meanwhile is carried over. */
+	stepped = json_deep_copy(s.dep);
+	json_object_set_new(stepped, "_read_state", json_string("paused"));
+	json_object_set_new(stepped, "state", json_string("failed"));
+	json_object_set_new(stepped, "reason", json_string("host web-2 failed"));
+	aborted = json_deep_copy(s.dep);
+	json_object_set_new(sw_dep_plan(aborted), "abort", json_pack("{s:s, s:b}", "actor", "bob", "emergency", 1));
+	json_object_set_new(aborted, "state", json_string("progressing"));
+	sw_dep_merge_concurrent(stepped, aborted, true);
+	assert_string_equal(sw_json_str(stepped, "state"), "failed");
+	assert_string_equal(sw_json_str(stepped, "reason"), "host web-2 failed");
+	assert_string_equal(sw_json_str(json_object_get(sw_dep_plan(stepped), "abort"), "actor"), "bob");
+	json_decref(stepped);
+	json_decref(aborted);
+	sim_release(&s);
+}
+
 static void test_rollback_actor(void **state)
 {
 	static const char *const cases[][2] = {
@@ -664,6 +723,7 @@ int main(void)
 		cmocka_unit_test(test_restore_incomplete),
 		cmocka_unit_test(test_bad_record),
 		cmocka_unit_test(test_pause_resume_promote),
+		cmocka_unit_test(test_pause_during_a_step),
 		cmocka_unit_test(test_rollback_actor),
 	};
 
