@@ -110,7 +110,7 @@ fuzz-replay: $(FUZZ_BIN)
 	done; exit $$fail
 
 e2e: $(B)/slipway examples
-	SLIPWAY_BIN=$(abspath $(B)/slipway) /usr/bin/python3 -m pytest -q tests/e2e
+	SLIPWAY_BIN=$(abspath $(B)/slipway) /usr/bin/python3 -m pytest -q --durations=15 tests/e2e
 
 test: all
 	$(MAKE) unit
