@@ -160,8 +160,10 @@ def start_agent(procs, tmp, name, *extra, env=None):
     for k in ("SLIPWAY_SERVER", "SLIPWAY_JOIN_TOKEN", "SLIPWAY_CA", "SLIPWAY_PIN", "SLIPWAY_INSECURE_HTTP"):
         e.pop(k, None)
     e.update(env or {})
+    # --stop-services-on-exit: what an agent here runs stops with it (nothing is left holding a port).
     p = procs.start([_bin(), "agent", "--root", root, "--name", name, "--heartbeat-ms", "200", "--poll-wait", "5",
-                     "--ports", f"{ports[0]},{ports[1]}", *extra], tmp / f"agent-{name}.log", env=e)
+                     "--stop-services-on-exit", "--ports", f"{ports[0]},{ports[1]}", *extra],
+                    tmp / f"agent-{name}.log", env=e)
     return p, root, ports
 
 
