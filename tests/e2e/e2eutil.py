@@ -32,10 +32,20 @@ def slipway_bin():
     return os.environ.get("SLIPWAY_BIN") or str(ROOT / "build" / "slipway")
 
 
+_HANDED_OUT = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nobody listens on now and that this process has not handed out before: two calls in a
+    row (an agent's --ports A,B) never give the same port, which the kernel may otherwise do."""
+    for _ in range(1000):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise AssertionError("no loopback port that was not handed out already")
 
 
 def wait_for(cond, timeout=20.0, what="condition", step=0.05):
